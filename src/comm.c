@@ -1,0 +1,177 @@
+/* comm.c - the only file that includes <mpi.h>: init, a private duplicate of
+ * MPI_COMM_WORLD with errors returned rather than fatal, framed send/receive, agreement.
+ */
+#include "comm.h"
+
+#include <mpi.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "util.h"
+
+/* Receive back-off: first spin briefly (a reply usually arrives within microseconds), then
+ * sleep, doubling up to the cap. The cap bounds the latency added to an idle master. */
+#define SPIN_SECONDS 50e-6
+#define SLEEP_MIN_NS 20000L
+#define SLEEP_MAX_NS 1000000L
+
+static MPI_Comm farm_comm = MPI_COMM_NULL;
+static int my_rank, my_size;
+
+static enum tf_status mpi_fail(const char *what, int rc)
+{
+    char text[MPI_MAX_ERROR_STRING];
+    int len = 0;
+    MPI_Error_string(rc, text, &len);
+    tf_log(TF_LOG_ERROR, "%s failed: %s", what, text);
+    return TF_EMPI;
+}
+
+static void nap(long ns)
+{
+    struct timespec ts = {0, ns};
+    nanosleep(&ts, NULL);
+}
+
+enum tf_status tf_comm_init(int *argc, char ***argv)
+{
+    int rc = MPI_Init(argc, argv);
+    if (rc != MPI_SUCCESS)
+        return TF_EMPI;
+    MPI_Comm_dup(MPI_COMM_WORLD, &farm_comm);
+    MPI_Comm_set_name(farm_comm, "taskfarm");
+    MPI_Comm_set_errhandler(farm_comm, MPI_ERRORS_RETURN);
+    MPI_Comm_rank(farm_comm, &my_rank);
+    MPI_Comm_size(farm_comm, &my_size);
+    return TF_OK;
+}
+
+/* Complete a non-blocking operation without spinning a core (see the back-off above). */
+static int wait_lazily(MPI_Request *req)
+{
+    int done = 0;
+    double t0 = tf_monotonic();
+    long sleep_ns = SLEEP_MIN_NS;
+    for (;;) {
+        int rc = MPI_Test(req, &done, MPI_STATUS_IGNORE);
+        if (rc != MPI_SUCCESS || done)
+            return rc;
+        if (tf_monotonic() - t0 < SPIN_SECONDS)
+            continue;
+        nap(sleep_ns);
+        sleep_ns = sleep_ns * 2 > SLEEP_MAX_NS ? SLEEP_MAX_NS : sleep_ns * 2;
+    }
+}
+
+void tf_comm_finalize(void)
+{
+    if (farm_comm != MPI_COMM_NULL) {
+        /* Ranks that finish first wait here for the rest: sleeping, not spinning. */
+        MPI_Request req;
+        if (MPI_Ibarrier(farm_comm, &req) == MPI_SUCCESS)
+            wait_lazily(&req);
+        MPI_Comm_free(&farm_comm);
+    }
+    MPI_Finalize();
+}
+
+void tf_comm_abort(int exit_code)
+{
+    MPI_Abort(MPI_COMM_WORLD, exit_code);
+    exit(exit_code); /* not reached with a working MPI */
+}
+
+int tf_comm_rank(void)
+{
+    return my_rank;
+}
+
+int tf_comm_size(void)
+{
+    return my_size;
+}
+
+enum tf_status tf_comm_send(int peer, enum tf_msg_kind kind, const void *data, size_t len)
+{
+    if (len > (size_t)INT32_MAX) {
+        tf_log(TF_LOG_ERROR, "message of %zu bytes is too large for MPI", len);
+        return TF_EMPI;
+    }
+    int rc = MPI_Send(data, (int)len, MPI_BYTE, peer, (int)kind, farm_comm);
+    return rc == MPI_SUCCESS ? TF_OK : mpi_fail("MPI_Send", rc);
+}
+
+enum tf_status tf_comm_recv(struct tf_msg *msg, double timeout, bool *got)
+{
+    MPI_Status status;
+    int flag = 0;
+    double t0 = tf_monotonic();
+    long sleep_ns = SLEEP_MIN_NS;
+    *got = false;
+    for (;;) {
+        int rc = MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, farm_comm, &flag, &status);
+        if (rc != MPI_SUCCESS)
+            return mpi_fail("MPI_Iprobe", rc);
+        if (flag)
+            break;
+        double waited = tf_monotonic() - t0;
+        if (timeout >= 0 && waited >= timeout)
+            return TF_OK;
+        if (waited < SPIN_SECONDS)
+            continue;
+        nap(sleep_ns);
+        sleep_ns = sleep_ns * 2 > SLEEP_MAX_NS ? SLEEP_MAX_NS : sleep_ns * 2;
+    }
+    int count = 0;
+    MPI_Get_count(&status, MPI_BYTE, &count);
+    msg->data = tf_xmalloc((size_t)count + 1);
+    msg->len = (size_t)count;
+    msg->peer = status.MPI_SOURCE;
+    msg->kind = (enum tf_msg_kind)status.MPI_TAG;
+    int rc = MPI_Recv(msg->data, count, MPI_BYTE, status.MPI_SOURCE, status.MPI_TAG, farm_comm,
+                      MPI_STATUS_IGNORE);
+    if (rc != MPI_SUCCESS) {
+        tf_msg_clear(msg);
+        return mpi_fail("MPI_Recv", rc);
+    }
+    *got = true;
+    return TF_OK;
+}
+
+void tf_msg_clear(struct tf_msg *msg)
+{
+    free(msg->data);
+    msg->data = NULL;
+    msg->len = 0;
+}
+
+int tf_comm_agree_max(int code)
+{
+    int all = code;
+    MPI_Request req;
+    if (MPI_Iallreduce(&code, &all, 1, MPI_INT, MPI_MAX, farm_comm, &req) != MPI_SUCCESS ||
+        wait_lazily(&req) != MPI_SUCCESS)
+        tf_comm_abort(TF_EXIT_INTERNAL);
+    return all;
+}
+
+void tf_comm_bcast_u64(uint64_t *value)
+{
+    MPI_Request req;
+    if (MPI_Ibcast(value, 1, MPI_UINT64_T, 0, farm_comm, &req) != MPI_SUCCESS ||
+        wait_lazily(&req) != MPI_SUCCESS)
+        tf_comm_abort(TF_EXIT_INTERNAL);
+}
+
+const char *tf_comm_library_version(void)
+{
+    static char version[MPI_MAX_LIBRARY_VERSION_STRING];
+    int len = 0;
+    MPI_Get_library_version(version, &len);
+    char *nl = strchr(version, '\n');
+    if (nl)
+        *nl = '\0';
+    return version;
+}

@@ -1,0 +1,53 @@
+/* comm.h - the farm's only door to MPI. No MPI type appears here.
+ *
+ * Messages are byte buffers (see wire.h) whose kind travels as the MPI tag. Receives poll
+ * with a growing sleep rather than blocking in MPI, because Open MPI's blocking calls
+ * spin a core, and an oversubscribed node (more ranks than cores) would then spend its
+ * cores waiting instead of running tasks.
+ */
+#ifndef TF_COMM_H
+#define TF_COMM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "status.h"
+
+enum tf_msg_kind {
+    TF_MSG_ASSIGN = 1,  /* master -> worker: a batch of tasks */
+    TF_MSG_RESULTS = 2, /* worker -> master: finished tasks, worker keeps working */
+    TF_MSG_REQUEST = 3, /* worker -> master: finished tasks, and the worker is idle */
+    TF_MSG_STOP = 4,    /* master -> worker: no more work; leave the loop */
+};
+
+struct tf_msg {
+    enum tf_msg_kind kind;
+    int peer;
+    unsigned char *data; /* owned; tf_msg_clear frees */
+    size_t len;
+};
+
+enum tf_status tf_comm_init(int *argc, char ***argv) TF_NODISCARD;
+void tf_comm_finalize(void);
+_Noreturn void tf_comm_abort(int exit_code); /* ends every rank */
+int tf_comm_rank(void);
+int tf_comm_size(void);
+
+enum tf_status tf_comm_send(int peer, enum tf_msg_kind kind, const void *data,
+                            size_t len) TF_NODISCARD;
+/* Wait up to timeout seconds (< 0: forever) for a message from anyone. *got says whether
+ * one arrived. */
+enum tf_status tf_comm_recv(struct tf_msg *msg, double timeout, bool *got) TF_NODISCARD;
+void tf_msg_clear(struct tf_msg *msg);
+
+/* Collective: every rank passes its own code and gets the largest one, so all ranks take
+ * the same decision (go on, or exit with that code) without a hang. */
+int tf_comm_agree_max(int code);
+/* Collective: the master's value reaches every rank. */
+void tf_comm_bcast_u64(uint64_t *value);
+
+/* Library identification for the result file's metadata. */
+const char *tf_comm_library_version(void);
+
+#endif

@@ -1,0 +1,253 @@
+/* exec.c - posix_spawn, capture and reaping of shell tasks.
+ *
+ * RATIONALE: posix_spawn (vfork-like in glibc) rather than fork: a worker that has run
+ * MPI_Init may have large pinned memory regions, which fork would copy-on-write and some
+ * fabrics forbid; spawn also costs less per task. The child's exit is watched through a
+ * pidfd in the same poll() as its pipes, so no SIGCHLD handler and no busy loop.
+ */
+#include "exec.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "util.h"
+
+extern char **environ;
+
+/* After the shell exits, how long to wait for pipes held open by escaped descendants. */
+#define DRAIN_AFTER_EXIT_MS 1000
+
+struct capture {
+    int fd;
+    char *buf;
+    size_t len, cap, max;
+    bool truncated;
+};
+
+static void capture_read(struct capture *c)
+{
+    char sink[65536];
+    for (;;) {
+        size_t room = c->max - c->len;
+        if (room > 0 && c->len == c->cap) {
+            size_t cap = c->cap ? c->cap * 2 : 4096;
+            c->cap = cap < c->max ? cap : c->max;
+            c->buf = tf_xrealloc(c->buf, c->cap + 1);
+        }
+        char *dst = room > 0 ? c->buf + c->len : sink;
+        size_t want = room > 0 ? c->cap - c->len : sizeof sink;
+        ssize_t n = read(c->fd, dst, want);
+        if (n > 0) {
+            if (room > 0)
+                c->len += (size_t)n;
+            else
+                c->truncated = true;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) {
+            close(c->fd);
+            c->fd = -1;
+        }
+        return;
+    }
+}
+
+/* Turn the raw bytes into the NUL-terminated UTF-8 text stored in the result. */
+static char *capture_take(struct capture *c, size_t *len)
+{
+    char *text = tf_utf8_sanitize(c->buf ? c->buf : "", c->len, len, NULL);
+    free(c->buf);
+    c->buf = NULL;
+    return text;
+}
+
+static char **task_environment(const struct tf_exec_env *env, const struct tf_task *t,
+                               char vars[3][64])
+{
+    size_t n = 0;
+    while (environ[n])
+        n++;
+    char **envp = tf_xmalloc((n + 4) * sizeof *envp);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(environ[i], "TASKFARM_", 9) != 0)
+            envp[k++] = environ[i];
+    snprintf(vars[0], 64, "TASKFARM_TASK_ID=%llu", (unsigned long long)t->id);
+    snprintf(vars[1], 64, "TASKFARM_NTASKS=%llu", (unsigned long long)env->ntasks);
+    snprintf(vars[2], 64, "TASKFARM_RANK=%d", env->rank);
+    for (int i = 0; i < 3; i++)
+        envp[k++] = vars[i];
+    envp[k] = NULL;
+    return envp;
+}
+
+static int spawn_shell(const struct tf_exec_env *env, const struct tf_task *t, int out_w, int err_w,
+                       pid_t *pid)
+{
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t attr;
+    sigset_t none, all;
+    char vars[3][64];
+    char *argv[] = {"sh", "-c", (char *)t->command, NULL};
+
+    sigemptyset(&none);
+    sigfillset(&all);
+    sigdelset(&all, SIGKILL);
+    sigdelset(&all, SIGSTOP);
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_adddup2(&fa, out_w, STDOUT_FILENO);
+    posix_spawn_file_actions_adddup2(&fa, err_w, STDERR_FILENO);
+    posix_spawn_file_actions_addclosefrom_np(&fa, 3); /* MPI's sockets are not the task's */
+    posix_spawnattr_init(&attr);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
+                                        POSIX_SPAWN_SETSIGDEF);
+    posix_spawnattr_setpgroup(&attr, 0);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setsigdefault(&attr, &all); /* undo any SIG_IGN inherited from MPI */
+    char **envp = task_environment(env, t, vars);
+    int rc = posix_spawn(pid, "/bin/sh", &fa, &attr, argv, envp);
+    free(envp);
+    posix_spawnattr_destroy(&attr);
+    posix_spawn_file_actions_destroy(&fa);
+    return rc;
+}
+
+static void record_spawn_failure(struct tf_result *r, int err)
+{
+    char msg[256];
+    int n = snprintf(msg, sizeof msg, "taskfarm: could not start /bin/sh: %s\n", strerror(err));
+    r->status = TF_TASK_FAILED;
+    r->exit_code = -1;
+    r->err = tf_xstrndup(msg, (size_t)n);
+    r->err_len = (size_t)n;
+    r->out = tf_xstrdup("");
+    r->end = tf_now();
+}
+
+/* Wait until the process is a zombie (not reaped), capturing its output meanwhile. */
+static void pump_until_exit(pid_t pid, int pidfd, struct capture cap[2])
+{
+    for (;;) {
+        struct pollfd fds[3];
+        nfds_t n = 0;
+        for (int i = 0; i < 2; i++)
+            if (cap[i].fd >= 0)
+                fds[n++] = (struct pollfd){.fd = cap[i].fd, .events = POLLIN};
+        if (pidfd >= 0)
+            fds[n++] = (struct pollfd){.fd = pidfd, .events = POLLIN};
+        /* Without a pidfd (old kernels) we look for the exit every 10 ms. */
+        int rc = poll(fds, n, pidfd >= 0 ? -1 : 10);
+        if (rc < 0 && errno != EINTR)
+            break;
+        for (int i = 0; i < 2; i++)
+            if (cap[i].fd >= 0)
+                capture_read(&cap[i]);
+        siginfo_t si = {0};
+        if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == pid)
+            return;
+    }
+}
+
+static void drain_after_exit(struct capture cap[2])
+{
+    double deadline = tf_monotonic() + DRAIN_AFTER_EXIT_MS / 1000.0;
+    while (cap[0].fd >= 0 || cap[1].fd >= 0) {
+        int left = (int)((deadline - tf_monotonic()) * 1000);
+        if (left <= 0)
+            break;
+        struct pollfd fds[2];
+        nfds_t n = 0;
+        for (int i = 0; i < 2; i++)
+            if (cap[i].fd >= 0)
+                fds[n++] = (struct pollfd){.fd = cap[i].fd, .events = POLLIN};
+        if (poll(fds, n, left) < 0 && errno != EINTR)
+            break;
+        for (int i = 0; i < 2; i++)
+            if (cap[i].fd >= 0)
+                capture_read(&cap[i]);
+    }
+    for (int i = 0; i < 2; i++)
+        if (cap[i].fd >= 0) {
+            close(cap[i].fd); /* an escaped descendant still holds it: stop listening */
+            cap[i].fd = -1;
+        }
+}
+
+static void record_exit(struct tf_result *r, int wstatus)
+{
+    if (WIFEXITED(wstatus)) {
+        r->exit_code = WEXITSTATUS(wstatus);
+        r->status = r->exit_code == 0 ? TF_TASK_SUCCEEDED : TF_TASK_FAILED;
+    } else if (WIFSIGNALED(wstatus)) {
+        r->signal = WTERMSIG(wstatus);
+        r->status = TF_TASK_KILLED;
+    }
+}
+
+void tf_exec_run(const struct tf_exec_env *env, const struct tf_task *t, struct tf_result *r)
+{
+    int out_p[2], err_p[2];
+    pid_t pid;
+
+    memset(r, 0, sizeof *r);
+    r->id = t->id;
+    r->rank = env->rank;
+    r->attempts = 1;
+    r->exit_code = -1;
+    r->status = TF_TASK_FAILED;
+    r->start = tf_now();
+    if (pipe2(out_p, O_CLOEXEC) != 0) {
+        record_spawn_failure(r, errno);
+        return;
+    }
+    if (pipe2(err_p, O_CLOEXEC) != 0) {
+        record_spawn_failure(r, errno);
+        close(out_p[0]), close(out_p[1]);
+        return;
+    }
+    int rc = spawn_shell(env, t, out_p[1], err_p[1], &pid);
+    close(out_p[1]);
+    close(err_p[1]);
+    if (rc != 0) {
+        record_spawn_failure(r, rc);
+        close(out_p[0]), close(err_p[0]);
+        return;
+    }
+    struct capture cap[2] = {{.fd = out_p[0], .max = env->capture_max},
+                             {.fd = err_p[0], .max = env->capture_max}};
+    fcntl(cap[0].fd, F_SETFL, O_NONBLOCK);
+    fcntl(cap[1].fd, F_SETFL, O_NONBLOCK);
+    int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+
+    pump_until_exit(pid, pidfd, cap);
+    r->end = tf_now();
+    /* The shell is a zombie, so its pid (= the group id) cannot be reused yet: killing the
+     * group now reaches only what the task left behind. */
+    kill(-pid, SIGKILL);
+    int wstatus = 0;
+    struct rusage ru;
+    while (wait4(pid, &wstatus, 0, &ru) < 0 && errno == EINTR)
+        ;
+    if (pidfd >= 0)
+        close(pidfd);
+    drain_after_exit(cap);
+    record_exit(r, wstatus);
+    r->out = capture_take(&cap[0], &r->out_len);
+    r->err = capture_take(&cap[1], &r->err_len);
+    r->out_truncated = cap[0].truncated;
+    r->err_truncated = cap[1].truncated;
+}

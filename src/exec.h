@@ -1,0 +1,28 @@
+/* exec.h - runs one shell task to completion and reports what it did. The only module
+ * that starts processes.
+ *
+ * A task runs as `/bin/sh -c COMMAND` in its own process group, stdin from /dev/null,
+ * stdout and stderr captured separately up to a cap per stream (beyond it the bytes are
+ * read and dropped, so a task that prints gigabytes neither blocks nor grows memory).
+ * When the shell exits, whatever it left running in its process group is killed.
+ */
+#ifndef TF_EXEC_H
+#define TF_EXEC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "task.h"
+
+struct tf_exec_env {
+    uint64_t ntasks;    /* exported as TASKFARM_NTASKS */
+    int rank;           /* exported as TASKFARM_RANK and stored in the result */
+    size_t capture_max; /* bytes kept per stream */
+};
+
+/* Run t and fill r: status, exit code or signal, times, captured output (owned by r; free
+ * with tf_result_fini). A task that cannot be started is recorded as FAILED with the
+ * reason in r->err; this never fails the farm. r->host is left NULL. */
+void tf_exec_run(const struct tf_exec_env *env, const struct tf_task *t, struct tf_result *r);
+
+#endif

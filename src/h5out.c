@@ -1,0 +1,604 @@
+/* h5out.c - writes and reads the HDF5 result file.
+ *
+ * The master writes alone through the default (sec2) driver, which works with serial and
+ * parallel HDF5 builds alike and needs no collective calls. Columns are chunked and
+ * extendible, created at full length with fill values that mean "not run", so a row that
+ * was never written still reads as a valid, honest row.
+ */
+#include "h5out.h"
+
+#include <hdf5.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "util.h"
+
+#define CHUNK_ROWS      4096
+#define STAGE_MAX_ROWS  8192
+#define STAGE_MAX_BYTES (64u << 20)
+
+enum col_kind { K_STR, K_I64, K_I32, K_I8, K_F64, K_STATUS };
+
+enum col_id {
+    C_COMMAND,
+    C_LINE,
+    C_STATUS,
+    C_EXIT_CODE,
+    C_SIGNAL,
+    C_RANK,
+    C_HOST,
+    C_START,
+    C_END,
+    C_ATTEMPTS,
+    C_STDOUT,
+    C_STDERR,
+    C_STDOUT_TRUNC,
+    C_STDERR_TRUNC,
+    NCOLS
+};
+
+static const struct {
+    const char *name;
+    enum col_kind kind;
+    const char *desc;
+} cols[NCOLS] = {
+    [C_COMMAND] = {"command", K_STR, "the task's command line, run as /bin/sh -c COMMAND"},
+    [C_LINE] = {"line", K_I64, "line number of the task in the task file, 1-based"},
+    [C_STATUS] = {"status", K_STATUS,
+                  "NOT_RUN=0, SUCCEEDED=1, FAILED=2 (non-zero exit), KILLED=3 (signal), "
+                  "TIMED_OUT=4"},
+    [C_EXIT_CODE] = {"exit_code", K_I32, "exit code, -1 when the task did not exit normally"},
+    [C_SIGNAL] = {"signal", K_I32, "number of the signal that ended the task, 0 when none"},
+    [C_RANK] = {"rank", K_I32, "MPI rank that ran the task, -1 when not run"},
+    [C_HOST] = {"host", K_STR, "host name of the rank that ran the task"},
+    [C_START] = {"start", K_F64, "start time, seconds since the Unix epoch (NaN: not run)"},
+    [C_END] = {"end", K_F64, "end time, seconds since the Unix epoch (NaN: not run)"},
+    [C_ATTEMPTS] = {"attempts", K_I32, "number of times the task was run"},
+    [C_STDOUT] = {"stdout", K_STR,
+                  "captured standard output (UTF-8; invalid bytes and NUL become U+FFFD)"},
+    [C_STDERR] = {"stderr", K_STR,
+                  "captured standard error (UTF-8; invalid bytes and NUL become U+FFFD)"},
+    [C_STDOUT_TRUNC] = {"stdout_truncated", K_I8, "1 when stdout exceeded the capture cap"},
+    [C_STDERR_TRUNC] = {"stderr_truncated", K_I8, "1 when stderr exceeded the capture cap"},
+};
+
+struct tf_h5out {
+    hid_t file, group, str_type, status_type;
+    hid_t dset[NCOLS];
+    uint64_t ntasks;
+    struct tf_result *rows; /* staged results, owned copies */
+    size_t nrows, rows_cap, bytes;
+    char **cmds; /* staged commands for ids cmd_first.. */
+    int64_t *lines;
+    uint64_t cmd_first;
+    size_t ncmds;
+    double last_flush;
+};
+
+/* ---- errors ----------------------------------------------------------------------------- */
+
+static herr_t keep_innermost(unsigned n, const H5E_error2_t *e, void *buf)
+{
+    if (n == 0)
+        snprintf(buf, 256, "%s (%s)", e->desc ? e->desc : "unknown", e->func_name);
+    return 0;
+}
+
+static enum tf_status h5_fail(const char *what, char *errmsg, size_t errlen)
+{
+    char cause[256] = "no detail";
+    H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, keep_innermost, cause);
+    if (errmsg)
+        snprintf(errmsg, errlen, "%s: %s", what, cause);
+    else
+        tf_log(TF_LOG_ERROR, "%s: %s", what, cause);
+    H5Eclear2(H5E_DEFAULT);
+    return TF_EHDF5;
+}
+
+/* ---- types and attributes --------------------------------------------------------------- */
+
+static hid_t make_str_type(void)
+{
+    hid_t t = H5Tcopy(H5T_C_S1);
+    H5Tset_size(t, H5T_VARIABLE);
+    H5Tset_cset(t, H5T_CSET_UTF8);
+    return t;
+}
+
+static hid_t make_status_type(void)
+{
+    hid_t t = H5Tenum_create(H5T_NATIVE_INT8);
+    for (int8_t v = 0; v < TF_TASK_STATUS_COUNT; v++)
+        H5Tenum_insert(t, tf_task_status_name(v), &v);
+    return t;
+}
+
+static hid_t mem_type(const struct tf_h5out *h, enum col_kind k)
+{
+    switch (k) {
+    case K_STR:
+        return h->str_type;
+    case K_I64:
+        return H5T_NATIVE_INT64;
+    case K_I32:
+        return H5T_NATIVE_INT32;
+    case K_I8:
+        return H5T_NATIVE_INT8;
+    case K_F64:
+        return H5T_NATIVE_DOUBLE;
+    default:
+        return h->status_type;
+    }
+}
+
+static int write_attr(hid_t loc, const char *name, hid_t type, const void *value)
+{
+    if (H5Aexists(loc, name) > 0 && H5Adelete(loc, name) < 0)
+        return -1;
+    hid_t space = H5Screate(H5S_SCALAR);
+    hid_t a = H5Acreate2(loc, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
+    int rc = (a < 0 || H5Awrite(a, type, value) < 0) ? -1 : 0;
+    if (a >= 0)
+        H5Aclose(a);
+    H5Sclose(space);
+    return rc;
+}
+
+static int attr_str(const struct tf_h5out *h, hid_t loc, const char *name, const char *v)
+{
+    const char *s = v ? v : "";
+    return write_attr(loc, name, h->str_type, &s);
+}
+
+static int attr_i64(hid_t loc, const char *name, int64_t v)
+{
+    return write_attr(loc, name, H5T_NATIVE_INT64, &v);
+}
+
+static int attr_f64(hid_t loc, const char *name, double v)
+{
+    return write_attr(loc, name, H5T_NATIVE_DOUBLE, &v);
+}
+
+/* ---- creation --------------------------------------------------------------------------- */
+
+static void fill_value(enum col_id c, void *out)
+{
+    static const char *const empty = "";
+    switch (c) {
+    case C_EXIT_CODE:
+    case C_RANK:
+        *(int32_t *)out = -1;
+        break;
+    case C_SIGNAL:
+    case C_ATTEMPTS:
+        *(int32_t *)out = 0;
+        break;
+    case C_LINE:
+        *(int64_t *)out = 0;
+        break;
+    case C_START:
+    case C_END:
+        *(double *)out = NAN;
+        break;
+    case C_STATUS:
+    case C_STDOUT_TRUNC:
+    case C_STDERR_TRUNC:
+        *(int8_t *)out = 0;
+        break;
+    default:
+        memcpy(out, &empty, sizeof empty);
+        break;
+    }
+}
+
+static int create_columns(struct tf_h5out *h)
+{
+    hsize_t dims = h->ntasks, maxdims = H5S_UNLIMITED;
+    hsize_t chunk = h->ntasks > 0 && h->ntasks < CHUNK_ROWS ? h->ntasks : CHUNK_ROWS;
+    hid_t space = H5Screate_simple(1, &dims, &maxdims);
+    int rc = 0;
+    for (int c = 0; c < NCOLS && rc == 0; c++) {
+        unsigned char fill[8];
+        hid_t type = mem_type(h, cols[c].kind);
+        hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+        H5Pset_chunk(dcpl, 1, &chunk);
+        fill_value((enum col_id)c, fill);
+        H5Pset_fill_value(dcpl, type, fill);
+        h->dset[c] =
+            H5Dcreate2(h->group, cols[c].name, type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+        H5Pclose(dcpl);
+        if (h->dset[c] < 0 || attr_str(h, h->dset[c], "description", cols[c].desc) < 0)
+            rc = -1;
+    }
+    H5Sclose(space);
+    return rc;
+}
+
+static int write_meta(struct tf_h5out *h, const struct tf_run_meta *m)
+{
+    char hdf5_version[32];
+    unsigned maj, min, rel;
+    H5get_libversion(&maj, &min, &rel);
+    snprintf(hdf5_version, sizeof hdf5_version, "%u.%u.%u", maj, min, rel);
+    hid_t f = h->file;
+    int rc = 0;
+    rc |= attr_str(h, f, "taskfarm_version", m->version);
+    rc |= attr_i64(f, "format_version", TF_H5OUT_FORMAT_VERSION);
+    rc |= attr_str(h, f, "command_line", m->command_line);
+    rc |= attr_str(h, f, "taskfile", m->taskfile);
+    rc |= attr_str(h, f, "taskfile_sha256", m->taskfile_sha256);
+    rc |= attr_i64(f, "ntasks", (int64_t)m->ntasks);
+    rc |= attr_i64(f, "nworkers", m->nworkers);
+    rc |= attr_str(h, f, "mode", m->mode);
+    rc |= attr_str(h, f, "mode_reason", m->mode_reason);
+    rc |= attr_str(h, f, "master_host", m->master_host);
+    rc |= attr_i64(f, "capture_bytes", (int64_t)m->capture_bytes);
+    rc |= attr_str(h, f, "hdf5_version", hdf5_version);
+    rc |= attr_f64(f, "start_time", m->start_time);
+    rc |= attr_f64(f, "end_time", NAN); /* NaN until the run closes the file */
+    return rc;
+}
+
+static void release(struct tf_h5out *h)
+{
+    for (int c = 0; c < NCOLS; c++)
+        if (h->dset[c] > 0)
+            H5Dclose(h->dset[c]);
+    if (h->group > 0)
+        H5Gclose(h->group);
+    if (h->file > 0)
+        H5Fclose(h->file);
+    H5Tclose(h->str_type);
+    H5Tclose(h->status_type);
+    for (size_t i = 0; i < h->nrows; i++)
+        tf_result_fini(&h->rows[i]);
+    for (size_t i = 0; i < h->ncmds; i++)
+        free(h->cmds[i]);
+    free(h->rows);
+    free(h->cmds);
+    free(h->lines);
+    free(h);
+}
+
+enum tf_status tf_h5out_create(const char *path, bool overwrite, const struct tf_run_meta *meta,
+                               struct tf_h5out **out, char *errmsg, size_t errlen)
+{
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    struct tf_h5out *h = tf_xcalloc(1, sizeof *h);
+    h->str_type = make_str_type();
+    h->status_type = make_status_type();
+    h->ntasks = meta->ntasks;
+    h->cmds = tf_xmalloc(STAGE_MAX_ROWS * sizeof *h->cmds);
+    h->lines = tf_xmalloc(STAGE_MAX_ROWS * sizeof *h->lines);
+    h->last_flush = tf_monotonic();
+    h->file = H5Fcreate(path, overwrite ? H5F_ACC_TRUNC : H5F_ACC_EXCL, H5P_DEFAULT, H5P_DEFAULT);
+    if (h->file < 0) {
+        char what[512];
+        snprintf(what, sizeof what, "cannot create output file '%s'", path);
+        enum tf_status st = h5_fail(what, errmsg, errlen);
+        release(h);
+        return st;
+    }
+    h->group = H5Gcreate2(h->file, "tasks", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (h->group < 0 || create_columns(h) < 0 || write_meta(h, meta) < 0 ||
+        H5Fflush(h->file, H5F_SCOPE_GLOBAL) < 0) {
+        char what[512];
+        snprintf(what, sizeof what, "cannot lay out output file '%s'", path);
+        enum tf_status st = h5_fail(what, errmsg, errlen);
+        release(h);
+        remove(path); /* we created it just now: leave nothing half-made behind */
+        return st;
+    }
+    *out = h;
+    return TF_OK;
+}
+
+/* ---- writing ---------------------------------------------------------------------------- */
+
+static int write_col(struct tf_h5out *h, int c, uint64_t first, size_t n, const void *buf)
+{
+    hsize_t start = first, count = n;
+    hid_t fs = H5Dget_space(h->dset[c]);
+    hid_t ms = H5Screate_simple(1, &count, NULL);
+    int rc = H5Sselect_hyperslab(fs, H5S_SELECT_SET, &start, NULL, &count, NULL);
+    if (rc >= 0)
+        rc = H5Dwrite(h->dset[c], mem_type(h, cols[c].kind), ms, fs, H5P_DEFAULT, buf);
+    H5Sclose(ms);
+    H5Sclose(fs);
+    return rc < 0 ? -1 : 0;
+}
+
+/* Gather column c of rows[0..n) into buf. */
+static void gather(enum col_id c, const struct tf_result *rows, size_t n, void *buf)
+{
+    for (size_t i = 0; i < n; i++) {
+        const struct tf_result *r = &rows[i];
+        switch (c) {
+        case C_STATUS:
+            ((int8_t *)buf)[i] = r->status;
+            break;
+        case C_EXIT_CODE:
+            ((int32_t *)buf)[i] = r->exit_code;
+            break;
+        case C_SIGNAL:
+            ((int32_t *)buf)[i] = r->signal;
+            break;
+        case C_RANK:
+            ((int32_t *)buf)[i] = r->rank;
+            break;
+        case C_ATTEMPTS:
+            ((int32_t *)buf)[i] = r->attempts;
+            break;
+        case C_HOST:
+            ((const char **)buf)[i] = r->host ? r->host : "";
+            break;
+        case C_START:
+            ((double *)buf)[i] = r->start;
+            break;
+        case C_END:
+            ((double *)buf)[i] = r->end;
+            break;
+        case C_STDOUT:
+            ((const char **)buf)[i] = r->out ? r->out : "";
+            break;
+        case C_STDERR:
+            ((const char **)buf)[i] = r->err ? r->err : "";
+            break;
+        case C_STDOUT_TRUNC:
+            ((int8_t *)buf)[i] = r->out_truncated;
+            break;
+        case C_STDERR_TRUNC:
+            ((int8_t *)buf)[i] = r->err_truncated;
+            break;
+        default:
+            break;
+        }
+    }
+}
+
+static int write_result_run(struct tf_h5out *h, const struct tf_result *rows, size_t n)
+{
+    void *buf = tf_xmalloc(n * 8);
+    int rc = 0;
+    for (int c = 0; c < NCOLS && rc == 0; c++) {
+        if (c == C_COMMAND || c == C_LINE)
+            continue;
+        gather((enum col_id)c, rows, n, buf);
+        rc = write_col(h, c, rows[0].id, n, buf);
+    }
+    free(buf);
+    return rc;
+}
+
+static int by_id(const void *a, const void *b)
+{
+    uint64_t x = ((const struct tf_result *)a)->id, y = ((const struct tf_result *)b)->id;
+    return (x > y) - (x < y);
+}
+
+static enum tf_status flush_results(struct tf_h5out *h)
+{
+    qsort(h->rows, h->nrows, sizeof *h->rows, by_id);
+    size_t i = 0;
+    while (i < h->nrows) {
+        size_t j = i + 1;
+        while (j < h->nrows && h->rows[j].id == h->rows[j - 1].id + 1)
+            j++;
+        if (write_result_run(h, h->rows + i, j - i) < 0)
+            return h5_fail("writing results to the output file", NULL, 0);
+        i = j;
+    }
+    for (i = 0; i < h->nrows; i++)
+        tf_result_fini(&h->rows[i]);
+    h->nrows = 0;
+    h->bytes = 0;
+    return TF_OK;
+}
+
+static enum tf_status flush_commands(struct tf_h5out *h)
+{
+    if (h->ncmds == 0)
+        return TF_OK;
+    if (write_col(h, C_COMMAND, h->cmd_first, h->ncmds, h->cmds) < 0 ||
+        write_col(h, C_LINE, h->cmd_first, h->ncmds, h->lines) < 0)
+        return h5_fail("writing commands to the output file", NULL, 0);
+    for (size_t i = 0; i < h->ncmds; i++)
+        free(h->cmds[i]);
+    h->cmd_first += h->ncmds;
+    h->ncmds = 0;
+    return TF_OK;
+}
+
+enum tf_status tf_h5out_put_command(struct tf_h5out *h, const struct tf_task *t)
+{
+    if (h->ncmds == 0)
+        h->cmd_first = t->id;
+    h->cmds[h->ncmds] = tf_xstrndup(t->command, t->command_len);
+    h->lines[h->ncmds] = (int64_t)t->line;
+    if (++h->ncmds == STAGE_MAX_ROWS)
+        return flush_commands(h);
+    return TF_OK;
+}
+
+enum tf_status tf_h5out_put_result(struct tf_h5out *h, const struct tf_result *r, const char *host)
+{
+    if (r->id >= h->ntasks) {
+        tf_log(TF_LOG_ERROR, "result for task %llu, but the run has %llu tasks",
+               (unsigned long long)r->id, (unsigned long long)h->ntasks);
+        return TF_EPROTO;
+    }
+    if (h->nrows == h->rows_cap) {
+        h->rows_cap = h->rows_cap ? h->rows_cap * 2 : 256;
+        h->rows = tf_xrealloc(h->rows, h->rows_cap * sizeof *h->rows);
+    }
+    struct tf_result *c = &h->rows[h->nrows++];
+    *c = *r;
+    c->host = tf_xstrdup(host ? host : (r->host ? r->host : ""));
+    c->out = tf_xstrndup(r->out ? r->out : "", r->out_len);
+    c->err = tf_xstrndup(r->err ? r->err : "", r->err_len);
+    h->bytes += r->out_len + r->err_len + 128;
+    if (h->nrows >= STAGE_MAX_ROWS || h->bytes >= STAGE_MAX_BYTES)
+        return flush_results(h);
+    return TF_OK;
+}
+
+enum tf_status tf_h5out_flush(struct tf_h5out *h)
+{
+    TF_TRY(flush_commands(h));
+    TF_TRY(flush_results(h));
+    if (H5Fflush(h->file, H5F_SCOPE_GLOBAL) < 0)
+        return h5_fail("flushing the output file", NULL, 0);
+    h->last_flush = tf_monotonic();
+    return TF_OK;
+}
+
+enum tf_status tf_h5out_flush_if_older(struct tf_h5out *h, double seconds)
+{
+    if (tf_monotonic() - h->last_flush < seconds)
+        return TF_OK;
+    return tf_h5out_flush(h);
+}
+
+enum tf_status tf_h5out_close(struct tf_h5out *h, double end_time, const uint64_t counts[5])
+{
+    if (h == NULL)
+        return TF_OK;
+    enum tf_status st = tf_h5out_flush(h);
+    static const char *const names[TF_TASK_STATUS_COUNT] = {
+        "tasks_not_run", "tasks_succeeded", "tasks_failed", "tasks_killed", "tasks_timed_out"};
+    int rc = attr_f64(h->file, "end_time", end_time);
+    for (int i = 0; i < TF_TASK_STATUS_COUNT; i++)
+        rc |= attr_i64(h->file, names[i], (int64_t)counts[i]);
+    if (rc < 0 && st == TF_OK)
+        st = h5_fail("writing run summary to the output file", NULL, 0);
+    for (int c = 0; c < NCOLS; c++) {
+        H5Dclose(h->dset[c]);
+        h->dset[c] = 0;
+    }
+    H5Gclose(h->group);
+    h->group = 0;
+    if (H5Fclose(h->file) < 0 && st == TF_OK)
+        st = h5_fail("closing the output file", NULL, 0);
+    h->file = 0;
+    release(h);
+    return st;
+}
+
+/* ---- reading ---------------------------------------------------------------------------- */
+
+static int read_col(hid_t group, const char *name, hid_t type, uint64_t first, size_t n, void *buf)
+{
+    hsize_t start = first, count = n;
+    hid_t d = H5Dopen2(group, name, H5P_DEFAULT);
+    if (d < 0)
+        return -1;
+    hid_t fs = H5Dget_space(d);
+    hid_t ms = H5Screate_simple(1, &count, NULL);
+    int rc = H5Sselect_hyperslab(fs, H5S_SELECT_SET, &start, NULL, &count, NULL);
+    if (rc >= 0)
+        rc = H5Dread(d, type, ms, fs, H5P_DEFAULT, buf);
+    H5Sclose(ms);
+    H5Sclose(fs);
+    H5Dclose(d);
+    return rc < 0 ? -1 : 0;
+}
+
+/* Move HDF5-allocated strings into malloc'd copies we own. */
+static void adopt_strings(char **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        char *s = tf_xstrdup(v[i] ? v[i] : "");
+        if (v[i])
+            H5free_memory(v[i]);
+        v[i] = s;
+    }
+}
+
+static void scatter(enum col_id c, struct tf_result *rows, size_t n, const void *buf)
+{
+    for (size_t i = 0; i < n; i++) {
+        struct tf_result *r = &rows[i];
+        switch (c) {
+        case C_STATUS:
+            r->status = ((const int8_t *)buf)[i];
+            break;
+        case C_EXIT_CODE:
+            r->exit_code = ((const int32_t *)buf)[i];
+            break;
+        case C_SIGNAL:
+            r->signal = ((const int32_t *)buf)[i];
+            break;
+        case C_RANK:
+            r->rank = ((const int32_t *)buf)[i];
+            break;
+        case C_ATTEMPTS:
+            r->attempts = ((const int32_t *)buf)[i];
+            break;
+        case C_HOST:
+            r->host = ((char *const *)buf)[i];
+            break;
+        case C_START:
+            r->start = ((const double *)buf)[i];
+            break;
+        case C_END:
+            r->end = ((const double *)buf)[i];
+            break;
+        case C_STDOUT:
+            r->out = ((char *const *)buf)[i], r->out_len = strlen(r->out);
+            break;
+        case C_STDERR:
+            r->err = ((char *const *)buf)[i], r->err_len = strlen(r->err);
+            break;
+        case C_STDOUT_TRUNC:
+            r->out_truncated = ((const int8_t *)buf)[i];
+            break;
+        case C_STDERR_TRUNC:
+            r->err_truncated = ((const int8_t *)buf)[i];
+            break;
+        default:
+            break;
+        }
+    }
+}
+
+enum tf_status tf_h5out_read_rows(const char *path, uint64_t first, size_t n,
+                                  struct tf_result *rows, char **commands)
+{
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    struct tf_h5out h = {.str_type = make_str_type(), .status_type = make_status_type()};
+    enum tf_status st = TF_OK;
+    hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    hid_t group = file < 0 ? -1 : H5Gopen2(file, "tasks", H5P_DEFAULT);
+    void *buf = tf_xmalloc(n * 8 + 8);
+    memset(rows, 0, n * sizeof *rows);
+    for (size_t i = 0; i < n; i++)
+        rows[i].id = first + i;
+    for (int c = 0; c < NCOLS && group >= 0 && st == TF_OK; c++) {
+        if (c == C_LINE || (c == C_COMMAND && commands == NULL))
+            continue;
+        void *dst = c == C_COMMAND ? (void *)commands : buf;
+        if (read_col(group, cols[c].name, mem_type(&h, cols[c].kind), first, n, dst) < 0) {
+            st = h5_fail("reading the result file", NULL, 0);
+            break;
+        }
+        if (cols[c].kind == K_STR)
+            adopt_strings(dst, n);
+        if (c != C_COMMAND)
+            scatter((enum col_id)c, rows, n, buf);
+    }
+    if (group < 0)
+        st = h5_fail("opening the result file", NULL, 0);
+    free(buf);
+    if (group >= 0)
+        H5Gclose(group);
+    if (file >= 0)
+        H5Fclose(file);
+    H5Tclose(h.str_type);
+    H5Tclose(h.status_type);
+    return st;
+}

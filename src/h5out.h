@@ -1,0 +1,60 @@
+/* h5out.h - the result file: one HDF5 file, group /tasks with one 1-D column per field,
+ * row i = task i (see README.md, "The result file"). Master rank only.
+ *
+ * The only module that includes <hdf5.h>; no HDF5 type appears here. Writes are staged in
+ * memory and flushed in contiguous runs of rows, bounded by row count and bytes.
+ */
+#ifndef TF_H5OUT_H
+#define TF_H5OUT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "status.h"
+#include "task.h"
+
+#define TF_H5OUT_FORMAT_VERSION 1
+
+struct tf_run_meta {
+    const char *version;
+    const char *command_line;
+    const char *taskfile;
+    const char *taskfile_sha256;
+    const char *mode;
+    const char *mode_reason;
+    const char *master_host;
+    int nworkers;
+    uint64_t ntasks;
+    uint64_t capture_bytes;
+    double start_time;
+};
+
+struct tf_h5out;
+
+/* Create the file at `path` with every column at full length ntasks, filled with "not run"
+ * values. Without `overwrite` an existing file is refused (atomically: O_EXCL). On failure
+ * errmsg holds one line and nothing is left on disk. */
+enum tf_status tf_h5out_create(const char *path, bool overwrite, const struct tf_run_meta *meta,
+                               struct tf_h5out **out, char *errmsg, size_t errlen) TF_NODISCARD;
+
+/* Record the command and line of a task; tasks must come in id order. */
+enum tf_status tf_h5out_put_command(struct tf_h5out *h, const struct tf_task *t) TF_NODISCARD;
+/* Record a finished task. Strings are copied; host overrides r->host when not NULL. */
+enum tf_status tf_h5out_put_result(struct tf_h5out *h, const struct tf_result *r,
+                                   const char *host) TF_NODISCARD;
+/* Write everything staged and flush the file to disk. */
+enum tf_status tf_h5out_flush(struct tf_h5out *h) TF_NODISCARD;
+/* Flush when the last flush is older than `seconds`. */
+enum tf_status tf_h5out_flush_if_older(struct tf_h5out *h, double seconds) TF_NODISCARD;
+
+/* Flush, write the end time and per-status counts, close and free. NULL-safe. Returns the
+ * first error seen; the handle is freed whatever happens. */
+enum tf_status tf_h5out_close(struct tf_h5out *h, double end_time, const uint64_t counts[5]);
+
+/* Read rows [first, first+n) back: the reader used by tests and by resume. rows[] get owned
+ * strings (tf_result_fini), commands[] (may be NULL) get malloc'd strings. */
+enum tf_status tf_h5out_read_rows(const char *path, uint64_t first, size_t n,
+                                  struct tf_result *rows, char **commands) TF_NODISCARD;
+
+#endif

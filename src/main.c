@@ -1,0 +1,58 @@
+/* main.c - wiring: parse argv, start MPI, run the farm, map the outcome to an exit code. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "cli.h"
+#include "comm.h"
+#include "farm.h"
+#include "log.h"
+
+/* Before MPI_Init we cannot ask MPI for our rank, but help and usage errors should be
+ * printed once, not once per rank: the launchers say it in the environment. */
+static bool launcher_says_rank0(void)
+{
+    static const char *const vars[] = {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK",
+                                       "SLURM_PROCID"};
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
+        const char *v = getenv(vars[i]);
+        if (v)
+            return atoi(v) == 0;
+    }
+    return true;
+}
+
+static void set_log_level(int rank, int verbosity)
+{
+    static const enum tf_log_level master_levels[] = {TF_LOG_ERROR, TF_LOG_INFO, TF_LOG_INFO,
+                                                      TF_LOG_DEBUG};
+    static const enum tf_log_level worker_levels[] = {TF_LOG_ERROR, TF_LOG_WARN, TF_LOG_INFO,
+                                                      TF_LOG_DEBUG};
+    int v = verbosity < TF_QUIET ? TF_QUIET : (verbosity > TF_DEBUG ? TF_DEBUG : verbosity);
+    tf_log_threshold = (rank == 0 ? master_levels : worker_levels)[v + 1];
+    tf_log_set_identity(rank, rank == 0 ? 'M' : 'W');
+    tf_log_from_env();
+}
+
+int main(int argc, char **argv)
+{
+    struct tf_config cfg;
+    bool printer = launcher_says_rank0();
+    switch (tf_cli_parse(argc, argv, &cfg, printer ? stdout : NULL, printer ? stderr : NULL)) {
+    case TF_CLI_DONE:
+        return TF_EXIT_OK;
+    case TF_CLI_USAGE:
+        return TF_EXIT_USAGE;
+    case TF_CLI_RUN:
+        break;
+    }
+    if (tf_comm_init(&argc, &argv) != TF_OK) {
+        fprintf(stderr, "taskfarm: error: MPI_Init failed\n");
+        tf_config_fini(&cfg);
+        return TF_EXIT_INTERNAL;
+    }
+    set_log_level(tf_comm_rank(), cfg.verbosity);
+    int code = tf_farm_run(&cfg);
+    tf_comm_finalize();
+    tf_config_fini(&cfg);
+    return code;
+}
