@@ -189,10 +189,9 @@ enum tf_cli_outcome tf_cli_parse(int argc, char **argv, struct tf_config *cfg, F
     if (strcmp(cmd, "run") != 0)
         return usage_error(err, cmd[0] == '-' ? "unknown option '%s'" : "unknown command '%s'",
                            cmd);
+    cfg->command_line = join_argv(argc, argv); /* before getopt permutes argv */
     enum tf_cli_outcome o = parse_run(argc - 1, argv + 1, cfg, out, err);
-    if (o == TF_CLI_RUN)
-        cfg->command_line = join_argv(argc, argv);
-    else
+    if (o != TF_CLI_RUN)
         tf_config_fini(cfg);
     return o;
 }

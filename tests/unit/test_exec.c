@@ -1,0 +1,154 @@
+/* test_exec.c - the executor against real shell commands: outcomes, capture, caps,
+ * environment, and tasks that misbehave.
+ */
+#include <signal.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "exec.h"
+#include "tf_check.h"
+#include "util.h"
+
+static struct tf_result run(const char *cmd, size_t cap)
+{
+    struct tf_exec_env env = {.ntasks = 42, .rank = 7, .capture_max = cap};
+    struct tf_task t = {.id = 5, .line = 9, .command = cmd, .command_len = strlen(cmd)};
+    struct tf_result r;
+    tf_exec_run(&env, &t, &r);
+    return r;
+}
+
+START_TEST(success_and_capture)
+{
+    struct tf_result r = run("echo out; echo err >&2", 1024);
+    ck_assert_int_eq(r.status, TF_TASK_SUCCEEDED);
+    ck_assert_int_eq(r.exit_code, 0);
+    ck_assert_int_eq(r.signal, 0);
+    ck_assert_int_eq(r.rank, 7);
+    ck_assert_uint_eq(r.id, 5);
+    ck_assert_int_eq(r.attempts, 1);
+    ck_assert_str_eq(r.out, "out\n");
+    ck_assert_str_eq(r.err, "err\n");
+    ck_assert(!r.out_truncated && !r.err_truncated);
+    ck_assert(r.start > 1e9 && r.end >= r.start);
+    tf_result_fini(&r);
+}
+END_TEST
+
+START_TEST(failure_and_signal)
+{
+    struct tf_result r = run("exit 3", 64);
+    ck_assert_int_eq(r.status, TF_TASK_FAILED);
+    ck_assert_int_eq(r.exit_code, 3);
+    tf_result_fini(&r);
+    r = run("kill -SEGV $$", 64);
+    ck_assert_int_eq(r.status, TF_TASK_KILLED);
+    ck_assert_int_eq(r.signal, SIGSEGV);
+    ck_assert_int_eq(r.exit_code, -1);
+    tf_result_fini(&r);
+    r = run("no-such-command-xyz", 1024);
+    ck_assert_int_eq(r.status, TF_TASK_FAILED);
+    ck_assert_int_eq(r.exit_code, 127);
+    ck_assert_ptr_nonnull(strstr(r.err, "not found"));
+    tf_result_fini(&r);
+}
+END_TEST
+
+START_TEST(environment_and_stdin)
+{
+    setenv("TASKFARM_RANK", "stale", 1); /* must be replaced, not duplicated */
+    struct tf_result r =
+        run("echo $TASKFARM_TASK_ID $TASKFARM_NTASKS $TASKFARM_RANK; cat; echo end", 1024);
+    ck_assert_str_eq(r.out, "5 42 7\nend\n"); /* cat reads /dev/null: immediate EOF */
+    tf_result_fini(&r);
+    r = run("[ $(ps -o pgid= $$) -eq $$ ] && echo own-group", 1024);
+    ck_assert_str_eq(r.out, "own-group\n");
+    tf_result_fini(&r);
+}
+END_TEST
+
+START_TEST(cap_truncates_and_drains)
+{
+    /* 50 MB through a 1000-byte cap: kept bytes exact, the rest read and dropped */
+    struct tf_result r = run("head -c 50000000 /dev/zero | tr '\\0' a; echo done >&2", 1000);
+    ck_assert_int_eq(r.status, TF_TASK_SUCCEEDED);
+    ck_assert_uint_eq(r.out_len, 1000);
+    ck_assert(r.out_truncated);
+    ck_assert_str_eq(r.err, "done\n");
+    ck_assert(!r.err_truncated);
+    tf_result_fini(&r);
+    r = run("echo hidden", 0);
+    ck_assert_str_eq(r.out, "");
+    ck_assert(r.out_truncated);
+    tf_result_fini(&r);
+    r = run("printf 1234567890", 10); /* exactly the cap is not truncation */
+    ck_assert_str_eq(r.out, "1234567890");
+    ck_assert(!r.out_truncated);
+    tf_result_fini(&r);
+}
+END_TEST
+
+START_TEST(binary_output_becomes_valid_utf8)
+{
+    struct tf_result r = run("printf 'a\\377b\\000c'", 1024);
+    ck_assert_str_eq(r.out, "a\xef\xbf\xbd" "b\xef\xbf\xbd" "c");
+    tf_result_fini(&r);
+}
+END_TEST
+
+START_TEST(background_children_are_killed)
+{
+    char cmd[256], path[200];
+    snprintf(path, sizeof path, "/tmp/tf_exec_bg.%d", (int)getpid());
+    snprintf(cmd, sizeof cmd, "sleep 30 & echo $! > %s; echo started", path);
+    double t0 = tf_monotonic();
+    struct tf_result r = run(cmd, 1024);
+    ck_assert_double_lt(tf_monotonic() - t0, 5.0); /* did not wait for the sleep */
+    ck_assert_str_eq(r.out, "started\n");
+    tf_result_fini(&r);
+    FILE *f = fopen(path, "r");
+    ck_assert_ptr_nonnull(f);
+    int pid = 0;
+    ck_assert_int_eq(fscanf(f, "%d", &pid), 1);
+    fclose(f);
+    unlink(path);
+    struct timespec ts = {0, 100000000};
+    nanosleep(&ts, NULL);
+    /* gone, or a zombie waiting for an init that does not reap (containers) */
+    char stat_path[64], state = 'Z';
+    snprintf(stat_path, sizeof stat_path, "/proc/%d/stat", pid);
+    f = fopen(stat_path, "r");
+    if (f) {
+        ck_assert_int_eq(fscanf(f, "%*d (%*[^)]) %c", &state), 1);
+        fclose(f);
+    }
+    ck_assert_int_eq(state, 'Z');
+}
+END_TEST
+
+START_TEST(closed_stdout_still_waits_for_exit)
+{
+    struct tf_result r = run("exec >&- 2>&-; sleep 0.3; exit 4", 1024);
+    ck_assert_int_eq(r.exit_code, 4);
+    ck_assert_double_ge(r.end - r.start, 0.29);
+    tf_result_fini(&r);
+}
+END_TEST
+
+static Suite *exec_suite(void)
+{
+    Suite *s = suite_create("exec");
+    TCase *tc = tcase_create("core");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, success_and_capture);
+    tcase_add_test(tc, failure_and_signal);
+    tcase_add_test(tc, environment_and_stdin);
+    tcase_add_test(tc, cap_truncates_and_drains);
+    tcase_add_test(tc, binary_output_becomes_valid_utf8);
+    tcase_add_test(tc, background_children_are_killed);
+    tcase_add_test(tc, closed_stdout_still_waits_for_exit);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+TF_CHECK_MAIN(exec_suite)
