@@ -54,8 +54,9 @@ START_TEST(all_options_any_order)
     ck_assert_uint_eq(c.capture_bytes, 65536);
     ck_assert(c.force);
     ck_assert_int_eq(c.verbosity, 1);
-    ck_assert_str_eq(c.command_line,
-                     "taskfarm run --mode process t.txt -o 'out dir/r.h5' --capture=64K --force -v");
+    ck_assert_str_eq(
+        c.command_line,
+        "taskfarm run --mode process t.txt -o 'out dir/r.h5' --capture=64K --force -v");
     tf_config_fini(&c);
 }
 END_TEST
@@ -78,7 +79,8 @@ START_TEST(usage_errors_name_the_problem)
                  parse(&c, err, "taskfarm", "run", "t", "--bogus", NULL));
     expect_usage("option '--mode' needs a value", err,
                  parse(&c, err, "taskfarm", "run", "t", "--mode", NULL));
-    expect_usage("option '-o' needs a value", err, parse(&c, err, "taskfarm", "run", "t", "-o", NULL));
+    expect_usage("option '-o' needs a value", err,
+                 parse(&c, err, "taskfarm", "run", "t", "-o", NULL));
     expect_usage("invalid --mode 'fast'", err,
                  parse(&c, err, "taskfarm", "run", "t", "--mode", "fast", NULL));
     expect_usage("invalid --capture '-5'", err,

@@ -61,7 +61,7 @@ START_TEST(environment_and_stdin)
         run("echo $TASKFARM_TASK_ID $TASKFARM_NTASKS $TASKFARM_RANK; cat; echo end", 1024);
     ck_assert_str_eq(r.out, "5 42 7\nend\n"); /* cat reads /dev/null: immediate EOF */
     tf_result_fini(&r);
-    r = run("[ $(ps -o pgid= $$) -eq $$ ] && echo own-group", 1024);
+    r = run("[ $(cut -d' ' -f5 /proc/$$/stat) -eq $$ ] && echo own-group", 1024);
     ck_assert_str_eq(r.out, "own-group\n");
     tf_result_fini(&r);
 }
@@ -91,7 +91,9 @@ END_TEST
 START_TEST(binary_output_becomes_valid_utf8)
 {
     struct tf_result r = run("printf 'a\\377b\\000c'", 1024);
-    ck_assert_str_eq(r.out, "a\xef\xbf\xbd" "b\xef\xbf\xbd" "c");
+    ck_assert_str_eq(r.out, "a\xef\xbf\xbd"
+                            "b\xef\xbf\xbd"
+                            "c");
     tf_result_fini(&r);
 }
 END_TEST

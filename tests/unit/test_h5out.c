@@ -9,10 +9,17 @@
 
 static struct tf_run_meta meta(uint64_t ntasks)
 {
-    return (struct tf_run_meta){.version = "t", .command_line = "taskfarm run x",
-                                .taskfile = "x", .taskfile_sha256 = "00", .mode = "pool",
-                                .mode_reason = "test", .master_host = "h", .nworkers = 2,
-                                .ntasks = ntasks, .capture_bytes = 10, .start_time = 1.0};
+    return (struct tf_run_meta){.version = "t",
+                                .command_line = "taskfarm run x",
+                                .taskfile = "x",
+                                .taskfile_sha256 = "00",
+                                .mode = "pool",
+                                .mode_reason = "test",
+                                .master_host = "h",
+                                .nworkers = 2,
+                                .ntasks = ntasks,
+                                .capture_bytes = 10,
+                                .start_time = 1.0};
 }
 
 START_TEST(round_trip_out_of_order)
@@ -35,10 +42,18 @@ START_TEST(round_trip_out_of_order)
             continue;
         char out[32];
         snprintf(out, sizeof out, "o%llu\xc3\xa9", (unsigned long long)i);
-        struct tf_result r = {.id = i, .status = (int8_t)(1 + i % 4), .exit_code = (int32_t)i % 7,
-                              .signal = (int32_t)(i % 5), .rank = 1 + (int32_t)(i % 2),
-                              .attempts = 1, .start = (double)i, .end = (double)i + 0.5,
-                              .out = out, .out_len = strlen(out), .err = "", .err_len = 0,
+        struct tf_result r = {.id = i,
+                              .status = (int8_t)(1 + i % 4),
+                              .exit_code = (int32_t)i % 7,
+                              .signal = (int32_t)(i % 5),
+                              .rank = 1 + (int32_t)(i % 2),
+                              .attempts = 1,
+                              .start = (double)i,
+                              .end = (double)i + 0.5,
+                              .out = out,
+                              .out_len = strlen(out),
+                              .err = "",
+                              .err_len = 0,
                               .out_truncated = i % 2 == 0};
         ck_assert_int_eq(tf_h5out_put_result(h, &r, i % 2 ? "nodeA" : "nodeB"), TF_OK);
     }

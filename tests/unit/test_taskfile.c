@@ -1,6 +1,6 @@
 /* test_taskfile.c - the task file reader: what is a task, what is refused and how. */
-#include "tf_check.h"
 #include "taskfile.h"
+#include "tf_check.h"
 
 static enum tf_status scan(const void *data, size_t n, struct tf_taskfile_info *info, char *err)
 {
@@ -107,8 +107,7 @@ START_TEST(refuses_missing_and_directory)
 {
     struct tf_taskfile_info info;
     char err[512];
-    ck_assert_int_eq(tf_taskfile_scan("/nonexistent/tasks.txt", &info, err, sizeof err),
-                     TF_EINPUT);
+    ck_assert_int_eq(tf_taskfile_scan("/nonexistent/tasks.txt", &info, err, sizeof err), TF_EINPUT);
     ck_assert_ptr_nonnull(strstr(err, "cannot open task file '/nonexistent/tasks.txt'"));
     ck_assert_int_eq(tf_taskfile_scan("/tmp", &info, err, sizeof err), TF_EINPUT);
     ck_assert_ptr_nonnull(strstr(err, "is a directory"));

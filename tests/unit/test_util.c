@@ -48,8 +48,8 @@ START_TEST(utf8_validation)
     ck_assert_uint_eq(tf_utf8_seq_len((const unsigned char *)"\xc3\xa9", 2), 2);
     ck_assert_uint_eq(tf_utf8_seq_len((const unsigned char *)"\xe2\x82\xac", 3), 3);
     ck_assert_uint_eq(tf_utf8_seq_len((const unsigned char *)"\xf0\x9f\x98\x80", 4), 4);
-    ck_assert_uint_eq(tf_utf8_seq_len((const unsigned char *)"\xc3", 1), 0);       /* cut */
-    ck_assert_uint_eq(tf_utf8_seq_len((const unsigned char *)"\xc0\xaf", 2), 0);   /* overlong */
+    ck_assert_uint_eq(tf_utf8_seq_len((const unsigned char *)"\xc3", 1), 0);     /* cut */
+    ck_assert_uint_eq(tf_utf8_seq_len((const unsigned char *)"\xc0\xaf", 2), 0); /* overlong */
     ck_assert_uint_eq(tf_utf8_seq_len((const unsigned char *)"\xe0\x80\xaf", 3), 0);
     ck_assert_uint_eq(tf_utf8_seq_len((const unsigned char *)"\xed\xa0\x80", 3), 0); /* surrogate */
     ck_assert_uint_eq(tf_utf8_seq_len((const unsigned char *)"\xf4\x90\x80\x80", 4), 0);
@@ -61,9 +61,13 @@ START_TEST(utf8_sanitize_replaces_bad_bytes_and_nul)
 {
     size_t len;
     bool changed;
-    char *s = tf_utf8_sanitize("a\xff" "b\0c\xc3\xa9", 7, &len, &changed);
+    char *s = tf_utf8_sanitize("a\xff"
+                               "b\0c\xc3\xa9",
+                               7, &len, &changed);
     ck_assert(changed);
-    ck_assert_str_eq(s, "a\xef\xbf\xbd" "b\xef\xbf\xbd" "c\xc3\xa9");
+    ck_assert_str_eq(s, "a\xef\xbf\xbd"
+                        "b\xef\xbf\xbd"
+                        "c\xc3\xa9");
     ck_assert_uint_eq(len, strlen(s));
     free(s);
     s = tf_utf8_sanitize("plain", 5, &len, &changed);

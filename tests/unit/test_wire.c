@@ -33,9 +33,18 @@ START_TEST(results_round_trip)
     struct tf_buf b = {0};
     tf_wire_begin(&b, 2);
     tf_wire_put_str(&b, "node17", 6);
-    struct tf_result r = {.id = 1ull << 40, .status = 3, .exit_code = -1, .signal = 9,
-                          .rank = 5, .attempts = 2, .start = 1.5, .end = NAN,
-                          .out = "out\n", .out_len = 4, .err = "", .err_len = 0,
+    struct tf_result r = {.id = 1ull << 40,
+                          .status = 3,
+                          .exit_code = -1,
+                          .signal = 9,
+                          .rank = 5,
+                          .attempts = 2,
+                          .start = 1.5,
+                          .end = NAN,
+                          .out = "out\n",
+                          .out_len = 4,
+                          .err = "",
+                          .err_len = 0,
                           .out_truncated = true};
     tf_wire_put_result(&b, &r);
     struct tf_wire_reader rd;

@@ -1,0 +1,23 @@
+# Fails when an outside system is reached from more than its one module:
+# mpi.h only in comm.c, hdf5.h only in h5out.c, process creation only in exec.c.
+# Run as: cmake -DSRC=<src dir> -P arch_check.cmake
+file(GLOB sources ${SRC}/*.c ${SRC}/*.h)
+set(rules "#include[ ]*<mpi\\.h>=comm.c" "#include[ ]*<hdf5\\.h>=h5out.c"
+          "#include[ ]*<spawn\\.h>=exec.c"
+          "[^_a-z]fork[ ]*\\(=exec.c" "exec[lv]p?e?[ ]*\\(=exec.c")
+set(bad "")
+foreach(f ${sources})
+  get_filename_component(name ${f} NAME)
+  file(READ ${f} text)
+  foreach(rule ${rules})
+    string(REPLACE "=" ";" parts ${rule})
+    list(GET parts 0 pattern)
+    list(GET parts 1 owner)
+    if(NOT name STREQUAL owner AND text MATCHES "${pattern}")
+      string(APPEND bad "  ${name} matches '${pattern}', which belongs to ${owner} alone\n")
+    endif()
+  endforeach()
+endforeach()
+if(bad)
+  message(FATAL_ERROR "module boundaries broken:\n${bad}")
+endif()
