@@ -383,6 +383,8 @@ static int by_id(const void *a, const void *b)
 
 static enum tf_status flush_results(struct tf_h5out *h)
 {
+    if (h->nrows == 0)
+        return TF_OK;
     qsort(h->rows, h->nrows, sizeof *h->rows, by_id);
     size_t i = 0;
     while (i < h->nrows) {
@@ -575,7 +577,8 @@ enum tf_status tf_h5out_read_rows(const char *path, uint64_t first, size_t n,
     hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     hid_t group = file < 0 ? -1 : H5Gopen2(file, "tasks", H5P_DEFAULT);
     void *buf = tf_xmalloc(n * 8 + 8);
-    memset(rows, 0, n * sizeof *rows);
+    if (n > 0)
+        memset(rows, 0, n * sizeof *rows);
     for (size_t i = 0; i < n; i++)
         rows[i].id = first + i;
     for (int c = 0; c < NCOLS && group >= 0 && st == TF_OK; c++) {
