@@ -74,6 +74,35 @@ static char *capture_take(struct capture *c, size_t *len)
     return text;
 }
 
+/* RATIONALE: a task is a child of an MPI rank, not a rank. Left in its environment, the
+ * launcher's per-rank variables make any MPI program the task runs (an mpi4py script, a
+ * solver built with MPI, taskfarm itself) try to join our job and fail in MPI_Init. User
+ * settings such as OMPI_MCA_btl, and Slurm's variables, are kept. */
+static bool launcher_private(const char *var)
+{
+    static const char *const prefixes[] = {"TASKFARM_",
+                                           "PMIX_",
+                                           "PMI_",
+                                           "OMPI_COMM_WORLD_",
+                                           "OMPI_MCA_ess",
+                                           "OMPI_MCA_orte_",
+                                           "OMPI_MCA_pmix",
+                                           "OMPI_MCA_initial_wdir=",
+                                           "OMPI_FILE_LOCATION=",
+                                           "OMPI_FIRST_RANKS=",
+                                           "OMPI_APP_CTX_",
+                                           "OMPI_NUM_APP_CTX=",
+                                           "OMPI_UNIVERSE_SIZE=",
+                                           "OMPI_ARGV=",
+                                           "OMPI_COMMAND=",
+                                           "HYDRA_",
+                                           "HYDI_"};
+    for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++)
+        if (strncmp(var, prefixes[i], strlen(prefixes[i])) == 0)
+            return true;
+    return false;
+}
+
 static char **task_environment(const struct tf_exec_env *env, const struct tf_task *t,
                                char vars[3][64])
 {
@@ -83,7 +112,7 @@ static char **task_environment(const struct tf_exec_env *env, const struct tf_ta
     char **envp = tf_xmalloc((n + 4) * sizeof *envp);
     size_t k = 0;
     for (size_t i = 0; i < n; i++)
-        if (strncmp(environ[i], "TASKFARM_", 9) != 0)
+        if (!launcher_private(environ[i]))
             envp[k++] = environ[i];
     snprintf(vars[0], 64, "TASKFARM_TASK_ID=%llu", (unsigned long long)t->id);
     snprintf(vars[1], 64, "TASKFARM_NTASKS=%llu", (unsigned long long)env->ntasks);

@@ -56,6 +56,23 @@ def main():
     res = harness.run(args, 3, "run", ten, "-o", out)
     cols, attrs, _ = harness.read_tasks(out)
     c.eq("auto, 10 tasks on 2 workers: mode", attrs["mode"], "pool")
+
+    # A task may itself be an MPI program (here: taskfarm, as a singleton): the launcher's
+    # per-rank environment must not leak into it.
+    inner = os.path.join(wd, "inner.tasks")
+    with open(inner, "w") as f:
+        f.write("echo inner\n")
+    nested = os.path.join(wd, "nested.tasks")
+    with open(nested, "w") as f:
+        for i in range(2):
+            f.write(f"OMPI_MCA_btl=self,vader {args.taskfarm} run {inner} -o {wd}/inner{i}.h5 -q"
+                    f" && echo nested-ok\n")
+    out = os.path.join(wd, "nested.h5")
+    res = harness.run(args, 3, "run", nested, "-o", out)
+    cols, _, _ = harness.read_tasks(out)
+    c.eq("nested MPI program in a task: stdout", list(cols["stdout"]), ["nested-ok\n"] * 2)
+    c.eq(f"nested MPI program in a task: exit code ({cols['stderr'][0][:300]})",
+         res.returncode, 0)
     c.finish()
 
 
