@@ -19,6 +19,7 @@
 
 static MPI_Comm farm_comm = MPI_COMM_NULL;
 static int my_rank, my_size;
+static bool solo;
 
 static enum tf_status mpi_fail(const char *what, int rc)
 {
@@ -65,8 +66,17 @@ static int wait_lazily(MPI_Request *req)
     }
 }
 
+void tf_comm_init_solo(void)
+{
+    solo = true;
+    my_rank = 0;
+    my_size = 1;
+}
+
 void tf_comm_finalize(void)
 {
+    if (solo)
+        return;
     if (farm_comm != MPI_COMM_NULL) {
         /* Ranks that finish first wait here for the rest: sleeping, not spinning. */
         MPI_Request req;
@@ -79,6 +89,8 @@ void tf_comm_finalize(void)
 
 void tf_comm_abort(int exit_code)
 {
+    if (solo)
+        exit(exit_code);
     MPI_Abort(MPI_COMM_WORLD, exit_code);
     exit(exit_code); /* not reached with a working MPI */
 }
@@ -149,6 +161,8 @@ void tf_msg_clear(struct tf_msg *msg)
 
 int tf_comm_agree_max(int code)
 {
+    if (solo)
+        return code;
     int all = code;
     MPI_Request req;
     if (MPI_Iallreduce(&code, &all, 1, MPI_INT, MPI_MAX, farm_comm, &req) != MPI_SUCCESS ||
@@ -159,6 +173,8 @@ int tf_comm_agree_max(int code)
 
 void tf_comm_bcast_u64(uint64_t *value)
 {
+    if (solo)
+        return;
     MPI_Request req;
     if (MPI_Ibcast(value, 1, MPI_UINT64_T, 0, farm_comm, &req) != MPI_SUCCESS ||
         wait_lazily(&req) != MPI_SUCCESS)

@@ -29,6 +29,9 @@ struct tf_msg {
 };
 
 enum tf_status tf_comm_init(int *argc, char ***argv) TF_NODISCARD;
+/* A run with no launcher: rank 0 of 1 without initialising MPI at all, so a laptop run
+ * needs no MPI runtime (no orted, no network lookups). Collectives become no-ops. */
+void tf_comm_init_solo(void);
 void tf_comm_finalize(void);
 _Noreturn void tf_comm_abort(int exit_code); /* ends every rank */
 int tf_comm_rank(void);

@@ -7,18 +7,19 @@
 #include "farm.h"
 #include "log.h"
 
-/* Before MPI_Init we cannot ask MPI for our rank, but help and usage errors should be
- * printed once, not once per rank: the launchers say it in the environment. */
-static bool launcher_says_rank0(void)
+/* The rank a launcher gave us, from its environment, or -1 when no launcher started us.
+ * Before MPI_Init we cannot ask MPI, but help and usage errors should be printed once,
+ * not once per rank, and a run without a launcher needs no MPI at all. */
+static int launcher_rank(void)
 {
     static const char *const vars[] = {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK",
                                        "SLURM_PROCID"};
     for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
         const char *v = getenv(vars[i]);
         if (v)
-            return atoi(v) == 0;
+            return atoi(v);
     }
-    return true;
+    return -1;
 }
 
 static void set_log_level(int rank, int verbosity)
@@ -36,7 +37,8 @@ static void set_log_level(int rank, int verbosity)
 int main(int argc, char **argv)
 {
     struct tf_config cfg;
-    bool printer = launcher_says_rank0();
+    int launched_rank = launcher_rank();
+    bool printer = launched_rank <= 0;
     switch (tf_cli_parse(argc, argv, &cfg, printer ? stdout : NULL, printer ? stderr : NULL)) {
     case TF_CLI_DONE:
         return TF_EXIT_OK;
@@ -45,7 +47,9 @@ int main(int argc, char **argv)
     case TF_CLI_RUN:
         break;
     }
-    if (tf_comm_init(&argc, &argv) != TF_OK) {
+    if (launched_rank < 0)
+        tf_comm_init_solo();
+    else if (tf_comm_init(&argc, &argv) != TF_OK) {
         fprintf(stderr, "taskfarm: error: MPI_Init failed\n");
         tf_config_fini(&cfg);
         return TF_EXIT_INTERNAL;
