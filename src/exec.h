@@ -1,14 +1,16 @@
 /* exec.h - runs one shell task to completion and reports what it did. The only module
  * that starts processes.
  *
- * A task runs as `/bin/sh -c COMMAND` in its own process group, stdin from /dev/null,
- * stdout and stderr captured separately up to a cap per stream (beyond it the bytes are
+ * A task runs as `/bin/sh -c COMMAND` in its own process group (a line of plain words that
+ * names a program is started directly, as the shell would have done, saving one exec), stdin from
+ * /dev/null, stdout and stderr captured separately up to a cap per stream (beyond it the bytes are
  * read and dropped, so a task that prints gigabytes neither blocks nor grows memory).
  * When the shell exits, whatever it left running in its process group is killed.
  */
 #ifndef TF_EXEC_H
 #define TF_EXEC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -18,6 +20,12 @@ struct tf_exec_env {
     uint64_t ntasks;    /* exported as TASKFARM_NTASKS */
     int rank;           /* exported as TASKFARM_RANK and stored in the result */
     size_t capture_max; /* bytes kept per stream */
+    bool always_shell;  /* run every line through /bin/sh, even plain commands */
+    /* Called about every tick_seconds while a task runs (when set), so a worker can answer
+     * messages during long tasks. */
+    void (*tick)(void *arg);
+    void *tick_arg;
+    double tick_seconds;
 };
 
 /* Run t and fill r: status, exit code or signal, times, captured output (owned by r; free

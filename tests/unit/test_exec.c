@@ -2,6 +2,7 @@
  * environment, and tasks that misbehave.
  */
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -137,6 +138,64 @@ START_TEST(closed_stdout_still_waits_for_exit)
 }
 END_TEST
 
+/* Lines of plain words skip the shell; the outcome must be what the shell gives. */
+START_TEST(direct_exec_matches_the_shell)
+{
+    char script[128], cmd_script[160];
+    snprintf(script, sizeof script, "/tmp/tf_noshebang.%d", (int)getpid());
+    FILE *f = fopen(script, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("echo from a script without a shebang line\n", f);
+    fclose(f);
+    chmod(script, 0755);
+    snprintf(cmd_script, sizeof cmd_script, "%s", script);
+    const char *cmds[] = {
+        "/bin/echo a  b\tc", "echo builtin", "ls /nonexistent-dir", "no-such-command-xyz 1",
+        "env -u PATH true",  cmd_script,     "VAR=1 env",           "sleep 0",
+        "cat --version=x",   "uname -s"};
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+        struct tf_exec_env env = {.ntasks = 3, .rank = 1, .capture_max = 4096};
+        struct tf_task t = {.id = 2, .command = cmds[i], .command_len = strlen(cmds[i])};
+        struct tf_result direct, shell;
+        tf_exec_run(&env, &t, &direct);
+        env.always_shell = true;
+        tf_exec_run(&env, &t, &shell);
+        ck_assert_msg(direct.status == shell.status && direct.exit_code == shell.exit_code &&
+                          direct.signal == shell.signal,
+                      "'%s': direct %d/%d, shell %d/%d", cmds[i], direct.status, direct.exit_code,
+                      shell.status, shell.exit_code);
+        if (strcmp(cmds[i], "VAR=1 env") != 0) /* env differs only by the shell's own vars */
+            ck_assert_str_eq(direct.out, shell.out);
+        ck_assert_str_eq(direct.err, shell.err);
+        tf_result_fini(&direct);
+        tf_result_fini(&shell);
+    }
+    unlink(script);
+}
+END_TEST
+
+static int ticks;
+static void count_tick(void *arg)
+{
+    (void)arg;
+    ticks++;
+}
+
+START_TEST(tick_runs_during_long_tasks)
+{
+    struct tf_exec_env env = {
+        .ntasks = 1, .capture_max = 64, .tick = count_tick, .tick_seconds = 0.05};
+    struct tf_task t = {.id = 0, .command = "sleep 0.5", .command_len = 9};
+    struct tf_result r;
+    ticks = 0;
+    tf_exec_run(&env, &t, &r);
+    ck_assert_int_eq(r.status, TF_TASK_SUCCEEDED);
+    ck_assert_int_ge(ticks, 5);
+    ck_assert_int_le(ticks, 11);
+    tf_result_fini(&r);
+}
+END_TEST
+
 static Suite *exec_suite(void)
 {
     Suite *s = suite_create("exec");
@@ -149,6 +208,8 @@ static Suite *exec_suite(void)
     tcase_add_test(tc, binary_output_becomes_valid_utf8);
     tcase_add_test(tc, background_children_are_killed);
     tcase_add_test(tc, closed_stdout_still_waits_for_exit);
+    tcase_add_test(tc, direct_exec_matches_the_shell);
+    tcase_add_test(tc, tick_runs_during_long_tasks);
     suite_add_tcase(s, tc);
     return s;
 }
