@@ -21,6 +21,14 @@ static MPI_Comm farm_comm = MPI_COMM_NULL;
 static int my_rank, my_size;
 static bool solo;
 
+/* Non-blocking sends in flight, with the buffers they own. */
+struct pending_send {
+    MPI_Request req;
+    void *data;
+};
+static struct pending_send *sends;
+static size_t nsends, cap_sends;
+
 static enum tf_status mpi_fail(const char *what, int rc)
 {
     char text[MPI_MAX_ERROR_STRING];
@@ -113,6 +121,73 @@ enum tf_status tf_comm_send(int peer, enum tf_msg_kind kind, const void *data, s
     }
     int rc = MPI_Send(data, (int)len, MPI_BYTE, peer, (int)kind, farm_comm);
     return rc == MPI_SUCCESS ? TF_OK : mpi_fail("MPI_Send", rc);
+}
+
+enum tf_status tf_comm_isend(int peer, enum tf_msg_kind kind, void *data, size_t len)
+{
+    if (len > (size_t)INT32_MAX) {
+        tf_log(TF_LOG_ERROR, "message of %zu bytes is too large for MPI", len);
+        free(data);
+        return TF_EMPI;
+    }
+    if (nsends == cap_sends) {
+        cap_sends = cap_sends ? 2 * cap_sends : 64;
+        sends = tf_xrealloc(sends, cap_sends * sizeof *sends);
+    }
+    struct pending_send *p = &sends[nsends];
+    int rc = MPI_Isend(data, (int)len, MPI_BYTE, peer, (int)kind, farm_comm, &p->req);
+    if (rc != MPI_SUCCESS) {
+        free(data);
+        return mpi_fail("MPI_Isend", rc);
+    }
+    p->data = data;
+    nsends++;
+    return TF_OK;
+}
+
+enum tf_status tf_comm_progress(bool wait)
+{
+    size_t i = 0;
+    while (i < nsends) {
+        int done = 0;
+        int rc =
+            wait ? wait_lazily(&sends[i].req) : MPI_Test(&sends[i].req, &done, MPI_STATUS_IGNORE);
+        if (rc != MPI_SUCCESS)
+            return mpi_fail("completing a send", rc);
+        if (wait || done) {
+            free(sends[i].data);
+            sends[i] = sends[--nsends]; /* order of completion does not matter */
+        } else {
+            i++;
+        }
+    }
+    if (nsends == 0) {
+        free(sends);
+        sends = NULL;
+        cap_sends = 0;
+    }
+    return TF_OK;
+}
+
+void tf_comm_node_map(int *node_of)
+{
+    if (solo) {
+        if (node_of)
+            node_of[0] = 0;
+        return;
+    }
+    /* The lowest world rank sharing memory with us names our node. */
+    MPI_Comm local;
+    int key = my_rank;
+    MPI_Request req;
+    MPI_Comm_split_type(farm_comm, MPI_COMM_TYPE_SHARED, my_rank, MPI_INFO_NULL, &local);
+    if (MPI_Iallreduce(&my_rank, &key, 1, MPI_INT, MPI_MIN, local, &req) != MPI_SUCCESS ||
+        wait_lazily(&req) != MPI_SUCCESS)
+        tf_comm_abort(TF_EXIT_INTERNAL);
+    MPI_Comm_free(&local);
+    if (MPI_Igather(&key, 1, MPI_INT, node_of, 1, MPI_INT, 0, farm_comm, &req) != MPI_SUCCESS ||
+        wait_lazily(&req) != MPI_SUCCESS)
+        tf_comm_abort(TF_EXIT_INTERNAL);
 }
 
 enum tf_status tf_comm_recv(struct tf_msg *msg, double timeout, bool *got)

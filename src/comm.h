@@ -16,9 +16,11 @@
 
 enum tf_msg_kind {
     TF_MSG_ASSIGN = 1,  /* master -> worker: a batch of tasks */
-    TF_MSG_RESULTS = 2, /* worker -> master: finished tasks, worker keeps working */
-    TF_MSG_REQUEST = 3, /* worker -> master: finished tasks, and the worker is idle */
+    TF_MSG_RESULTS = 2, /* worker -> master: report + finished tasks */
+    TF_MSG_REQUEST = 3, /* worker -> master: report + finished tasks, and "send more" */
     TF_MSG_STOP = 4,    /* master -> worker: no more work; leave the loop */
+    TF_MSG_STEAL = 5,   /* master -> worker: give back up to N queued tasks */
+    TF_MSG_RELEASE = 6, /* worker -> master: report + tasks given back */
 };
 
 struct tf_msg {
@@ -39,6 +41,16 @@ int tf_comm_size(void);
 
 enum tf_status tf_comm_send(int peer, enum tf_msg_kind kind, const void *data,
                             size_t len) TF_NODISCARD;
+/* Send without waiting for the receiver: comm takes ownership of `data` (malloc'd) and
+ * frees it once MPI is done with it. Progressed by tf_comm_progress and tf_comm_recv. */
+enum tf_status tf_comm_isend(int peer, enum tf_msg_kind kind, void *data, size_t len) TF_NODISCARD;
+/* Complete what can be completed of earlier tf_comm_isend calls; with `wait`, all of them. */
+enum tf_status tf_comm_progress(bool wait) TF_NODISCARD;
+
+/* Collective: on the master, node_of[r] for every rank r (ranks that share memory share a
+ * value); other ranks pass NULL. */
+void tf_comm_node_map(int *node_of);
+
 /* Wait up to timeout seconds (< 0: forever) for a message from anyone. *got says whether
  * one arrived. */
 enum tf_status tf_comm_recv(struct tf_msg *msg, double timeout, bool *got) TF_NODISCARD;

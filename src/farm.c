@@ -69,7 +69,8 @@ static bool check_output(const struct tf_config *cfg, char *errmsg, size_t errle
 }
 
 /* Master only: everything that can refuse the run. Returns an exit code, 0 to go on. */
-static int master_setup(const struct tf_config *cfg, struct tf_master *m, int nworkers)
+static int master_setup(const struct tf_config *cfg, struct tf_master *m, int nworkers,
+                        const int *node_of)
 {
     char err[1024];
     struct tf_taskfile_info info;
@@ -84,7 +85,9 @@ static int master_setup(const struct tf_config *cfg, struct tf_master *m, int nw
     }
     m->ntasks = info.ntasks;
     m->nworkers = nworkers;
-    m->sched = tf_sched_new(cfg->mode, info.ntasks, nworkers > 0 ? nworkers : 1);
+    /* node_of[0] is the master's; workers are ranks 1.. */
+    m->sched = tf_sched_new(cfg->mode, info.ntasks, nworkers > 0 ? nworkers : 1,
+                            nworkers > 0 ? node_of + 1 : NULL);
     m->start = tf_now();
     const struct tf_run_meta meta = {
         .version = TF_VERSION,
@@ -129,23 +132,30 @@ enum tf_status tf_master_store(struct tf_master *m, const struct tf_result *r, c
     return tf_h5out_put_result(m->h5, r, host);
 }
 
-/* The master alone: run every task here, in order. */
+/* The master alone: run every task here, in order, through the same scheduler. */
 static enum tf_status run_local(struct tf_master *m)
 {
-    uint64_t n;
-    while ((n = tf_sched_batch_size(m->sched, 0)) > 0) {
-        tf_sched_assigned(m->sched, 0, n);
-        for (uint64_t i = 0; i < n; i++) {
+    struct tf_action a;
+    uint64_t received = 0;
+    tf_sched_on_request(m->sched, 0);
+    while (tf_sched_next_action(m->sched, &a) && a.kind == TF_ACT_ASSIGN) {
+        double busy = 0;
+        tf_sched_on_assign(m->sched, 0, a.count, true);
+        received += a.count;
+        for (uint64_t i = 0; i < a.count; i++) {
             struct tf_task t;
             struct tf_result r;
             TF_TRY(tf_master_next_task(m, &t));
             tf_exec_run(&m->env, &t, &r);
+            busy += r.end - r.start;
             enum tf_status st = tf_master_store(m, &r, m->host);
             tf_result_fini(&r);
             TF_TRY(st);
             TF_TRY(tf_h5out_flush_if_older(m->h5, FLUSH_SECONDS));
         }
-        tf_sched_completed(m->sched, 0, n);
+        tf_sched_on_done(m->sched, 0, a.count, busy);
+        tf_sched_on_report(m->sched, 0, 0, received);
+        tf_sched_on_request(m->sched, 0);
     }
     return TF_OK;
 }
@@ -182,7 +192,10 @@ int tf_farm_run(const struct tf_config *cfg)
     char host[256] = "";
     gethostname(host, sizeof host - 1);
     struct tf_master m = {.cfg = cfg, .host = host};
-    int code = rank == 0 ? master_setup(cfg, &m, nworkers) : 0;
+    int *node_of = rank == 0 ? tf_xcalloc((size_t)nworkers + 1, sizeof *node_of) : NULL;
+    tf_comm_node_map(node_of);
+    int code = rank == 0 ? master_setup(cfg, &m, nworkers, node_of) : 0;
+    free(node_of);
     code = tf_comm_agree_max(code);
     if (code != 0) {
         if (rank == 0 && m.h5) {

@@ -1,11 +1,14 @@
-/* master.c - rank 0's loop: hand out batches, store what comes back, stop every worker.
+/* master.c - rank 0's loop: turn worker messages into scheduler events, carry out the
+ * scheduler's actions (assign, steal, stop), store results.
  *
- * Termination: a worker asks for work (REQUEST) only when its batch is done, so when the
- * scheduler has nothing left for it, it gets STOP and sends nothing more. The loop ends
- * when every worker has been stopped; by then every assigned task has come back, because
- * each REQUEST carried the last results of that worker's batch.
+ * The master never blocks on a worker: every send is non-blocking, and receives poll with
+ * a back-off. Termination is the scheduler's: a worker is sent STOP only when it holds no
+ * task and none is queued anywhere, so once every worker is stopped every result is in,
+ * and no message is left unmatched (a worker sends nothing after its last report, and is
+ * sent nothing after STOP).
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "comm.h"
@@ -20,52 +23,155 @@
 #define FLUSH_SECONDS    2.0
 #define PROGRESS_SECONDS 30.0
 
-/* Send `worker` its next batch, or STOP. */
-static enum tf_status dispatch(struct tf_master *m, struct tf_buf *buf, int worker, int *stopped)
+/* Tasks given back by workers, waiting to be handed out again; owned copies. */
+struct returned {
+    struct tf_task *v;
+    size_t head, len, cap;
+};
+
+static void returned_push(struct returned *q, const struct tf_task *t)
 {
-    uint64_t want = tf_sched_batch_size(m->sched, worker - 1), n = 0;
-    if (want == 0) {
-        (*stopped)++;
-        return tf_comm_send(worker, TF_MSG_STOP, NULL, 0);
+    if (q->head + q->len == q->cap) {
+        if (q->head > 0) { /* compact before growing */
+            memmove(q->v, q->v + q->head, q->len * sizeof *q->v);
+            q->head = 0;
+        }
+        if (q->len == q->cap) {
+            q->cap = q->cap ? 2 * q->cap : 64;
+            q->v = tf_xrealloc(q->v, q->cap * sizeof *q->v);
+        }
     }
-    tf_wire_begin(buf, TF_MSG_ASSIGN);
-    while (n < want && buf->len < ASSIGN_MAX_BYTES) {
-        struct tf_task t;
-        TF_TRY(tf_master_next_task(m, &t));
-        tf_wire_put_task(buf, &t);
-        n++;
-    }
-    tf_sched_assigned(m->sched, worker - 1, n);
-    tf_log(TF_LOG_DEBUG, "assigned %llu tasks to rank %d", (unsigned long long)n, worker);
-    return tf_comm_send(worker, TF_MSG_ASSIGN, buf->data, buf->len);
+    struct tf_task *c = &q->v[q->head + q->len++];
+    *c = *t;
+    c->command = tf_xstrndup(t->command, t->command_len);
 }
 
-static enum tf_status store_results(struct tf_master *m, const struct tf_msg *msg)
+static void returned_fini(struct returned *q)
 {
+    for (size_t i = 0; i < q->len; i++)
+        free((char *)q->v[q->head + i].command);
+    free(q->v);
+}
+
+struct master_loop {
+    struct tf_master *m;
+    struct returned back;
+    double next_report;
+};
+
+/* Pack up to `count` tasks for worker w, given-back ones or new ones from the file. */
+static enum tf_status assign(struct master_loop *L, int w, uint64_t count, bool from_returned)
+{
+    struct tf_master *m = L->m;
+    struct tf_buf buf = {0};
+    uint64_t from_back = 0, from_stream = 0;
+    tf_wire_begin(&buf, TF_MSG_ASSIGN);
+    while (from_returned && from_back < count && L->back.len > 0 && buf.len < ASSIGN_MAX_BYTES) {
+        struct tf_task *t = &L->back.v[L->back.head++];
+        L->back.len--;
+        tf_wire_put_task(&buf, t);
+        free((char *)t->command);
+        from_back++;
+    }
+    while (!from_returned && from_stream < count && buf.len < ASSIGN_MAX_BYTES) {
+        struct tf_task t;
+        enum tf_status st = tf_master_next_task(m, &t);
+        if (st != TF_OK) {
+            tf_buf_fini(&buf);
+            return st;
+        }
+        tf_wire_put_task(&buf, &t);
+        from_stream++;
+    }
+    if (from_back)
+        tf_sched_on_assign(m->sched, w - 1, from_back, false);
+    if (from_stream)
+        tf_sched_on_assign(m->sched, w - 1, from_stream, true);
+    tf_log(TF_LOG_DEBUG, "assigned %llu tasks to rank %d",
+           (unsigned long long)(from_back + from_stream), w);
+    return tf_comm_isend(w, TF_MSG_ASSIGN, buf.data, buf.len);
+}
+
+static enum tf_status send_small(int w, enum tf_msg_kind kind, uint64_t value)
+{
+    struct tf_buf buf = {0};
+    tf_wire_begin(&buf, (uint16_t)kind);
+    tf_wire_put_u64(&buf, value);
+    return tf_comm_isend(w, kind, buf.data, buf.len);
+}
+
+/* Carry out every action the scheduler has for us now. */
+static enum tf_status act(struct master_loop *L)
+{
+    struct tf_action a;
+    while (tf_sched_next_action(L->m->sched, &a)) {
+        int w = a.worker + 1;
+        switch (a.kind) {
+        case TF_ACT_ASSIGN:
+            TF_TRY(assign(L, w, a.count, a.from_returned));
+            break;
+        case TF_ACT_STEAL:
+            tf_log(TF_LOG_DEBUG, "rank %d is idle: asking rank %d for %llu queued tasks", w,
+                   a.victim + 1, (unsigned long long)a.count);
+            TF_TRY(send_small(a.victim + 1, TF_MSG_STEAL, a.count));
+            break;
+        case TF_ACT_STOP:
+            TF_TRY(send_small(w, TF_MSG_STOP, 0));
+            break;
+        default:
+            break;
+        }
+    }
+    return TF_OK;
+}
+
+static enum tf_status handle(struct master_loop *L, const struct tf_msg *msg)
+{
+    struct tf_master *m = L->m;
     struct tf_wire_reader rd;
-    const char *host;
-    size_t host_len;
-    if (tf_wire_open(&rd, msg->data, msg->len) != TF_OK || !tf_wire_get_str(&rd, &host, &host_len))
+    struct tf_report rep;
+    int w = msg->peer - 1;
+    if (tf_wire_open(&rd, msg->data, msg->len) != TF_OK || !tf_wire_get_report(&rd, &rep))
         goto bad;
+    double busy = 0;
     for (uint32_t i = 0; i < rd.count; i++) {
+        if (msg->kind == TF_MSG_RELEASE) {
+            struct tf_task t;
+            if (!tf_wire_get_task(&rd, &t))
+                goto bad;
+            returned_push(&L->back, &t);
+            continue;
+        }
         struct tf_result r;
         if (!tf_wire_get_result(&rd, &r))
             goto bad;
-        TF_TRY(tf_master_store(m, &r, host));
+        busy += r.end - r.start;
+        TF_TRY(tf_master_store(m, &r, rep.host));
     }
-    tf_sched_completed(m->sched, msg->peer - 1, rd.count);
-    return TF_OK;
+    if (msg->kind == TF_MSG_RELEASE) {
+        uint64_t shed;
+        if (!tf_wire_get_u64(&rd, &shed))
+            goto bad;
+        tf_sched_on_release(m->sched, w, rd.count, shed != 0);
+    } else {
+        tf_sched_on_done(m->sched, w, rd.count, busy);
+    }
+    tf_sched_on_report(m->sched, w, rep.queued, rep.received);
+    if (msg->kind == TF_MSG_REQUEST)
+        tf_sched_on_request(m->sched, w);
+    return act(L);
 bad:
-    tf_log(TF_LOG_ERROR, "malformed results message from rank %d", msg->peer);
+    tf_log(TF_LOG_ERROR, "malformed message (kind %d) from rank %d", msg->kind, msg->peer);
     return TF_EPROTO;
 }
 
-static void report_progress(const struct tf_master *m, double *next)
+static void report_progress(struct master_loop *L)
 {
+    const struct tf_master *m = L->m;
     double now = tf_monotonic();
-    if (now < *next)
+    if (now < L->next_report)
         return;
-    *next = now + PROGRESS_SECONDS;
+    L->next_report = now + PROGRESS_SECONDS;
     uint64_t done = m->counts[1] + m->counts[2] + m->counts[3] + m->counts[4];
     tf_log(TF_LOG_INFO, "%llu of %llu tasks done (%llu not succeeded)", (unsigned long long)done,
            (unsigned long long)m->ntasks, (unsigned long long)(done - m->counts[1]));
@@ -73,31 +179,28 @@ static void report_progress(const struct tf_master *m, double *next)
 
 enum tf_status tf_master_run(struct tf_master *m)
 {
-    struct tf_buf buf = {0};
+    struct master_loop L = {.m = m, .next_report = tf_monotonic() + PROGRESS_SECONDS};
     enum tf_status st = TF_OK;
-    int stopped = 0;
-    double next_report = tf_monotonic() + PROGRESS_SECONDS;
-
     /* Every worker gets its first batch (or its whole share) without asking. */
-    for (int w = 1; w <= m->nworkers && st == TF_OK; w++)
-        st = dispatch(m, &buf, w, &stopped);
-    while (st == TF_OK && stopped < m->nworkers) {
+    for (int w = 0; w < m->nworkers; w++)
+        tf_sched_on_request(m->sched, w);
+    st = act(&L);
+    while (st == TF_OK && tf_sched_stopped(m->sched) < m->nworkers) {
         struct tf_msg msg = {0};
         bool got;
         st = tf_comm_recv(&msg, FLUSH_SECONDS, &got);
-        if (st == TF_OK && got) {
-            if (msg.kind == TF_MSG_RESULTS || msg.kind == TF_MSG_REQUEST)
-                st = store_results(m, &msg);
-            else
-                st = TF_EPROTO;
-            if (st == TF_OK && msg.kind == TF_MSG_REQUEST)
-                st = dispatch(m, &buf, msg.peer, &stopped);
-        }
+        if (st == TF_OK && got)
+            st = handle(&L, &msg);
         tf_msg_clear(&msg);
         if (st == TF_OK)
+            st = tf_comm_progress(false);
+        if (st == TF_OK)
             st = tf_h5out_flush_if_older(m->h5, FLUSH_SECONDS);
-        report_progress(m, &next_report);
+        report_progress(&L);
     }
-    tf_buf_fini(&buf);
+    if (st == TF_OK)
+        st = tf_comm_progress(true);
+    tf_log(TF_LOG_DEBUG, "%llu steals", (unsigned long long)tf_sched_steals(m->sched));
+    returned_fini(&L.back);
     return st;
 }

@@ -1,9 +1,12 @@
-/* scheduler.c - the Process model (a fixed share per worker, handed out at once) and the Pool
- * (guided self-scheduling: each batch is a fraction of what is left, so batches are large
- * early, single tasks at the end, and the tail stays short).
+/* scheduler.c - the Process model (a fixed share per worker, handed out at once), the Pool
+ * (guided self-scheduling with a floor from observed durations), and stealing, which
+ * balances the end of every run whatever the mode.
  *
- * Invariant: 0 <= completed <= next_id <= ntasks; every id below next_id was handed to
- * exactly one worker, and the run is finished when completed == ntasks.
+ * Counting: for each worker, outstanding = assigned - done - released: tasks it holds,
+ * running or queued, or whose results are still travelling. The master's estimate of a
+ * worker's queue (reported queue + tasks sent since the report) never undercounts, so a
+ * worker is stopped only when no task is queued anywhere and no steal is under way; by then
+ * its outstanding count is 0, so every result it produced has arrived.
  */
 #include "scheduler.h"
 
@@ -12,19 +15,51 @@
 
 #include "util.h"
 
-/* RATIONALE: GSS with divisor 2*P is the classic "factoring" compromise: half of what is
- * left is spread over the workers each round, so no batch can hold more than about half a
- * worker's fair share of the remaining work. The cap bounds message size and the work lost
- * to a worker that dies with its batch. */
+/* RATIONALE: GSS with divisor 2*P (factoring): half of what is left is spread over the
+ * workers each round, so a batch never holds more than half a fair share of the remaining
+ * work. The cap bounds message size and what a crashed worker takes down with it. */
 #define POOL_DIVISOR   2
 #define POOL_MAX_BATCH 4096
+/* A batch should keep a worker busy at least this long, so that messages stay a small
+ * fraction of the work even for millisecond tasks. */
+#define MIN_BATCH_SECONDS 0.02
+/* ... and at most about this long, so queues stay short and results flow back steadily. */
+#define MAX_BATCH_SECONDS 0.25
+/* Before any duration is known: a task may take a millisecond or an hour. */
+#define INITIAL_BATCH 2
+/* Ask for the next batch when the queue would run dry within this time: a round trip to
+ * the master costs well under this even on an oversubscribed node. */
+#define PREFETCH_SECONDS  0.05
+#define PREFETCH_MAX_MEAN 0.1
+/* Finished results wait at most about this long on a worker before being sent. */
+#define REPORT_SECONDS 0.25
+/* A task running longer than SHED_FACTOR times the mean (and SHED_MIN_SECONDS) is "long":
+ * the tasks queued behind it go back to the master for others to start. */
+#define SHED_FACTOR      4.0
+#define SHED_MIN_SECONDS 0.5
+
+struct worker_state {
+    uint64_t assigned, done, released;
+    uint64_t reported_queued, reported_received;
+    uint64_t share_left; /* Process model: new tasks this worker may still receive */
+    int node;
+    bool pending; /* asked for work, not yet answered */
+    bool stopped;
+    bool steal_inflight; /* asked to give tasks back, has not answered yet */
+};
 
 struct tf_sched {
     enum tf_mode mode;
     const char *reason;
-    uint64_t ntasks, next_id, completed;
-    int nworkers;
-    uint64_t *share_left; /* process mode: ids each worker may still receive */
+    uint64_t ntasks;
+    uint64_t next_new; /* new tasks handed out so far (file order) */
+    uint64_t returned; /* given back, waiting to be handed out again */
+    uint64_t done_total;
+    double busy_seconds; /* summed over done tasks, for the mean duration */
+    uint64_t steals;
+    int steals_inflight;
+    int nworkers, stopped, npending, cursor;
+    struct worker_state *w;
 };
 
 const char *tf_mode_name(enum tf_mode mode)
@@ -51,28 +86,35 @@ bool tf_mode_parse(const char *s, enum tf_mode *out)
     return false;
 }
 
-struct tf_sched *tf_sched_new(enum tf_mode requested, uint64_t ntasks, int nworkers)
+static void choose_mode(struct tf_sched *s, enum tf_mode requested)
 {
-    struct tf_sched *s = tf_xcalloc(1, sizeof *s);
-    s->ntasks = ntasks;
-    s->nworkers = nworkers;
     s->mode = requested;
     if (requested == TF_MODE_PROCESS) {
         s->reason = "requested with --mode process";
     } else if (requested == TF_MODE_POOL) {
         s->reason = "requested with --mode pool";
-    } else if (ntasks <= (uint64_t)nworkers) {
+    } else if (s->ntasks <= (uint64_t)s->nworkers) {
         s->mode = TF_MODE_PROCESS;
         s->reason = "no more tasks than workers: each task starts at once on its own worker";
     } else {
         s->mode = TF_MODE_POOL;
-        s->reason = "more tasks than workers: dynamic batches balance uneven task durations";
+        s->reason = "more tasks than workers: batches sized to what is left balance uneven "
+                    "durations";
     }
-    if (s->mode == TF_MODE_PROCESS) {
-        s->share_left = tf_xcalloc((size_t)nworkers, sizeof *s->share_left);
-        for (int w = 0; w < nworkers; w++)
-            s->share_left[w] =
-                ntasks / (uint64_t)nworkers + ((uint64_t)w < ntasks % (uint64_t)nworkers);
+}
+
+struct tf_sched *tf_sched_new(enum tf_mode requested, uint64_t ntasks, int nworkers,
+                              const int *node_of)
+{
+    struct tf_sched *s = tf_xcalloc(1, sizeof *s);
+    s->ntasks = ntasks;
+    s->nworkers = nworkers;
+    s->w = tf_xcalloc((size_t)nworkers, sizeof *s->w);
+    choose_mode(s, requested);
+    uint64_t n = (uint64_t)nworkers;
+    for (int i = 0; i < nworkers; i++) {
+        s->w[i].node = node_of ? node_of[i] : 0;
+        s->w[i].share_left = ntasks / n + ((uint64_t)i < ntasks % n);
     }
     return s;
 }
@@ -81,7 +123,7 @@ void tf_sched_free(struct tf_sched *s)
 {
     if (s == NULL)
         return;
-    free(s->share_left);
+    free(s->w);
     free(s);
 }
 
@@ -95,42 +137,258 @@ const char *tf_sched_reason(const struct tf_sched *s)
     return s->reason;
 }
 
-uint64_t tf_sched_batch_size(const struct tf_sched *s, int worker)
+/* ---- events ----------------------------------------------------------------------------- */
+
+void tf_sched_on_request(struct tf_sched *s, int w)
 {
-    uint64_t left = s->ntasks - s->next_id;
-    if (left == 0)
+    if (!s->w[w].pending && !s->w[w].stopped) {
+        s->w[w].pending = true;
+        s->npending++;
+    }
+}
+
+void tf_sched_on_assign(struct tf_sched *s, int w, uint64_t n, bool from_stream)
+{
+    struct worker_state *ws = &s->w[w];
+    ws->assigned += n;
+    if (from_stream) {
+        s->next_new += n;
+        ws->share_left = ws->share_left > n ? ws->share_left - n : 0;
+    } else {
+        s->returned -= n;
+    }
+}
+
+void tf_sched_on_done(struct tf_sched *s, int w, uint64_t n, double seconds)
+{
+    s->w[w].done += n;
+    s->done_total += n;
+    s->busy_seconds += seconds;
+}
+
+void tf_sched_on_release(struct tf_sched *s, int w, uint64_t n, bool shed)
+{
+    s->w[w].released += n;
+    s->returned += n;
+    if (shed && s->w[w].pending) {
+        s->w[w].pending = false;
+        s->npending--;
+    }
+    if (s->w[w].steal_inflight) {
+        s->w[w].steal_inflight = false;
+        s->steals_inflight--;
+    }
+}
+
+void tf_sched_on_report(struct tf_sched *s, int w, uint64_t queued, uint64_t received_total)
+{
+    s->w[w].reported_queued = queued;
+    s->w[w].reported_received = received_total;
+}
+
+/* ---- decisions -------------------------------------------------------------------------- */
+
+static uint64_t outstanding(const struct worker_state *ws)
+{
+    return ws->assigned - ws->done - ws->released;
+}
+
+/* Queued and not started, as far as the master can tell (never less than the truth). */
+static uint64_t queued_estimate(const struct worker_state *ws)
+{
+    uint64_t travelling =
+        ws->assigned > ws->reported_received ? ws->assigned - ws->reported_received : 0;
+    uint64_t q = ws->reported_queued + travelling;
+    uint64_t out = outstanding(ws);
+    return q < out ? q : out;
+}
+
+static uint64_t new_left(const struct tf_sched *s)
+{
+    return s->ntasks - s->next_new;
+}
+
+static int idle_pending(const struct tf_sched *s)
+{
+    int n = 0;
+    for (int i = 0; i < s->nworkers; i++)
+        n += s->w[i].pending && outstanding(&s->w[i]) == 0;
+    return n;
+}
+
+static uint64_t pool_batch(const struct tf_sched *s)
+{
+    uint64_t left = new_left(s), div = (uint64_t)s->nworkers * POOL_DIVISOR;
+    uint64_t n = (left + div - 1) / div; /* guided self-scheduling */
+    if (s->done_total == 0) {
+        n = n < INITIAL_BATCH ? n : INITIAL_BATCH; /* durations unknown: start small */
+    } else if (s->busy_seconds > 0) {
+        /* Observed durations bound the batch from both sides: long enough to amortise a
+         * round trip, short enough that no task waits long in a queue behind others. */
+        double mean = s->busy_seconds / (double)s->done_total;
+        double lo = MIN_BATCH_SECONDS / mean, hi = MAX_BATCH_SECONDS / mean;
+        if ((double)n > hi)
+            n = hi < 1 ? 1 : (uint64_t)hi;
+        if ((double)n < lo)
+            n = (uint64_t)lo + 1;
+    }
+    if (n < 1)
+        n = 1;
+    return n > POOL_MAX_BATCH ? POOL_MAX_BATCH : (n > left ? left : n);
+}
+
+/* How many tasks to hand w now, and from where; 0 when nothing is meant for it. */
+static uint64_t batch_size(const struct tf_sched *s, int w, bool *from_returned)
+{
+    /* Tasks given back go to idle workers first: a busy worker asking ahead must not take
+     * what was stolen for an idle one. */
+    *from_returned = false;
+    if (s->returned > 0) {
+        int idle = idle_pending(s);
+        if (outstanding(&s->w[w]) == 0 || idle == 0) {
+            uint64_t k = (uint64_t)(idle > 0 ? idle : 1);
+            *from_returned = true;
+            return (s->returned + k - 1) / k;
+        }
+    }
+    if (new_left(s) == 0)
         return 0;
     if (s->mode == TF_MODE_PROCESS)
-        return s->share_left[worker] < left ? s->share_left[worker] : left;
-    uint64_t div = (uint64_t)s->nworkers * POOL_DIVISOR;
-    uint64_t n = (left + div - 1) / div;
-    return n > POOL_MAX_BATCH ? POOL_MAX_BATCH : n;
+        return s->w[w].share_left < new_left(s) ? s->w[w].share_left : new_left(s);
+    return pool_batch(s);
 }
 
-void tf_sched_assigned(struct tf_sched *s, int worker, uint64_t n)
+static int pick_victim(const struct tf_sched *s, int thief)
 {
-    s->next_id += n;
-    if (s->share_left)
-        s->share_left[worker] -= n;
+    int best = -1, best_local = -1;
+    uint64_t q_best = 0, q_local = 0;
+    for (int v = 0; v < s->nworkers; v++) {
+        const struct worker_state *ws = &s->w[v];
+        if (v == thief || ws->stopped || ws->steal_inflight)
+            continue;
+        uint64_t q = queued_estimate(ws);
+        if (q > q_best)
+            best = v, q_best = q;
+        if (ws->node == s->w[thief].node && q > q_local)
+            best_local = v, q_local = q;
+    }
+    return best_local >= 0 ? best_local : best;
 }
 
-void tf_sched_completed(struct tf_sched *s, int worker, uint64_t n)
+static bool work_queued_anywhere(const struct tf_sched *s)
 {
-    (void)worker;
-    s->completed += n;
+    for (int v = 0; v < s->nworkers; v++)
+        if (queued_estimate(&s->w[v]) > 0)
+            return true;
+    return false;
 }
 
-uint64_t tf_sched_next_id(const struct tf_sched *s)
+/* The decision for one pending worker; false when it must wait. */
+static bool decide(struct tf_sched *s, int w, struct tf_action *a)
 {
-    return s->next_id;
+    struct worker_state *ws = &s->w[w];
+    bool from_returned;
+    uint64_t n = batch_size(s, w, &from_returned);
+    if (n > 0) {
+        *a = (struct tf_action){TF_ACT_ASSIGN, w, -1, n, from_returned};
+        ws->pending = false;
+        s->npending--;
+        return true;
+    }
+    if (outstanding(ws) > 0 || new_left(s) > 0)
+        return false; /* it still has work, or others' shares are still being sent */
+    int v = s->steals_inflight < idle_pending(s) ? pick_victim(s, w) : -1;
+    if (v >= 0) {
+        uint64_t q = queued_estimate(&s->w[v]);
+        *a = (struct tf_action){TF_ACT_STEAL, w, v, (q + 1) / 2, false};
+        s->w[v].steal_inflight = true;
+        s->steals_inflight++;
+        s->steals++;
+        return true;
+    }
+    if (s->steals_inflight > 0 || work_queued_anywhere(s))
+        return false;
+    *a = (struct tf_action){TF_ACT_STOP, w, -1, 0, false};
+    ws->pending = false;
+    ws->stopped = true;
+    s->npending--;
+    s->stopped++;
+    return true;
 }
 
-uint64_t tf_sched_outstanding(const struct tf_sched *s)
+bool tf_sched_next_action(struct tf_sched *s, struct tf_action *a)
 {
-    return s->next_id - s->completed;
+    if (s->npending == 0)
+        return false;
+    for (int i = 0; i < s->nworkers; i++) {
+        int w = (s->cursor + i) % s->nworkers;
+        if (!s->w[w].pending || s->w[w].stopped)
+            continue;
+        if (decide(s, w, a)) {
+            s->cursor = (w + 1) % s->nworkers; /* round robin: no worker waits behind others */
+            return true;
+        }
+    }
+    return false;
+}
+
+/* ---- state ------------------------------------------------------------------------------ */
+
+uint64_t tf_sched_unassigned(const struct tf_sched *s)
+{
+    return new_left(s) + s->returned;
+}
+
+uint64_t tf_sched_returned(const struct tf_sched *s)
+{
+    return s->returned;
 }
 
 bool tf_sched_finished(const struct tf_sched *s)
 {
-    return s->completed == s->ntasks;
+    return s->done_total == s->ntasks;
+}
+
+int tf_sched_stopped(const struct tf_sched *s)
+{
+    return s->stopped;
+}
+
+uint64_t tf_sched_steals(const struct tf_sched *s)
+{
+    return s->steals;
+}
+
+static bool running_long(double mean_task_seconds, double running_seconds)
+{
+    double limit = SHED_FACTOR * mean_task_seconds;
+    return running_seconds > (limit > SHED_MIN_SECONDS ? limit : SHED_MIN_SECONDS);
+}
+
+bool tf_sched_should_prefetch(uint64_t queued, double mean_task_seconds, double running_seconds)
+{
+    if (running_long(mean_task_seconds, running_seconds))
+        return false;
+    /* RATIONALE: prefetch hides a round trip (about a millisecond), which matters only for
+     * short tasks; for long or unknown durations a prefetched task may wait behind a long
+     * one, so such workers ask when idle - exactly greedy list scheduling. */
+    if (mean_task_seconds <= 0 || mean_task_seconds > PREFETCH_MAX_MEAN)
+        return false;
+    return (double)queued * mean_task_seconds < PREFETCH_SECONDS;
+}
+
+bool tf_sched_should_shed(uint64_t queued, double mean_task_seconds, double running_seconds)
+{
+    return queued > 0 && running_long(mean_task_seconds, running_seconds);
+}
+
+uint64_t tf_sched_release_count(uint64_t asked, uint64_t queued)
+{
+    uint64_t half = (queued + 1) / 2;
+    return asked < half ? asked : half;
+}
+
+bool tf_sched_should_report(uint64_t unreported, double unreported_seconds)
+{
+    return unreported > 0 && unreported_seconds >= REPORT_SECONDS;
 }

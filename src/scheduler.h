@@ -1,10 +1,11 @@
-/* scheduler.h - scheduling policy: which mode a run uses and how many tasks each worker gets
- * when it asks. Plain C with no MPI, so unit tests drive it with simulated workloads.
+/* scheduler.h - scheduling policy: which mode a run uses, how many tasks a worker gets, who
+ * steals from whom, and when a worker may stop. Plain C with no MPI: the master reports
+ * events and asks for actions, and unit tests drive the same calls from a simulated cluster.
  *
- * Task ids are handed out in file order, as contiguous batches, so the master can read the
- * task file as a stream. The master asks tf_sched_batch_size(), packs up to that many
- * tasks (fewer when a message would grow too large), then reports what it handed out with
- * tf_sched_assigned() and what came back with tf_sched_completed().
+ * Workers hold local queues. New tasks come from the task file in file order (so the master
+ * reads it as a stream) or from tasks that a busy worker gave back. When no new task is
+ * left, an idle worker's request turns into a steal: the worker with the most queued,
+ * unstarted tasks (on the same node if any) gives half of them back for redistribution.
  */
 #ifndef TF_SCHED_H
 #define TF_SCHED_H
@@ -16,26 +17,72 @@
 enum tf_mode { TF_MODE_AUTO = 0, TF_MODE_PROCESS, TF_MODE_POOL };
 
 const char *tf_mode_name(enum tf_mode mode); /* "auto", "process", "pool" */
-/* Parses a --mode value; false for anything else. */
 bool tf_mode_parse(const char *s, enum tf_mode *out);
 
 struct tf_sched;
 
-/* nworkers >= 1; worker indices run 0..nworkers-1. `requested` may be TF_MODE_AUTO. */
-struct tf_sched *tf_sched_new(enum tf_mode requested, uint64_t ntasks, int nworkers);
+/* nworkers >= 1; workers are 0..nworkers-1. node_of[w] groups workers by node (NULL: all on
+ * one node); the array is copied. `requested` may be TF_MODE_AUTO. */
+struct tf_sched *tf_sched_new(enum tf_mode requested, uint64_t ntasks, int nworkers,
+                              const int *node_of);
 void tf_sched_free(struct tf_sched *s); /* NULL-safe */
 
 enum tf_mode tf_sched_mode(const struct tf_sched *s);  /* never AUTO */
 const char *tf_sched_reason(const struct tf_sched *s); /* why this mode, one sentence */
 
-/* How many tasks to hand `worker` now, 0 when nothing is left for it (send it STOP). */
-uint64_t tf_sched_batch_size(const struct tf_sched *s, int worker);
-/* The next n ids (from tf_sched_next_id) went to `worker`; n <= tf_sched_batch_size(). */
-void tf_sched_assigned(struct tf_sched *s, int worker, uint64_t n);
-void tf_sched_completed(struct tf_sched *s, int worker, uint64_t n);
+/* ---- events, reported by the master ---- */
 
-uint64_t tf_sched_next_id(const struct tf_sched *s);
-uint64_t tf_sched_outstanding(const struct tf_sched *s); /* assigned, not yet completed */
-bool tf_sched_finished(const struct tf_sched *s);        /* all assigned and completed */
+/* w asks for more work (it may still have tasks queued: that is prefetch). */
+void tf_sched_on_request(struct tf_sched *s, int w);
+/* n tasks were handed to w (an ASSIGN). `from_stream` says they were new, not given back. */
+void tf_sched_on_assign(struct tf_sched *s, int w, uint64_t n, bool from_stream);
+/* w finished n tasks, busy for `seconds` in all. */
+void tf_sched_on_done(struct tf_sched *s, int w, uint64_t n, double seconds);
+/* w gave n tasks back: the answer to a steal (n may be 0), or unasked (`shed`), because a
+ * long task held them; w then no longer counts as asking for work. */
+void tf_sched_on_release(struct tf_sched *s, int w, uint64_t n, bool shed);
+/* What w said of itself in its latest message: tasks queued and not started, and how many
+ * tasks it has received in all (so tasks still travelling to it are counted too). */
+void tf_sched_on_report(struct tf_sched *s, int w, uint64_t queued, uint64_t received_total);
+
+/* ---- actions ---- */
+
+enum tf_action_kind { TF_ACT_NONE, TF_ACT_ASSIGN, TF_ACT_STEAL, TF_ACT_STOP };
+
+struct tf_action {
+    enum tf_action_kind kind;
+    int worker;         /* ASSIGN/STOP: who; STEAL: the thief it is for */
+    int victim;         /* STEAL: who gives tasks back */
+    uint64_t count;     /* ASSIGN: at most this many; STEAL: ask for this many */
+    bool from_returned; /* ASSIGN: hand out tasks given back, not new ones */
+};
+
+/* The next thing to do, or false when nothing is to be done until the next event. After an
+ * ASSIGN the master reports what it really sent with tf_sched_on_assign (it may send fewer,
+ * to bound message size). STEAL and STOP take effect when returned. */
+bool tf_sched_next_action(struct tf_sched *s, struct tf_action *a);
+
+/* ---- state ---- */
+
+uint64_t tf_sched_unassigned(const struct tf_sched *s); /* new + given back, not yet handed out */
+uint64_t tf_sched_returned(const struct tf_sched *s);   /* given back, not yet handed out again */
+bool tf_sched_finished(const struct tf_sched *s);       /* every task done */
+int tf_sched_stopped(const struct tf_sched *s);         /* workers sent STOP */
+uint64_t tf_sched_steals(const struct tf_sched *s);     /* steals started */
+
+/* Worker side: how many queued tasks to give back when asked for `asked`: never more than
+ * half the queue (rounded up), so thief and victim end up with similar amounts. */
+uint64_t tf_sched_release_count(uint64_t asked, uint64_t queued);
+/* Worker side: send finished results now rather than with the next request? Keeps the
+ * master's view of queues fresh, and finished results safe, for long batches. */
+bool tf_sched_should_report(uint64_t unreported, double unreported_seconds);
+
+/* Worker side: ask for the next batch now? True when the queued tasks would run out within
+ * the time a request takes to be answered, so the next batch is there when needed - but not
+ * while the running task has run far longer than usual (the batch would only wait). */
+bool tf_sched_should_prefetch(uint64_t queued, double mean_task_seconds, double running_seconds);
+/* Worker side: give queued tasks back unasked? True when the running task has run so much
+ * longer than usual that the tasks behind it would be better started elsewhere. */
+bool tf_sched_should_shed(uint64_t queued, double mean_task_seconds, double running_seconds);
 
 #endif

@@ -10,6 +10,8 @@
 
 #define HDR_SIZE 16
 
+static bool get_u64(struct tf_wire_reader *rd, uint64_t *v);
+
 void tf_buf_fini(struct tf_buf *b)
 {
     free(b->data);
@@ -91,6 +93,28 @@ void tf_wire_put_str(struct tf_buf *b, const char *s, size_t len)
     p[len] = '\0';
 }
 
+void tf_wire_put_u64(struct tf_buf *b, uint64_t v)
+{
+    put_u64(b, v);
+}
+
+void tf_wire_put_report(struct tf_buf *b, const char *host, uint64_t queued, uint64_t received)
+{
+    tf_wire_put_str(b, host, strlen(host));
+    put_u64(b, queued);
+    put_u64(b, received);
+}
+
+void tf_wire_patch_report(struct tf_buf *b, uint64_t queued, uint64_t received)
+{
+    size_t at = HDR_SIZE + 4 + get_u32_at(b->data + HDR_SIZE) + 1; /* past the host string */
+    size_t len = b->len;
+    b->len = at;
+    put_u64(b, queued);
+    put_u64(b, received);
+    b->len = len;
+}
+
 void tf_wire_put_task(struct tf_buf *b, const struct tf_task *t)
 {
     put_u64(b, t->id);
@@ -164,6 +188,18 @@ bool tf_wire_get_str(struct tf_wire_reader *rd, const char **s, size_t *len)
     *len = n;
     rd->p += (size_t)n + 1;
     return true;
+}
+
+bool tf_wire_get_u64(struct tf_wire_reader *rd, uint64_t *v)
+{
+    return get_u64(rd, v);
+}
+
+bool tf_wire_get_report(struct tf_wire_reader *rd, struct tf_report *r)
+{
+    size_t len;
+    return tf_wire_get_str(rd, &r->host, &len) && get_u64(rd, &r->queued) &&
+           get_u64(rd, &r->received);
 }
 
 bool tf_wire_get_task(struct tf_wire_reader *rd, struct tf_task *t)

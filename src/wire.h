@@ -27,6 +27,11 @@ void tf_buf_fini(struct tf_buf *b);
  * count is kept up to date by the put functions. */
 void tf_wire_begin(struct tf_buf *b, uint16_t kind);
 void tf_wire_put_str(struct tf_buf *b, const char *s, size_t len); /* not a record */
+void tf_wire_put_u64(struct tf_buf *b, uint64_t v);                /* not a record */
+/* Every worker -> master message starts with the worker's report of itself. */
+void tf_wire_put_report(struct tf_buf *b, const char *host, uint64_t queued, uint64_t received);
+/* Update the counts of the report that starts message b. */
+void tf_wire_patch_report(struct tf_buf *b, uint64_t queued, uint64_t received);
 void tf_wire_put_task(struct tf_buf *b, const struct tf_task *t);
 void tf_wire_put_result(struct tf_buf *b, const struct tf_result *r); /* host not sent */
 uint32_t tf_wire_count(const struct tf_buf *b);
@@ -41,6 +46,13 @@ struct tf_wire_reader {
 enum tf_status tf_wire_open(struct tf_wire_reader *rd, const void *data, size_t len) TF_NODISCARD;
 /* Each get returns false when the message is malformed. Strings point into the message. */
 bool tf_wire_get_str(struct tf_wire_reader *rd, const char **s, size_t *len);
+bool tf_wire_get_u64(struct tf_wire_reader *rd, uint64_t *v);
+struct tf_report {
+    const char *host;  /* points into the message */
+    uint64_t queued;   /* tasks queued on the worker, not started */
+    uint64_t received; /* tasks the worker has received in all */
+};
+bool tf_wire_get_report(struct tf_wire_reader *rd, struct tf_report *r);
 bool tf_wire_get_task(struct tf_wire_reader *rd, struct tf_task *t);
 bool tf_wire_get_result(struct tf_wire_reader *rd, struct tf_result *r); /* host left NULL */
 
