@@ -16,13 +16,14 @@
 #define TF_VERSION "unknown"
 #endif
 
-enum { OPT_MODE = 256, OPT_CAPTURE, OPT_FORCE };
+enum { OPT_MODE = 256, OPT_CAPTURE, OPT_FORCE, OPT_DURATIONS };
 
 static const struct option long_opts[] = {
     {"output", required_argument, NULL, 'o'},
     {"mode", required_argument, NULL, OPT_MODE},
     {"capture", required_argument, NULL, OPT_CAPTURE},
     {"force", no_argument, NULL, OPT_FORCE},
+    {"durations-from", required_argument, NULL, OPT_DURATIONS},
     {"verbose", no_argument, NULL, 'v'},
     {"quiet", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, 'h'},
@@ -47,6 +48,9 @@ static const char usage_text[] =
     "      --capture BYTES stdout and stderr kept per task and stream; K, M, G suffixes\n"
     "                      (default: 1M; 0 keeps nothing); the rest is dropped and flagged\n"
     "      --force         overwrite an existing result file\n"
+    "      --durations-from FILE.h5\n"
+    "                      start the longest tasks first, by the durations of the same\n"
+    "                      commands in an earlier result file (unknown ones count as average)\n"
     "  -v, --verbose       more progress messages (twice: debug)\n"
     "  -q, --quiet         errors only\n"
     "  -h, --help          show this help\n"
@@ -137,6 +141,11 @@ static enum tf_cli_outcome parse_run(int argc, char **argv, struct tf_config *cf
             break;
         case OPT_FORCE:
             cfg->force = true;
+            break;
+        case OPT_DURATIONS:
+            if (*optarg == '\0')
+                return usage_error(err, "%s", "empty value for --durations-from");
+            cfg->durations_from = optarg;
             break;
         case 'v':
             cfg->verbosity++;

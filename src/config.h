@@ -17,8 +17,9 @@ struct tf_config {
     const char *taskfile; /* borrowed from argv */
     char *output;         /* owned: -o, or the task file's name with .h5 */
     enum tf_mode mode;
-    uint64_t capture_bytes; /* cap per stream per task */
-    bool force;             /* overwrite an existing output file */
+    uint64_t capture_bytes;     /* cap per stream per task */
+    bool force;                 /* overwrite an existing output file */
+    const char *durations_from; /* borrowed: an earlier result file, or NULL */
     int verbosity;
     char *command_line; /* owned: argv joined, shell-quoted where needed */
 };

@@ -68,6 +68,42 @@ static bool check_output(const struct tf_config *cfg, char *errmsg, size_t errle
     return ok;
 }
 
+static void learn(const char *command, double seconds, void *arg)
+{
+    tf_durations_put(arg, command, seconds);
+}
+
+/* --durations-from: the expected duration of every task, longest first. Costs 32 bytes per
+ * task on the master (the only option whose memory grows with the number of tasks). */
+static bool plan_longest_first(struct tf_master *m, const char *from, char *order, size_t olen,
+                               char *err, size_t errlen)
+{
+    struct tf_durations *d = tf_durations_new();
+    if (tf_h5out_read_durations(from, learn, d, err, errlen) != TF_OK) {
+        tf_durations_free(d);
+        return false;
+    }
+    m->plan = tf_xmalloc((m->ntasks ? m->ntasks : 1) * sizeof *m->plan);
+    uint64_t known = 0;
+    for (uint64_t i = 0; i < m->ntasks; i++) {
+        struct tf_task t;
+        bool got;
+        if (tf_taskfile_next(m->tasks, &t, &got) != TF_OK || !got) {
+            snprintf(err, errlen, "task file '%s' changed while being read", m->cfg->taskfile);
+            tf_durations_free(d);
+            return false;
+        }
+        double e = tf_durations_get(d, t.command);
+        known += e >= 0;
+        m->plan[i] = (struct tf_planned){t.id, t.line, t.offset, e};
+    }
+    tf_durations_order(m->plan, m->ntasks);
+    snprintf(order, olen, "longest first: durations of %llu of %llu tasks known from %s",
+             (unsigned long long)known, (unsigned long long)m->ntasks, from);
+    tf_durations_free(d);
+    return true;
+}
+
 /* Master only: everything that can refuse the run. Returns an exit code, 0 to go on. */
 static int master_setup(const struct tf_config *cfg, struct tf_master *m, int nworkers,
                         const int *node_of)
@@ -84,10 +120,22 @@ static int master_setup(const struct tf_config *cfg, struct tf_master *m, int nw
         return TF_EXIT_USAGE;
     }
     m->ntasks = info.ntasks;
+    char order[1024] = "file order";
+    if (cfg->durations_from &&
+        !plan_longest_first(m, cfg->durations_from, order, sizeof order, err, sizeof err)) {
+        input_error(err);
+        return TF_EXIT_USAGE;
+    }
     m->nworkers = nworkers;
     /* node_of[0] is the master's; workers are ranks 1.. */
     m->sched = tf_sched_new(cfg->mode, info.ntasks, nworkers > 0 ? nworkers : 1,
                             nworkers > 0 ? node_of + 1 : NULL);
+    if (m->plan && m->ntasks > 0) { /* unknown durations were set to the mean of known ones */
+        double sum = 0;
+        for (uint64_t i = 0; i < m->ntasks; i++)
+            sum += m->plan[i].expected;
+        tf_sched_hint_mean(m->sched, sum / (double)m->ntasks);
+    }
     m->start = tf_now();
     const struct tf_run_meta meta = {
         .version = TF_VERSION,
@@ -96,6 +144,7 @@ static int master_setup(const struct tf_config *cfg, struct tf_master *m, int nw
         .taskfile_sha256 = info.sha256,
         .mode = tf_mode_name(tf_sched_mode(m->sched)),
         .mode_reason = tf_sched_reason(m->sched),
+        .order = order,
         .master_host = m->host,
         .nworkers = nworkers > 0 ? nworkers : 1,
         .ntasks = info.ntasks,
@@ -108,16 +157,22 @@ static int master_setup(const struct tf_config *cfg, struct tf_master *m, int nw
     }
     if (info.ntasks == 0)
         tf_log(TF_LOG_WARN, "%s holds no tasks: writing an empty result file", cfg->taskfile);
-    tf_log(TF_LOG_INFO, "%llu tasks from %s on %d worker%s, mode %s: %s",
+    tf_log(TF_LOG_INFO, "%llu tasks from %s on %d worker%s, mode %s: %s; %s",
            (unsigned long long)info.ntasks, cfg->taskfile, meta.nworkers,
-           meta.nworkers == 1 ? "" : "s", meta.mode, meta.mode_reason);
+           meta.nworkers == 1 ? "" : "s", meta.mode, meta.mode_reason, order);
     return 0;
 }
 
 enum tf_status tf_master_next_task(struct tf_master *m, struct tf_task *t)
 {
     bool got = false;
-    if (tf_taskfile_next(m->tasks, t, &got) != TF_OK || !got) {
+    if (m->plan) {
+        const struct tf_planned *p = &m->plan[m->planned++];
+        got = tf_taskfile_read_at(m->tasks, p->id, p->line, p->offset, t) == TF_OK;
+    }
+    if (!m->plan && tf_taskfile_next(m->tasks, t, &got) != TF_OK)
+        got = false;
+    if (!got) {
         tf_log(TF_LOG_ERROR, "task file '%s' changed during the run (expected %llu tasks)",
                m->cfg->taskfile, (unsigned long long)m->ntasks);
         return TF_EINPUT;
@@ -168,6 +223,7 @@ static int finish_master(struct tf_master *m, enum tf_status st)
     enum tf_status cst = tf_h5out_close(m->h5, end, m->counts);
     tf_taskfile_close(m->tasks);
     tf_sched_free(m->sched);
+    free(m->plan);
     if (st == TF_OK)
         st = cst;
     if (st != TF_OK) {

@@ -5,6 +5,7 @@
 #define TF_FARM_H
 
 #include "config.h"
+#include "durations.h"
 #include "exec.h"
 #include "h5out.h"
 #include "scheduler.h"
@@ -19,7 +20,9 @@ struct tf_master {
     struct tf_sched *sched;
     struct tf_h5out *h5;
     struct tf_taskfile *tasks;
-    struct tf_exec_env env; /* for the master running tasks itself (-n 1) */
+    struct tf_planned *plan; /* with --durations-from: tasks in the order to hand out */
+    uint64_t planned;        /* tasks handed out from plan */
+    struct tf_exec_env env;  /* for the master running tasks itself (-n 1) */
     const char *host;
     uint64_t ntasks;
     uint64_t counts[TF_TASK_STATUS_COUNT];

@@ -65,15 +65,19 @@ static const struct {
     [C_STDERR_TRUNC] = {"stderr_truncated", K_I8, "1 when stderr exceeded the capture cap"},
 };
 
+struct staged_cmd {
+    uint64_t id;
+    int64_t line;
+    char *command;
+};
+
 struct tf_h5out {
     hid_t file, group, str_type, status_type;
     hid_t dset[NCOLS];
     uint64_t ntasks;
     struct tf_result *rows; /* staged results, owned copies */
     size_t nrows, rows_cap, bytes;
-    char **cmds; /* staged commands for ids cmd_first.. */
-    int64_t *lines;
-    uint64_t cmd_first;
+    struct staged_cmd *cmds; /* staged commands, any order */
     size_t ncmds;
     double last_flush;
 };
@@ -236,6 +240,7 @@ static int write_meta(struct tf_h5out *h, const struct tf_run_meta *m)
     rc |= attr_i64(f, "nworkers", m->nworkers);
     rc |= attr_str(h, f, "mode", m->mode);
     rc |= attr_str(h, f, "mode_reason", m->mode_reason);
+    rc |= attr_str(h, f, "order", m->order ? m->order : "file order");
     rc |= attr_str(h, f, "master_host", m->master_host);
     rc |= attr_i64(f, "capture_bytes", (int64_t)m->capture_bytes);
     rc |= attr_str(h, f, "hdf5_version", hdf5_version);
@@ -258,10 +263,9 @@ static void release(struct tf_h5out *h)
     for (size_t i = 0; i < h->nrows; i++)
         tf_result_fini(&h->rows[i]);
     for (size_t i = 0; i < h->ncmds; i++)
-        free(h->cmds[i]);
+        free(h->cmds[i].command);
     free(h->rows);
     free(h->cmds);
-    free(h->lines);
     free(h);
 }
 
@@ -274,7 +278,6 @@ enum tf_status tf_h5out_create(const char *path, bool overwrite, const struct tf
     h->status_type = make_status_type();
     h->ntasks = meta->ntasks;
     h->cmds = tf_xmalloc(STAGE_MAX_ROWS * sizeof *h->cmds);
-    h->lines = tf_xmalloc(STAGE_MAX_ROWS * sizeof *h->lines);
     h->last_flush = tf_monotonic();
     h->file = H5Fcreate(path, overwrite ? H5F_ACC_TRUNC : H5F_ACC_EXCL, H5P_DEFAULT, H5P_DEFAULT);
     if (h->file < 0) {
@@ -402,27 +405,43 @@ static enum tf_status flush_results(struct tf_h5out *h)
     return TF_OK;
 }
 
+static int cmd_by_id(const void *a, const void *b)
+{
+    uint64_t x = ((const struct staged_cmd *)a)->id, y = ((const struct staged_cmd *)b)->id;
+    return (x > y) - (x < y);
+}
+
+/* Write staged commands in runs of consecutive ids (one run when tasks go out in order). */
 static enum tf_status flush_commands(struct tf_h5out *h)
 {
     if (h->ncmds == 0)
         return TF_OK;
-    if (write_col(h, C_COMMAND, h->cmd_first, h->ncmds, h->cmds) < 0 ||
-        write_col(h, C_LINE, h->cmd_first, h->ncmds, h->lines) < 0)
-        return h5_fail("writing commands to the output file", NULL, 0);
+    qsort(h->cmds, h->ncmds, sizeof *h->cmds, cmd_by_id);
+    char **text = tf_xmalloc(h->ncmds * sizeof *text);
+    int64_t *lines = tf_xmalloc(h->ncmds * sizeof *lines);
+    enum tf_status st = TF_OK;
+    for (size_t i = 0, j; i < h->ncmds && st == TF_OK; i = j) {
+        for (j = i; j < h->ncmds && h->cmds[j].id == h->cmds[i].id + (j - i); j++) {
+            text[j - i] = h->cmds[j].command;
+            lines[j - i] = h->cmds[j].line;
+        }
+        if (write_col(h, C_COMMAND, h->cmds[i].id, j - i, text) < 0 ||
+            write_col(h, C_LINE, h->cmds[i].id, j - i, lines) < 0)
+            st = h5_fail("writing commands to the output file", NULL, 0);
+    }
+    free(text);
+    free(lines);
     for (size_t i = 0; i < h->ncmds; i++)
-        free(h->cmds[i]);
-    h->cmd_first += h->ncmds;
+        free(h->cmds[i].command);
     h->ncmds = 0;
-    return TF_OK;
+    return st;
 }
 
 enum tf_status tf_h5out_put_command(struct tf_h5out *h, const struct tf_task *t)
 {
-    if (h->ncmds == 0)
-        h->cmd_first = t->id;
-    h->cmds[h->ncmds] = tf_xstrndup(t->command, t->command_len);
-    h->lines[h->ncmds] = (int64_t)t->line;
-    if (++h->ncmds == STAGE_MAX_ROWS)
+    h->cmds[h->ncmds++] =
+        (struct staged_cmd){t->id, (int64_t)t->line, tf_xstrndup(t->command, t->command_len)};
+    if (h->ncmds == STAGE_MAX_ROWS)
         return flush_commands(h);
     return TF_OK;
 }
@@ -597,6 +616,65 @@ enum tf_status tf_h5out_read_rows(const char *path, uint64_t first, size_t n,
     if (group < 0)
         st = h5_fail("opening the result file", NULL, 0);
     free(buf);
+    if (group >= 0)
+        H5Gclose(group);
+    if (file >= 0)
+        H5Fclose(file);
+    H5Tclose(h.str_type);
+    H5Tclose(h.status_type);
+    return st;
+}
+
+/* ---- durations of an earlier run ---------------------------------------------------------- */
+
+enum tf_status tf_h5out_read_durations(const char *path,
+                                       void (*fn)(const char *command, double seconds, void *arg),
+                                       void *arg, char *errmsg, size_t errlen)
+{
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    struct tf_h5out h = {.str_type = make_str_type(), .status_type = make_status_type()};
+    enum tf_status st = TF_OK;
+    hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    hid_t group = file < 0 ? -1 : H5Gopen2(file, "tasks", H5P_DEFAULT);
+    hid_t d = group < 0 ? -1 : H5Dopen2(group, "command", H5P_DEFAULT);
+    if (d < 0) {
+        char what[600];
+        snprintf(what, sizeof what, "'%s' is not a taskfarm result file", path);
+        st = h5_fail(what, errmsg, errlen);
+        goto out;
+    }
+    hid_t space = H5Dget_space(d);
+    hssize_t n = H5Sget_simple_extent_npoints(space);
+    H5Sclose(space);
+    H5Dclose(d);
+    enum { BLOCK = 65536 };
+    char **cmds = tf_xmalloc(BLOCK * sizeof *cmds);
+    double *start = tf_xmalloc(BLOCK * sizeof *start), *end = tf_xmalloc(BLOCK * sizeof *end);
+    int8_t *status = tf_xmalloc(BLOCK);
+    for (hssize_t first = 0; first < n && st == TF_OK; first += BLOCK) {
+        size_t k = (size_t)(n - first < BLOCK ? n - first : BLOCK);
+        if (read_col(group, "command", h.str_type, (uint64_t)first, k, cmds) < 0 ||
+            read_col(group, "start", H5T_NATIVE_DOUBLE, (uint64_t)first, k, start) < 0 ||
+            read_col(group, "end", H5T_NATIVE_DOUBLE, (uint64_t)first, k, end) < 0 ||
+            read_col(group, "status", h.status_type, (uint64_t)first, k, status) < 0) {
+            char what[600];
+            snprintf(what, sizeof what, "cannot read durations from '%s'", path);
+            st = h5_fail(what, errmsg, errlen);
+            break;
+        }
+        for (size_t i = 0; i < k; i++) {
+            /* any task that ran tells how long it takes; "not run" rows say nothing */
+            if (status[i] != TF_TASK_NOT_RUN && cmds[i] && end[i] >= start[i])
+                fn(cmds[i], end[i] - start[i], arg);
+            if (cmds[i])
+                H5free_memory(cmds[i]);
+        }
+    }
+    free(cmds);
+    free(start);
+    free(end);
+    free(status);
+out:
     if (group >= 0)
         H5Gclose(group);
     if (file >= 0)

@@ -23,6 +23,7 @@ struct tf_run_meta {
     const char *taskfile_sha256;
     const char *mode;
     const char *mode_reason;
+    const char *order; /* "file order", or how the order was chosen */
     const char *master_host;
     int nworkers;
     uint64_t ntasks;
@@ -38,7 +39,7 @@ struct tf_h5out;
 enum tf_status tf_h5out_create(const char *path, bool overwrite, const struct tf_run_meta *meta,
                                struct tf_h5out **out, char *errmsg, size_t errlen) TF_NODISCARD;
 
-/* Record the command and line of a task; tasks must come in id order. */
+/* Record the command and line of a task (any order; runs of consecutive ids write best). */
 enum tf_status tf_h5out_put_command(struct tf_h5out *h, const struct tf_task *t) TF_NODISCARD;
 /* Record a finished task. Strings are copied; host overrides r->host when not NULL. */
 enum tf_status tf_h5out_put_result(struct tf_h5out *h, const struct tf_result *r,
@@ -56,5 +57,11 @@ enum tf_status tf_h5out_close(struct tf_h5out *h, double end_time, const uint64_
  * strings (tf_result_fini), commands[] (may be NULL) get malloc'd strings. */
 enum tf_status tf_h5out_read_rows(const char *path, uint64_t first, size_t n,
                                   struct tf_result *rows, char **commands) TF_NODISCARD;
+
+/* Call fn(command, seconds) for every task that ran in the result file at `path`, reading
+ * it in blocks. On failure errmsg holds one line naming the file. */
+enum tf_status tf_h5out_read_durations(const char *path,
+                                       void (*fn)(const char *command, double seconds, void *arg),
+                                       void *arg, char *errmsg, size_t errlen) TF_NODISCARD;
 
 #endif

@@ -56,6 +56,7 @@ struct tf_sched {
     uint64_t returned; /* given back, waiting to be handed out again */
     uint64_t done_total;
     double busy_seconds; /* summed over done tasks, for the mean duration */
+    double prior_mean;   /* known before the run, or 0 */
     uint64_t steals;
     int steals_inflight;
     int nworkers, stopped, npending, cursor;
@@ -125,6 +126,11 @@ void tf_sched_free(struct tf_sched *s)
         return;
     free(s->w);
     free(s);
+}
+
+void tf_sched_hint_mean(struct tf_sched *s, double mean_task_seconds)
+{
+    s->prior_mean = mean_task_seconds;
 }
 
 enum tf_mode tf_sched_mode(const struct tf_sched *s)
@@ -220,12 +226,12 @@ static uint64_t pool_batch(const struct tf_sched *s)
 {
     uint64_t left = new_left(s), div = (uint64_t)s->nworkers * POOL_DIVISOR;
     uint64_t n = (left + div - 1) / div; /* guided self-scheduling */
-    if (s->done_total == 0) {
+    double mean = s->done_total > 0 ? s->busy_seconds / (double)s->done_total : s->prior_mean;
+    if (mean <= 0) {
         n = n < INITIAL_BATCH ? n : INITIAL_BATCH; /* durations unknown: start small */
-    } else if (s->busy_seconds > 0) {
+    } else {
         /* Observed durations bound the batch from both sides: long enough to amortise a
          * round trip, short enough that no task waits long in a queue behind others. */
-        double mean = s->busy_seconds / (double)s->done_total;
         double lo = MIN_BATCH_SECONDS / mean, hi = MAX_BATCH_SECONDS / mean;
         if ((double)n > hi)
             n = hi < 1 ? 1 : (uint64_t)hi;

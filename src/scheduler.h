@@ -27,6 +27,10 @@ struct tf_sched *tf_sched_new(enum tf_mode requested, uint64_t ntasks, int nwork
                               const int *node_of);
 void tf_sched_free(struct tf_sched *s); /* NULL-safe */
 
+/* Durations are known in advance (--durations-from): batches are sized by this mean until
+ * tasks of this run have finished. */
+void tf_sched_hint_mean(struct tf_sched *s, double mean_task_seconds);
+
 enum tf_mode tf_sched_mode(const struct tf_sched *s);  /* never AUTO */
 const char *tf_sched_reason(const struct tf_sched *s); /* why this mode, one sentence */
 

@@ -22,6 +22,7 @@ const char *tf_task_status_name(int status); /* "NOT_RUN", "SUCCEEDED", ... */
 struct tf_task {
     uint64_t id;         /* 0-based index among task lines */
     uint64_t line;       /* 1-based line number in the task file */
+    uint64_t offset;     /* byte offset of the line in the task file */
     const char *command; /* NUL-terminated; owner documented by whoever fills it */
     size_t command_len;
 };

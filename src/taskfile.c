@@ -18,6 +18,7 @@ struct line_reader {
     char *line; /* current line, NUL-terminated, without its newline */
     size_t len, cap;
     uint64_t lineno;
+    uint64_t pos, start; /* bytes consumed; where the current line starts */
     bool too_long;
     struct tf_sha256 *sha; /* when set, every byte read is hashed */
 };
@@ -33,6 +34,7 @@ static int read_line(struct line_reader *rd)
 {
     rd->len = 0;
     rd->too_long = false;
+    rd->start = rd->pos;
     int c = EOF;
     for (;;) {
         c = getc_unlocked(rd->fp);
@@ -50,6 +52,7 @@ static int read_line(struct line_reader *rd)
     }
     if (c == EOF && ferror(rd->fp))
         return -1;
+    rd->pos += rd->len + (c == '\n');
     if (c == EOF && rd->len == 0 && !rd->too_long)
         return 0;
     if (rd->line == NULL)
@@ -175,9 +178,26 @@ enum tf_status tf_taskfile_next(struct tf_taskfile *tf, struct tf_task *task, bo
     if (r == 1) {
         task->id = tf->next_id++;
         task->line = tf->rd.lineno;
+        task->offset = tf->rd.start;
         task->command = tf->rd.line;
         task->command_len = tf->rd.len;
     }
+    return TF_OK;
+}
+
+enum tf_status tf_taskfile_read_at(struct tf_taskfile *tf, uint64_t id, uint64_t line,
+                                   uint64_t offset, struct tf_task *task)
+{
+    if (fseeko(tf->rd.fp, (off_t)offset, SEEK_SET) != 0)
+        return TF_EIO;
+    tf->rd.pos = offset;
+    if (read_line(&tf->rd) != 1)
+        return TF_EIO;
+    task->id = id;
+    task->line = line;
+    task->offset = offset;
+    task->command = tf->rd.line;
+    task->command_len = tf->rd.len;
     return TF_OK;
 }
 

@@ -37,6 +37,10 @@ enum tf_status tf_taskfile_open(const char *path, struct tf_taskfile **out, char
  * the reader and stays valid until the next call. */
 enum tf_status tf_taskfile_next(struct tf_taskfile *tf, struct tf_task *task,
                                 bool *got) TF_NODISCARD;
+/* The task whose line starts at byte `offset` (from an earlier tf_taskfile_next), given its
+ * id and line number back. Moves the stream: tf_taskfile_next continues after it. */
+enum tf_status tf_taskfile_read_at(struct tf_taskfile *tf, uint64_t id, uint64_t line,
+                                   uint64_t offset, struct tf_task *task) TF_NODISCARD;
 void tf_taskfile_close(struct tf_taskfile *tf); /* NULL-safe */
 
 #endif

@@ -32,7 +32,7 @@ START_TEST(round_trip_out_of_order)
     for (uint64_t i = 0; i < 10000; i++) {
         char cmd[32];
         snprintf(cmd, sizeof cmd, "echo %llu", (unsigned long long)i);
-        struct tf_task t = {i, i + 2, cmd, strlen(cmd)};
+        struct tf_task t = {.id = i, .line = i + 2, .command = cmd, .command_len = strlen(cmd)};
         ck_assert_int_eq(tf_h5out_put_command(h, &t), TF_OK);
     }
     /* results for every third row, in a scrambled order, row 9999 included */

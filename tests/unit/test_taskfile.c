@@ -114,6 +114,36 @@ START_TEST(refuses_missing_and_directory)
 }
 END_TEST
 
+START_TEST(offsets_allow_reading_out_of_order)
+{
+    const char text[] = "# c\necho zero\n\necho one\necho two\n";
+    char *path = tf_test_path("tasks");
+    tf_test_write(path, text, sizeof text - 1);
+    struct tf_taskfile *tf;
+    struct tf_task t[3], u;
+    bool got;
+    char err[512];
+    ck_assert_int_eq(tf_taskfile_open(path, &tf, err, sizeof err), TF_OK);
+    uint64_t off[3], line[3];
+    for (int i = 0; i < 3; i++) {
+        ck_assert_int_eq(tf_taskfile_next(tf, &t[i], &got), TF_OK);
+        off[i] = t[i].offset;
+        line[i] = t[i].line;
+    }
+    ck_assert_uint_eq(off[0], 4);
+    ck_assert_uint_eq(off[2], 24);
+    for (int i = 2; i >= 0; i--) {
+        ck_assert_int_eq(tf_taskfile_read_at(tf, (uint64_t)i, line[i], off[i], &u), TF_OK);
+        ck_assert_uint_eq(u.id, (uint64_t)i);
+        ck_assert_uint_eq(u.line, line[i]);
+        ck_assert_str_eq(u.command, i == 0 ? "echo zero" : i == 1 ? "echo one" : "echo two");
+    }
+    tf_taskfile_close(tf);
+    unlink(path);
+    free(path);
+}
+END_TEST
+
 static Suite *taskfile_suite(void)
 {
     Suite *s = suite_create("taskfile");
@@ -124,6 +154,7 @@ static Suite *taskfile_suite(void)
     tcase_add_test(tc, refuses_nul_crlf_utf8_with_line_numbers);
     tcase_add_test(tc, refuses_line_over_limit_but_accepts_limit);
     tcase_add_test(tc, refuses_missing_and_directory);
+    tcase_add_test(tc, offsets_allow_reading_out_of_order);
     suite_add_tcase(s, tc);
     return s;
 }

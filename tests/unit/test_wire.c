@@ -8,7 +8,9 @@ START_TEST(tasks_round_trip)
 {
     struct tf_buf b = {0};
     tf_wire_begin(&b, 1);
-    struct tf_task in[3] = {{0, 3, "echo a", 6}, {1, 4, "", 0}, {77, 1000, "é 'x'", 7}};
+    struct tf_task in[3] = {{.id = 0, .line = 3, .command = "echo a", .command_len = 6},
+                            {.id = 1, .line = 4, .command = "", .command_len = 0},
+                            {.id = 77, .line = 1000, .command = "é 'x'", .command_len = 7}};
     for (int i = 0; i < 3; i++)
         tf_wire_put_task(&b, &in[i]);
     ck_assert_uint_eq(tf_wire_count(&b), 3);
@@ -73,7 +75,8 @@ START_TEST(malformed_messages_are_refused)
     struct tf_buf b = {0};
     struct tf_wire_reader rd;
     tf_wire_begin(&b, 1);
-    tf_wire_put_task(&b, &(struct tf_task){5, 6, "echo", 4});
+    tf_wire_put_task(&b,
+                     &(struct tf_task){.id = 5, .line = 6, .command = "echo", .command_len = 4});
     ck_assert_int_eq(tf_wire_open(&rd, b.data, 10), TF_EPROTO); /* short header */
     b.data[0] ^= 1;
     ck_assert_int_eq(tf_wire_open(&rd, b.data, b.len), TF_EPROTO); /* bad magic */

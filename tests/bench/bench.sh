@@ -1,0 +1,116 @@
+#!/bin/bash
+# bench.sh - taskfarm beside the tools a user would pick instead, on the same workloads, in
+# one run. Not a test: run on demand (`cmake --build build --target bench`, or directly).
+#
+#   tests/bench/bench.sh [--peers DIR] [--reps N] [--only 1,2,3,4] [--taskfarm PATH]
+#
+# DIR holds the peer harness (peers.sh, gen.py, fork_floor.c; default ../shared/bench beside
+# the repository). Peers need Debian's parallel, python3-mpi4py, bc. Prints medians of N runs
+# (default 3) and ratios; see RESULTS.md for figures and what limits them.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+peers=$top/../shared/bench
+reps=3
+only=1,2,3,4
+taskfarm=$top/build/taskfarm
+while [ $# -gt 0 ]; do
+    case $1 in
+    --peers) peers=$2; shift 2 ;;
+    --reps) reps=$2; shift 2 ;;
+    --only) only=$2; shift 2 ;;
+    --taskfarm) taskfarm=$2; shift 2 ;;
+    *) echo "bench.sh: unknown option $1" >&2; exit 2 ;;
+    esac
+done
+[ -x "$taskfarm" ] || { echo "bench.sh: build taskfarm first ($taskfarm)" >&2; exit 2; }
+[ -f "$peers/peers.sh" ] || { echo "bench.sh: no peer harness in $peers (--peers DIR)" >&2; exit 2; }
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cd "$work"
+py=/usr/bin/python3
+stats="$py $here/stats.py"
+
+med() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+# taskfarm TASKS P WHAT -> prints one figure of one run (see stats.py for WHAT)
+tf_once() {
+    local tasks=$1 p=$2 what=$3 t0 t1
+    rm -f out.h5
+    t0=$(date +%s.%N)
+    mpirun --oversubscribe -n $((p + 1)) "$taskfarm" run "$tasks" -o out.h5 -q >/dev/null 2>&1 || true
+    t1=$(date +%s.%N)
+    $stats out.h5 "$what" "$(echo "$t1 - $t0" | bc)"
+}
+tf_med() { for _ in $(seq "$reps"); do tf_once "$@"; done | med; }
+peer_med() { for _ in $(seq "$reps"); do "$peers/peers.sh" "$1" "$2" "$3"; done | med; }
+ratio() { echo "scale=2; $1 / $2" | bc; }
+wants() { case ",$only," in *",$1,"*) return 0 ;; *) return 1 ;; esac; }
+best_of() { printf '%s\n' "$@" | sort -g | head -1; }
+
+echo "taskfarm benchmark: $(nproc) cores, $(date -u '+%F %H:%M') UTC, medians of $reps runs"
+gcc -O2 -o fork_floor "$peers/fork_floor.c"
+
+if wants 1; then
+    "$peers/gen.py" empty 20000 >empty.tasks
+    floor1=$(./fork_floor 4000 true | awk '{print $(NF-4)}')
+    floor2=$( (./fork_floor 4000 true & ./fork_floor 4000 true; wait) | awk '{s += $(NF-4)} END {print s}')
+    echo
+    echo "1. 20,000 x true on 2 workers (whole command, seconds; tasks/s)"
+    echo "   fork+exec floor of sh -c true: $floor1/s on one core, $floor2/s with two at once"
+    tf=$(tf_med empty.tasks 2 wall)
+    tfin=$(tf_med empty.tasks 2 rate)
+    declare -A p1
+    for tool in xargs parallel mpi4py multiprocessing; do p1[$tool]=$(peer_med $tool empty.tasks 2); done
+    best=$(best_of "${p1[@]}")
+    printf '   %-16s %8.2f s %8.0f/s\n' taskfarm "$tf" "$(echo "20000 / $tf" | bc -l)"
+    for tool in xargs parallel mpi4py multiprocessing; do
+        printf '   %-16s %8.2f s %8.0f/s\n' "$tool" "${p1[$tool]}" "$(echo "20000 / ${p1[$tool]}" | bc -l)"
+    done
+    echo "   taskfarm / best peer (time): $(ratio "$tf" "$best")"
+    echo "   taskfarm once mpirun has started: $tfin tasks/s = $(ratio "$tfin" "$floor2") of the two-core floor"
+fi
+
+if wants 2; then
+    "$peers/gen.py" skew 400 160 42 16 >skew.tasks 2>skew.ideal
+    ideal=$(sed 's/.*greedy_ideal=//' skew.ideal)
+    lower=$(sed 's/lower_bound=\([0-9.]*\).*/\1/' skew.ideal)
+    echo
+    echo "2. 400 heavy-tailed sleeps (sum 160 s) on 16 workers; greedy ideal $ideal s, lower bound $lower s"
+    mk=$(tf_med skew.tasks 16 makespan)
+    wall=$(tf_med skew.tasks 16 wall)
+    printf '   %-16s makespan %6.2f s  efficiency %.3f  (whole command %.2f s)\n' taskfarm "$mk" \
+        "$(echo "$ideal / $mk" | bc -l)" "$wall"
+    for tool in xargs parallel mpi4py multiprocessing; do
+        t=$(peer_med $tool skew.tasks 16)
+        printf '   %-16s whole command %6.2f s  efficiency <= %.3f\n' "$tool" "$t" "$(echo "$ideal / $t" | bc -l)"
+    done
+fi
+
+if wants 3; then
+    "$peers/gen.py" fewlong 16 3 >fewlong.tasks
+    echo
+    echo "3. 16 x sleep 3 on 16 workers"
+    over=$(tf_med fewlong.tasks 16 overhead3)
+    wall=$(tf_med fewlong.tasks 16 wall)
+    printf '   %-16s makespan - 3 s = %.3f s  (whole command %.2f s)\n' taskfarm "$over" "$wall"
+    for tool in xargs parallel mpi4py multiprocessing; do
+        printf '   %-16s whole command %6.2f s\n' "$tool" "$(peer_med $tool fewlong.tasks 16)"
+    done
+fi
+
+if wants 4; then
+    "$peers/gen.py" uniform 5000 0.05 >uniform.tasks
+    echo
+    echo "4. 5,000 x sleep 0.05 on 128 workers (129 ranks on $(nproc) cores); ideal 2.00 s"
+    mk=$(tf_med uniform.tasks 128 makespan)
+    cpu=$(tf_med uniform.tasks 128 taskcpu)
+    wall=$(tf_med uniform.tasks 128 wall)
+    printf '   %-16s makespan %6.2f s  efficiency %.3f  (whole command %.2f s)\n' taskfarm "$mk" \
+        "$(echo "2.0 / $mk" | bc -l)" "$wall"
+    echo "   mean task wall time $cpu s (0.05 s asleep; the rest is starting it on a busy machine)"
+    for tool in xargs parallel multiprocessing; do
+        t=$(peer_med $tool uniform.tasks 128)
+        printf '   %-16s whole command %6.2f s  efficiency <= %.3f\n' "$tool" "$t" "$(echo "2.0 / $t" | bc -l)"
+    done
+fi

@@ -1,0 +1,35 @@
+#!/usr/bin/python3
+"""stats.py RESULTS.h5 WHAT WALL - one figure of one benchmark run, read from the result file.
+
+WHAT: wall (print WALL, the whole command's seconds), rate (tasks per second between the
+master's start and end), makespan (last task end - first task start, from the tasks' own
+times), overhead3 (makespan - 3), taskcpu (mean task wall time)."""
+import sys
+
+import h5py
+
+
+def main():
+    path, what, wall = sys.argv[1], sys.argv[2], float(sys.argv[3])
+    if what == "wall":
+        print(f"{wall:.3f}")
+        return
+    with h5py.File(path, "r") as f:
+        t, a = f["tasks"], f.attrs
+        start, end = t["start"][()], t["end"][()]
+        if (t["status"][()] != 1).any():
+            sys.exit("stats.py: some tasks did not succeed")
+        if what == "rate":
+            print(f"{len(start) / (a['end_time'] - a['start_time']):.1f}")
+        elif what == "makespan":
+            print(f"{end.max() - start.min():.3f}")
+        elif what == "overhead3":
+            print(f"{end.max() - start.min() - 3:.3f}")
+        elif what == "taskcpu":
+            print(f"{(end - start).mean():.3f}")
+        else:
+            sys.exit(f"stats.py: unknown figure {what}")
+
+
+if __name__ == "__main__":
+    main()
