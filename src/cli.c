@@ -16,7 +16,7 @@
 #define TF_VERSION "unknown"
 #endif
 
-enum { OPT_MODE = 256, OPT_CAPTURE, OPT_FORCE, OPT_DURATIONS };
+enum { OPT_MODE = 256, OPT_CAPTURE, OPT_FORCE, OPT_DURATIONS, OPT_NO_STEAL };
 
 static const struct option long_opts[] = {
     {"output", required_argument, NULL, 'o'},
@@ -24,6 +24,7 @@ static const struct option long_opts[] = {
     {"capture", required_argument, NULL, OPT_CAPTURE},
     {"force", no_argument, NULL, OPT_FORCE},
     {"durations-from", required_argument, NULL, OPT_DURATIONS},
+    {"no-steal", no_argument, NULL, OPT_NO_STEAL},
     {"verbose", no_argument, NULL, 'v'},
     {"quiet", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, 'h'},
@@ -51,6 +52,7 @@ static const char usage_text[] =
     "      --durations-from FILE.h5\n"
     "                      start the longest tasks first, by the durations of the same\n"
     "                      commands in an earlier result file (unknown ones count as average)\n"
+    "      --no-steal      diagnostic: never move queued tasks between workers\n"
     "  -v, --verbose       more progress messages (twice: debug)\n"
     "  -q, --quiet         errors only\n"
     "  -h, --help          show this help\n"
@@ -141,6 +143,9 @@ static enum tf_cli_outcome parse_run(int argc, char **argv, struct tf_config *cf
             break;
         case OPT_FORCE:
             cfg->force = true;
+            break;
+        case OPT_NO_STEAL:
+            cfg->no_steal = true;
             break;
         case OPT_DURATIONS:
             if (*optarg == '\0')

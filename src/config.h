@@ -20,6 +20,7 @@ struct tf_config {
     uint64_t capture_bytes;     /* cap per stream per task */
     bool force;                 /* overwrite an existing output file */
     const char *durations_from; /* borrowed: an earlier result file, or NULL */
+    bool no_steal;              /* diagnostic: no stealing, no shedding */
     int verbosity;
     char *command_line; /* owned: argv joined, shell-quoted where needed */
 };

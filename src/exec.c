@@ -35,33 +35,28 @@ struct capture {
     bool truncated;
 };
 
+/* One read, called when poll() says the pipe is readable (so it cannot block): kept
+ * bytes up to the cap, dropped beyond it. EOF or an error closes our end. */
 static void capture_read(struct capture *c)
 {
     char sink[65536];
-    for (;;) {
-        size_t room = c->max - c->len;
-        if (room > 0 && c->len == c->cap) {
-            size_t cap = c->cap ? c->cap * 2 : 4096;
-            c->cap = cap < c->max ? cap : c->max;
-            c->buf = tf_xrealloc(c->buf, c->cap + 1);
-        }
-        char *dst = room > 0 ? c->buf + c->len : sink;
-        size_t want = room > 0 ? c->cap - c->len : sizeof sink;
-        ssize_t n = read(c->fd, dst, want);
-        if (n > 0) {
-            if (room > 0)
-                c->len += (size_t)n;
-            else
-                c->truncated = true;
-            continue;
-        }
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) {
-            close(c->fd);
-            c->fd = -1;
-        }
-        return;
+    size_t room = c->max - c->len;
+    if (room > 0 && c->len == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 4096;
+        c->cap = cap < c->max ? cap : c->max;
+        c->buf = tf_xrealloc(c->buf, c->cap + 1);
+    }
+    char *dst = room > 0 ? c->buf + c->len : sink;
+    size_t want = room > 0 ? c->cap - c->len : sizeof sink;
+    ssize_t n = read(c->fd, dst, want);
+    if (n > 0) {
+        if (room > 0)
+            c->len += (size_t)n;
+        else
+            c->truncated = true;
+    } else if (n == 0 || errno != EINTR) {
+        close(c->fd);
+        c->fd = -1;
     }
 }
 
@@ -225,6 +220,12 @@ static void record_spawn_failure(struct tf_result *r, int err)
     r->end = tf_now();
 }
 
+static bool exited_unreaped(pid_t pid)
+{
+    siginfo_t si = {0};
+    return waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == pid;
+}
+
 /* Wait until the process is a zombie (not reaped), capturing its output meanwhile, and
  * calling env->tick about every tick_seconds. */
 static void pump_until_exit(const struct tf_exec_env *env, pid_t pid, int pidfd,
@@ -233,10 +234,14 @@ static void pump_until_exit(const struct tf_exec_env *env, pid_t pid, int pidfd,
     double next_tick = env->tick ? tf_monotonic() + env->tick_seconds : 0;
     for (;;) {
         struct pollfd fds[3];
+        int at[2] = {-1, -1};
         nfds_t n = 0;
         for (int i = 0; i < 2; i++)
-            if (cap[i].fd >= 0)
+            if (cap[i].fd >= 0) {
+                at[i] = (int)n;
                 fds[n++] = (struct pollfd){.fd = cap[i].fd, .events = POLLIN};
+            }
+        int pid_at = pidfd >= 0 ? (int)n : -1;
         if (pidfd >= 0)
             fds[n++] = (struct pollfd){.fd = pidfd, .events = POLLIN};
         /* Without a pidfd (old kernels) we look for the exit every 10 ms. */
@@ -249,10 +254,9 @@ static void pump_until_exit(const struct tf_exec_env *env, pid_t pid, int pidfd,
         if (rc < 0 && errno != EINTR)
             break;
         for (int i = 0; i < 2; i++)
-            if (cap[i].fd >= 0)
+            if (rc > 0 && at[i] >= 0 && fds[at[i]].revents)
                 capture_read(&cap[i]);
-        siginfo_t si = {0};
-        if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == pid)
+        if (pid_at >= 0 ? rc > 0 && fds[pid_at].revents : exited_unreaped(pid))
             return;
         if (env->tick && tf_monotonic() >= next_tick) {
             env->tick(env->tick_arg);
@@ -269,14 +273,18 @@ static void drain_after_exit(struct capture cap[2])
         if (left <= 0)
             break;
         struct pollfd fds[2];
+        int at[2] = {-1, -1};
         nfds_t n = 0;
         for (int i = 0; i < 2; i++)
-            if (cap[i].fd >= 0)
+            if (cap[i].fd >= 0) {
+                at[i] = (int)n;
                 fds[n++] = (struct pollfd){.fd = cap[i].fd, .events = POLLIN};
-        if (poll(fds, n, left) < 0 && errno != EINTR)
+            }
+        int rc = poll(fds, n, left);
+        if (rc < 0 && errno != EINTR)
             break;
         for (int i = 0; i < 2; i++)
-            if (cap[i].fd >= 0)
+            if (rc > 0 && at[i] >= 0 && fds[at[i]].revents)
                 capture_read(&cap[i]);
     }
     for (int i = 0; i < 2; i++)
@@ -328,8 +336,6 @@ void tf_exec_run(const struct tf_exec_env *env, const struct tf_task *t, struct 
     }
     struct capture cap[2] = {{.fd = out_p[0], .max = env->capture_max},
                              {.fd = err_p[0], .max = env->capture_max}};
-    fcntl(cap[0].fd, F_SETFL, O_NONBLOCK);
-    fcntl(cap[1].fd, F_SETFL, O_NONBLOCK);
     int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 
     pump_until_exit(env, pid, pidfd, cap);

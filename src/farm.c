@@ -130,6 +130,8 @@ static int master_setup(const struct tf_config *cfg, struct tf_master *m, int nw
     /* node_of[0] is the master's; workers are ranks 1.. */
     m->sched = tf_sched_new(cfg->mode, info.ntasks, nworkers > 0 ? nworkers : 1,
                             nworkers > 0 ? node_of + 1 : NULL);
+    if (cfg->no_steal)
+        tf_sched_disable_stealing(m->sched);
     if (m->plan && m->ntasks > 0) { /* unknown durations were set to the mean of known ones */
         double sum = 0;
         for (uint64_t i = 0; i < m->ntasks; i++)
@@ -263,7 +265,7 @@ int tf_farm_run(const struct tf_config *cfg)
     uint64_t ntasks = m.ntasks;
     tf_comm_bcast_u64(&ntasks);
     if (rank != 0) {
-        enum tf_status st = tf_worker_run(rank, ntasks, cfg->capture_bytes);
+        enum tf_status st = tf_worker_run(rank, ntasks, cfg->capture_bytes, !cfg->no_steal);
         if (st != TF_OK)
             tf_comm_abort(TF_EXIT_INTERNAL); /* the master would wait for us forever */
         return 0;

@@ -34,7 +34,7 @@ struct tf_master {
  * has been stopped and every result stored. */
 enum tf_status tf_master_run(struct tf_master *m) TF_NODISCARD;
 /* A worker's loop: run what the master assigns until it says stop. */
-enum tf_status tf_worker_run(int rank, uint64_t ntasks, uint64_t capture) TF_NODISCARD;
+enum tf_status tf_worker_run(int rank, uint64_t ntasks, uint64_t capture, bool shed) TF_NODISCARD;
 
 /* The next task from the task file, its command recorded in the result file. A file that
  * ends early (it changed during the run) is TF_EINPUT. */

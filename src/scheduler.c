@@ -57,6 +57,7 @@ struct tf_sched {
     uint64_t done_total;
     double busy_seconds; /* summed over done tasks, for the mean duration */
     double prior_mean;   /* known before the run, or 0 */
+    bool no_stealing;
     uint64_t steals;
     int steals_inflight;
     int nworkers, stopped, npending, cursor;
@@ -126,6 +127,11 @@ void tf_sched_free(struct tf_sched *s)
         return;
     free(s->w);
     free(s);
+}
+
+void tf_sched_disable_stealing(struct tf_sched *s)
+{
+    s->no_stealing = true;
 }
 
 void tf_sched_hint_mean(struct tf_sched *s, double mean_task_seconds)
@@ -273,6 +279,11 @@ static int pick_victim(const struct tf_sched *s, int thief)
         if (v == thief || ws->stopped || ws->steal_inflight)
             continue;
         uint64_t q = queued_estimate(ws);
+        /* Only tasks waiting behind work in progress are worth moving: a worker holding
+         * nothing but its queue starts the head of it at once, and stealing that would
+         * only pass tasks around. */
+        if (outstanding(ws) <= q)
+            continue;
         if (q > q_best)
             best = v, q_best = q;
         if (ws->node == s->w[thief].node && q > q_local)
@@ -303,6 +314,8 @@ static bool decide(struct tf_sched *s, int w, struct tf_action *a)
     }
     if (outstanding(ws) > 0 || new_left(s) > 0)
         return false; /* it still has work, or others' shares are still being sent */
+    if (s->no_stealing && s->returned == 0)
+        goto stop;
     int v = s->steals_inflight < idle_pending(s) ? pick_victim(s, w) : -1;
     if (v >= 0) {
         uint64_t q = queued_estimate(&s->w[v]);
@@ -314,6 +327,7 @@ static bool decide(struct tf_sched *s, int w, struct tf_action *a)
     }
     if (s->steals_inflight > 0 || work_queued_anywhere(s))
         return false;
+stop:
     *a = (struct tf_action){TF_ACT_STOP, w, -1, 0, false};
     ws->pending = false;
     ws->stopped = true;

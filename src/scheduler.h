@@ -27,6 +27,10 @@ struct tf_sched *tf_sched_new(enum tf_mode requested, uint64_t ntasks, int nwork
                               const int *node_of);
 void tf_sched_free(struct tf_sched *s); /* NULL-safe */
 
+/* Diagnostic: never steal (idle workers stop as soon as no new task is left), to measure
+ * what stealing buys. Workers must then not shed either. */
+void tf_sched_disable_stealing(struct tf_sched *s);
+
 /* Durations are known in advance (--durations-from): batches are sized by this mean until
  * tasks of this run have finished. */
 void tf_sched_hint_mean(struct tf_sched *s, double mean_task_seconds);

@@ -35,6 +35,7 @@ struct worker {
     double busy_total; /* for the mean task duration */
     uint64_t ndone;
     double running_since; /* 0 when no task runs */
+    bool shed;            /* give queued tasks back when a long task holds them */
     enum tf_status error; /* first failure seen inside tick() */
 };
 
@@ -87,18 +88,28 @@ static struct tf_task dequeue(struct worker *W)
     return t;
 }
 
-/* Give the first n queued tasks back to the master. */
+/* Give n queued tasks back to the master: the first ones, or, when no task is running,
+ * the ones after the head (which this worker starts next anyway). */
 static enum tf_status release(struct worker *W, uint64_t n, bool shed)
 {
+    bool keep_head = W->running_since == 0 && W->len > 0;
+    struct tf_task head;
+    if (keep_head)
+        head = dequeue(W);
     struct tf_buf b = {0};
     tf_wire_begin(&b, TF_MSG_RELEASE);
-    tf_wire_put_report(&b, W->host, W->len - n, W->received);
+    tf_wire_put_report(&b, W->host, W->len - n + keep_head, W->received);
     for (uint64_t i = 0; i < n; i++) {
         struct tf_task t = dequeue(W);
         tf_wire_put_task(&b, &t);
         free((char *)t.command);
     }
     tf_wire_put_u64(&b, shed);
+    if (keep_head) { /* put it back in front */
+        W->head = (W->head + W->cap - 1) % W->cap;
+        W->queue[W->head] = head;
+        W->len++;
+    }
     if (shed)
         W->requested = false; /* the master forgets our request with the shed */
     tf_log(TF_LOG_DEBUG, "gave back %llu queued tasks (%s)", (unsigned long long)n,
@@ -106,6 +117,12 @@ static enum tf_status release(struct worker *W, uint64_t n, bool shed)
     enum tf_status st = tf_comm_send(0, TF_MSG_RELEASE, b.data, b.len);
     tf_buf_fini(&b);
     return st;
+}
+
+/* Tasks that could go elsewhere: the queue, less the head when nothing runs yet. */
+static uint64_t movable(const struct worker *W)
+{
+    return W->running_since == 0 && W->len > 0 ? W->len - 1 : W->len;
 }
 
 static enum tf_status handle(struct worker *W, const struct tf_msg *msg)
@@ -128,7 +145,7 @@ static enum tf_status handle(struct worker *W, const struct tf_msg *msg)
     if (!tf_wire_get_u64(&rd, &n))
         return TF_EPROTO;
     if (msg->kind == TF_MSG_STEAL)
-        return release(W, tf_sched_release_count(n, W->len), false);
+        return release(W, tf_sched_release_count(n, movable(W)), false);
     if (msg->kind == TF_MSG_STOP) {
         W->stopped = true;
         return TF_OK;
@@ -159,7 +176,7 @@ static enum tf_status talk(struct worker *W)
     double ran = W->running_since > 0 ? now - W->running_since : 0;
     bool idle = W->running_since == 0 && W->len == 0;
     double mean = mean_duration(W);
-    if (W->running_since > 0 && tf_sched_should_shed(W->len, mean, ran))
+    if (W->shed && W->running_since > 0 && tf_sched_should_shed(W->len, mean, ran))
         TF_TRY(release(W, W->len, true));
     if (!W->requested && (idle || tf_sched_should_prefetch(W->len, mean, ran)))
         return send_out(W, TF_MSG_REQUEST);
@@ -195,13 +212,14 @@ static enum tf_status run_next(struct worker *W)
     return W->error;
 }
 
-enum tf_status tf_worker_run(int rank, uint64_t ntasks, uint64_t capture)
+enum tf_status tf_worker_run(int rank, uint64_t ntasks, uint64_t capture, bool shed)
 {
     struct worker W = {.env = {.ntasks = ntasks,
                                .rank = rank,
                                .capture_max = capture,
                                .tick_seconds = TICK_SECONDS},
-                       .requested = true}; /* the first batch comes unasked */
+                       .requested = true, /* the first batch comes unasked */
+                       .shed = shed};
     W.env.tick = tick;
     W.env.tick_arg = &W;
     gethostname(W.host, sizeof W.host - 1);

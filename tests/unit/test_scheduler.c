@@ -27,6 +27,8 @@ struct event {
     uint64_t nids;
 };
 
+static bool no_stealing; /* measure what stealing buys */
+
 struct sim_worker {
     uint64_t *queue; /* ring of task ids */
     uint64_t head, len, cap;
@@ -116,7 +118,7 @@ static void worker_step(struct sim *S, int w, double now)
     if (W->stopped)
         return;
     double ran = W->running >= 0 ? now - W->running_since : 0;
-    if (W->running >= 0 && tf_sched_should_shed(W->len, W->mean, ran)) {
+    if (!no_stealing && W->running >= 0 && tf_sched_should_shed(W->len, W->mean, ran)) {
         uint64_t *ids = malloc(W->len * sizeof *ids);
         uint64_t k = W->len;
         for (uint64_t i = 0; i < k; i++)
@@ -235,6 +237,8 @@ static double simulate(enum tf_mode mode, const double *dur, uint64_t ntasks, in
 {
     struct sim S = {.dur = dur, .ntasks = ntasks, .nworkers = nworkers};
     S.s = tf_sched_new(mode, ntasks, nworkers, node_of);
+    if (no_stealing)
+        tf_sched_disable_stealing(S.s);
     S.w = calloc((size_t)nworkers, sizeof *S.w);
     S.pool = malloc((ntasks + 1) * sizeof *S.pool); /* a ring: a task is given back at most
                                                         once at a time */
@@ -473,6 +477,34 @@ START_TEST(mode_names_round_trip)
 }
 END_TEST
 
+/* Stealing as a mode of its own or always on? Measured here without it, on the same
+ * workloads: it is what lets the Process model and the end of every run balance. */
+START_TEST(what_stealing_buys)
+{
+    double d[40];
+    for (int i = 0; i < 40; i++)
+        d[i] = 1.0;
+    d[0] = 50.0;
+    double *h = heavy_tailed(400, 2);
+    double with_held = simulate(TF_MODE_PROCESS, d, 40, 4, NULL, NULL, NULL);
+    double with_heavy = simulate(TF_MODE_PROCESS, h, 400, 16, NULL, NULL, NULL);
+    double with_pool = simulate(TF_MODE_POOL, h, 400, 16, NULL, NULL, NULL);
+    no_stealing = true;
+    double without_held = simulate(TF_MODE_PROCESS, d, 40, 4, NULL, NULL, NULL);
+    double without_heavy = simulate(TF_MODE_PROCESS, h, 400, 16, NULL, NULL, NULL);
+    double without_pool = simulate(TF_MODE_POOL, h, 400, 16, NULL, NULL, NULL);
+    no_stealing = false;
+    printf("stealing on/off: process, long task first %.1f/%.1f s; process heavy-tailed "
+           "%.2f/%.2f s; pool heavy-tailed %.2f/%.2f s\n",
+           with_held, without_held, with_heavy, without_heavy, with_pool, without_pool);
+    ck_assert_double_lt(with_held, 51.0);    /* the long task alone */
+    ck_assert_double_gt(without_held, 58.0); /* long task + the 9 queued behind it */
+    ck_assert_double_lt(with_heavy, without_heavy);
+    ck_assert_double_le(with_pool, without_pool * 1.001);
+    free(h);
+}
+END_TEST
+
 static Suite *scheduler_suite(void)
 {
     Suite *s = suite_create("scheduler");
@@ -488,6 +520,7 @@ static Suite *scheduler_suite(void)
     tcase_add_test(tc, auto_mode_choice);
     tcase_add_test(tc, prefetch_rule);
     tcase_add_test(tc, mode_names_round_trip);
+    tcase_add_test(tc, what_stealing_buys);
     suite_add_tcase(s, tc);
     return s;
 }
