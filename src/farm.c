@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -222,7 +223,12 @@ static int finish_master(struct tf_master *m, enum tf_status st)
     double end = tf_now();
     m->counts[TF_TASK_NOT_RUN] =
         m->ntasks - (m->counts[1] + m->counts[2] + m->counts[3] + m->counts[4]);
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    enum tf_status nst = tf_h5out_note(m->h5, "master_peak_rss_mib", (double)ru.ru_maxrss / 1024.0);
     enum tf_status cst = tf_h5out_close(m->h5, end, m->counts);
+    if (cst == TF_OK)
+        cst = nst;
     tf_taskfile_close(m->tasks);
     tf_sched_free(m->sched);
     free(m->plan);

@@ -489,6 +489,13 @@ enum tf_status tf_h5out_flush_if_older(struct tf_h5out *h, double seconds)
     return tf_h5out_flush(h);
 }
 
+enum tf_status tf_h5out_note(struct tf_h5out *h, const char *name, double value)
+{
+    if (attr_f64(h->file, name, value) < 0)
+        return h5_fail("writing an attribute to the output file", NULL, 0);
+    return TF_OK;
+}
+
 enum tf_status tf_h5out_close(struct tf_h5out *h, double end_time, const uint64_t counts[5])
 {
     if (h == NULL)

@@ -49,6 +49,9 @@ enum tf_status tf_h5out_flush(struct tf_h5out *h) TF_NODISCARD;
 /* Flush when the last flush is older than `seconds`. */
 enum tf_status tf_h5out_flush_if_older(struct tf_h5out *h, double seconds) TF_NODISCARD;
 
+/* Write a number as a root attribute (run statistics such as the master's peak memory). */
+enum tf_status tf_h5out_note(struct tf_h5out *h, const char *name, double value) TF_NODISCARD;
+
 /* Flush, write the end time and per-status counts, close and free. NULL-safe. Returns the
  * first error seen; the handle is freed whatever happens. */
 enum tf_status tf_h5out_close(struct tf_h5out *h, double end_time, const uint64_t counts[5]);

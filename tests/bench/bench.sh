@@ -33,12 +33,13 @@ py=/usr/bin/python3
 stats="$py $here/stats.py"
 
 med() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-# taskfarm TASKS P WHAT -> prints one figure of one run (see stats.py for WHAT)
+# taskfarm TASKS P WHAT [OPTIONS] -> prints one figure of one run (see stats.py for WHAT)
 tf_once() {
     local tasks=$1 p=$2 what=$3 t0 t1
+    shift 3
     rm -f out.h5
     t0=$(date +%s.%N)
-    mpirun --oversubscribe -n $((p + 1)) "$taskfarm" run "$tasks" -o out.h5 -q >/dev/null 2>&1 || true
+    mpirun --oversubscribe -n $((p + 1)) "$taskfarm" run "$tasks" -o out.h5 -q "$@" >/dev/null 2>&1 || true
     t1=$(date +%s.%N)
     $stats out.h5 "$what" "$(echo "$t1 - $t0" | bc)"
 }
@@ -85,6 +86,16 @@ if wants 2; then
         t=$(peer_med $tool skew.tasks 16)
         printf '   %-16s whole command %6.2f s  efficiency <= %.3f\n' "$tool" "$t" "$(echo "$ideal / $t" | bc -l)"
     done
+    mpirun --oversubscribe -n 17 "$taskfarm" run skew.tasks -o previous.h5 -q >/dev/null 2>&1 || true
+    mk2=$(tf_med skew.tasks 16 makespan --durations-from previous.h5)
+    printf '   %-16s makespan %6.2f s  efficiency %.3f  closes %.0f%% of the gap from greedy to the lower bound\n' \
+        "taskfarm --durations-from" "$mk2" "$(echo "$ideal / $mk2" | bc -l)" \
+        "$(echo "100 * ($ideal - $mk2) / ($ideal - $lower)" | bc -l)"
+    mk3=$(tf_med skew.tasks 16 makespan --no-steal)
+    printf '   %-16s makespan %6.2f s  efficiency %.3f\n' "taskfarm --no-steal" "$mk3" "$(echo "$ideal / $mk3" | bc -l)"
+    mk4=$(tf_med skew.tasks 16 makespan --mode process)
+    mk5=$(tf_med skew.tasks 16 makespan --mode process --no-steal)
+    printf '   %-16s makespan %6.2f s with stealing, %6.2f s without\n' "taskfarm --mode process" "$mk4" "$mk5"
 fi
 
 if wants 3; then
