@@ -85,6 +85,8 @@ void tf_comm_finalize(void)
 {
     if (solo)
         return;
+    free(sends);
+    sends = NULL;
     if (farm_comm != MPI_COMM_NULL) {
         /* Ranks that finish first wait here for the rest: sleeping, not spinning. */
         MPI_Request req;
@@ -160,11 +162,6 @@ enum tf_status tf_comm_progress(bool wait)
         } else {
             i++;
         }
-    }
-    if (nsends == 0) {
-        free(sends);
-        sends = NULL;
-        cap_sends = 0;
     }
     return TF_OK;
 }

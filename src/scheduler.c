@@ -249,14 +249,21 @@ static uint64_t pool_batch(const struct tf_sched *s)
     return n > POOL_MAX_BATCH ? POOL_MAX_BATCH : (n > left ? left : n);
 }
 
+/* What one scan over the pending workers computes once, so a scan costs O(workers) rather
+ * than O(workers^2): thousands of ranks must not make the master the bottleneck. */
+struct scan {
+    int idle;            /* pending workers that hold nothing */
+    int queued_anywhere; /* -1 not computed yet, else 0 or 1 */
+    bool no_victim;      /* a victim search found none (it would find none for others) */
+};
+
 /* How many tasks to hand w now, and from where; 0 when nothing is meant for it. */
-static uint64_t batch_size(const struct tf_sched *s, int w, bool *from_returned)
+static uint64_t batch_size(const struct tf_sched *s, int w, int idle, bool *from_returned)
 {
     /* Tasks given back go to idle workers first: a busy worker asking ahead must not take
      * what was stolen for an idle one. */
     *from_returned = false;
     if (s->returned > 0) {
-        int idle = idle_pending(s);
         if (outstanding(&s->w[w]) == 0 || idle == 0) {
             uint64_t k = (uint64_t)(idle > 0 ? idle : 1);
             *from_returned = true;
@@ -301,11 +308,11 @@ static bool work_queued_anywhere(const struct tf_sched *s)
 }
 
 /* The decision for one pending worker; false when it must wait. */
-static bool decide(struct tf_sched *s, int w, struct tf_action *a)
+static bool decide(struct tf_sched *s, int w, struct scan *sc, struct tf_action *a)
 {
     struct worker_state *ws = &s->w[w];
     bool from_returned;
-    uint64_t n = batch_size(s, w, &from_returned);
+    uint64_t n = batch_size(s, w, sc->idle, &from_returned);
     if (n > 0) {
         *a = (struct tf_action){TF_ACT_ASSIGN, w, -1, n, from_returned};
         ws->pending = false;
@@ -316,7 +323,11 @@ static bool decide(struct tf_sched *s, int w, struct tf_action *a)
         return false; /* it still has work, or others' shares are still being sent */
     if (s->no_stealing && s->returned == 0)
         goto stop;
-    int v = s->steals_inflight < idle_pending(s) ? pick_victim(s, w) : -1;
+    int v = -1;
+    if (s->steals_inflight < sc->idle && !sc->no_victim) {
+        v = pick_victim(s, w);
+        sc->no_victim = v < 0;
+    }
     if (v >= 0) {
         uint64_t q = queued_estimate(&s->w[v]);
         *a = (struct tf_action){TF_ACT_STEAL, w, v, (q + 1) / 2, false};
@@ -325,7 +336,9 @@ static bool decide(struct tf_sched *s, int w, struct tf_action *a)
         s->steals++;
         return true;
     }
-    if (s->steals_inflight > 0 || work_queued_anywhere(s))
+    if (sc->queued_anywhere < 0)
+        sc->queued_anywhere = work_queued_anywhere(s);
+    if (s->steals_inflight > 0 || sc->queued_anywhere)
         return false;
 stop:
     *a = (struct tf_action){TF_ACT_STOP, w, -1, 0, false};
@@ -340,11 +353,12 @@ bool tf_sched_next_action(struct tf_sched *s, struct tf_action *a)
 {
     if (s->npending == 0)
         return false;
+    struct scan sc = {.idle = idle_pending(s), .queued_anywhere = -1};
     for (int i = 0; i < s->nworkers; i++) {
         int w = (s->cursor + i) % s->nworkers;
         if (!s->w[w].pending || s->w[w].stopped)
             continue;
-        if (decide(s, w, a)) {
+        if (decide(s, w, &sc, a)) {
             s->cursor = (w + 1) % s->nworkers; /* round robin: no worker waits behind others */
             return true;
         }

@@ -336,6 +336,12 @@ START_TEST(uniform)
     check_efficiency("uniform 0.05 s", TF_MODE_POOL, d, 2000, 128, 0.9);
     check_efficiency("uniform 0.05 s", TF_MODE_PROCESS, d, 2000, 16, 0.97);
     free(d);
+    /* thousands of workers: each scheduler decision must stay O(workers) */
+    d = malloc(40000 * sizeof *d);
+    for (int i = 0; i < 40000; i++)
+        d[i] = 0.5;
+    check_efficiency("uniform 0.5 s", TF_MODE_POOL, d, 40000, 2048, 0.9);
+    free(d);
 }
 END_TEST
 
