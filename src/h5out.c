@@ -598,14 +598,37 @@ static void scatter(enum col_id c, struct tf_result *rows, size_t n, const void 
     }
 }
 
+/* An open result file for reading; `h` only lends its memory types to mem_type(). */
+struct reader {
+    struct tf_h5out h;
+    hid_t file, group;
+};
+
+static void reader_open(struct reader *r, const char *path)
+{
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    r->h = (struct tf_h5out){.str_type = make_str_type(), .status_type = make_status_type()};
+    r->file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    r->group = r->file < 0 ? -1 : H5Gopen2(r->file, "tasks", H5P_DEFAULT);
+}
+
+static void reader_close(struct reader *r)
+{
+    if (r->group >= 0)
+        H5Gclose(r->group);
+    if (r->file >= 0)
+        H5Fclose(r->file);
+    H5Tclose(r->h.str_type);
+    H5Tclose(r->h.status_type);
+}
+
 enum tf_status tf_h5out_read_rows(const char *path, uint64_t first, size_t n,
                                   struct tf_result *rows, char **commands)
 {
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-    struct tf_h5out h = {.str_type = make_str_type(), .status_type = make_status_type()};
+    struct reader r;
+    reader_open(&r, path);
+    hid_t group = r.group;
     enum tf_status st = TF_OK;
-    hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    hid_t group = file < 0 ? -1 : H5Gopen2(file, "tasks", H5P_DEFAULT);
     void *buf = tf_xmalloc(n * 8 + 8);
     if (n > 0)
         memset(rows, 0, n * sizeof *rows);
@@ -615,7 +638,7 @@ enum tf_status tf_h5out_read_rows(const char *path, uint64_t first, size_t n,
         if (c == C_LINE || (c == C_COMMAND && commands == NULL))
             continue;
         void *dst = c == C_COMMAND ? (void *)commands : buf;
-        if (read_col(group, cols[c].name, mem_type(&h, cols[c].kind), first, n, dst) < 0) {
+        if (read_col(group, cols[c].name, mem_type(&r.h, cols[c].kind), first, n, dst) < 0) {
             st = h5_fail("reading the result file", NULL, 0);
             break;
         }
@@ -627,12 +650,7 @@ enum tf_status tf_h5out_read_rows(const char *path, uint64_t first, size_t n,
     if (group < 0)
         st = h5_fail("opening the result file", NULL, 0);
     free(buf);
-    if (group >= 0)
-        H5Gclose(group);
-    if (file >= 0)
-        H5Fclose(file);
-    H5Tclose(h.str_type);
-    H5Tclose(h.status_type);
+    reader_close(&r);
     return st;
 }
 
@@ -642,11 +660,11 @@ enum tf_status tf_h5out_read_durations(const char *path,
                                        void (*fn)(const char *command, double seconds, void *arg),
                                        void *arg, char *errmsg, size_t errlen)
 {
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-    struct tf_h5out h = {.str_type = make_str_type(), .status_type = make_status_type()};
+    struct reader r;
+    reader_open(&r, path);
+    struct tf_h5out h = r.h;
+    hid_t group = r.group;
     enum tf_status st = TF_OK;
-    hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    hid_t group = file < 0 ? -1 : H5Gopen2(file, "tasks", H5P_DEFAULT);
     hid_t d = group < 0 ? -1 : H5Dopen2(group, "command", H5P_DEFAULT);
     if (d < 0) {
         char what[600];
@@ -686,11 +704,6 @@ enum tf_status tf_h5out_read_durations(const char *path,
     free(end);
     free(status);
 out:
-    if (group >= 0)
-        H5Gclose(group);
-    if (file >= 0)
-        H5Fclose(file);
-    H5Tclose(h.str_type);
-    H5Tclose(h.status_type);
+    reader_close(&r);
     return st;
 }
