@@ -57,20 +57,40 @@ enum tf_status tf_comm_init(int *argc, char ***argv)
     return TF_OK;
 }
 
-/* Complete a non-blocking operation without spinning a core (see the back-off above). */
+/* One wait: spin while it is young, then sleep longer each time up to the cap. */
+struct backoff {
+    double t0;
+    long sleep_ns;
+};
+
+static struct backoff backoff_start(void)
+{
+    return (struct backoff){tf_monotonic(), SLEEP_MIN_NS};
+}
+
+static double backoff_waited(const struct backoff *b)
+{
+    return tf_monotonic() - b->t0;
+}
+
+static void backoff_pause(struct backoff *b, double waited)
+{
+    if (waited < SPIN_SECONDS)
+        return;
+    nap(b->sleep_ns);
+    b->sleep_ns = b->sleep_ns * 2 > SLEEP_MAX_NS ? SLEEP_MAX_NS : b->sleep_ns * 2;
+}
+
+/* Complete a non-blocking operation without spinning a core. */
 static int wait_lazily(MPI_Request *req)
 {
     int done = 0;
-    double t0 = tf_monotonic();
-    long sleep_ns = SLEEP_MIN_NS;
+    struct backoff b = backoff_start();
     for (;;) {
         int rc = MPI_Test(req, &done, MPI_STATUS_IGNORE);
         if (rc != MPI_SUCCESS || done)
             return rc;
-        if (tf_monotonic() - t0 < SPIN_SECONDS)
-            continue;
-        nap(sleep_ns);
-        sleep_ns = sleep_ns * 2 > SLEEP_MAX_NS ? SLEEP_MAX_NS : sleep_ns * 2;
+        backoff_pause(&b, backoff_waited(&b));
     }
 }
 
@@ -191,8 +211,7 @@ enum tf_status tf_comm_recv(struct tf_msg *msg, double timeout, bool *got)
 {
     MPI_Status status;
     int flag = 0;
-    double t0 = tf_monotonic();
-    long sleep_ns = SLEEP_MIN_NS;
+    struct backoff b = backoff_start();
     *got = false;
     for (;;) {
         int rc = MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, farm_comm, &flag, &status);
@@ -200,13 +219,10 @@ enum tf_status tf_comm_recv(struct tf_msg *msg, double timeout, bool *got)
             return mpi_fail("MPI_Iprobe", rc);
         if (flag)
             break;
-        double waited = tf_monotonic() - t0;
+        double waited = backoff_waited(&b);
         if (timeout >= 0 && waited >= timeout)
             return TF_OK;
-        if (waited < SPIN_SECONDS)
-            continue;
-        nap(sleep_ns);
-        sleep_ns = sleep_ns * 2 > SLEEP_MAX_NS ? SLEEP_MAX_NS : sleep_ns * 2;
+        backoff_pause(&b, waited);
     }
     int count = 0;
     MPI_Get_count(&status, MPI_BYTE, &count);
@@ -251,15 +267,4 @@ void tf_comm_bcast_u64(uint64_t *value)
     if (MPI_Ibcast(value, 1, MPI_UINT64_T, 0, farm_comm, &req) != MPI_SUCCESS ||
         wait_lazily(&req) != MPI_SUCCESS)
         tf_comm_abort(TF_EXIT_INTERNAL);
-}
-
-const char *tf_comm_library_version(void)
-{
-    static char version[MPI_MAX_LIBRARY_VERSION_STRING];
-    int len = 0;
-    MPI_Get_library_version(version, &len);
-    char *nl = strchr(version, '\n');
-    if (nl)
-        *nl = '\0';
-    return version;
 }

@@ -62,7 +62,4 @@ int tf_comm_agree_max(int code);
 /* Collective: the master's value reaches every rank. */
 void tf_comm_bcast_u64(uint64_t *value);
 
-/* Library identification for the result file's metadata. */
-const char *tf_comm_library_version(void);
-
 #endif

@@ -24,8 +24,6 @@
 #define TF_VERSION "unknown"
 #endif
 
-#define FLUSH_SECONDS 2.0
-
 static void input_error(const char *msg)
 {
     fprintf(stderr, "taskfarm: error: %s\n", msg);
@@ -209,7 +207,7 @@ static enum tf_status run_local(struct tf_master *m)
             enum tf_status st = tf_master_store(m, &r, m->host);
             tf_result_fini(&r);
             TF_TRY(st);
-            TF_TRY(tf_h5out_flush_if_older(m->h5, FLUSH_SECONDS));
+            TF_TRY(tf_h5out_flush_if_older(m->h5, TF_FLUSH_SECONDS));
         }
         tf_sched_on_done(m->sched, 0, a.count, busy);
         tf_sched_on_report(m->sched, 0, 0, received);

@@ -11,6 +11,9 @@
 #include "scheduler.h"
 #include "taskfile.h"
 
+/* The master flushes the result file at least this often while results arrive. */
+#define TF_FLUSH_SECONDS 2.0
+
 /* Collective over all ranks, after tf_comm_init. */
 int tf_farm_run(const struct tf_config *cfg);
 

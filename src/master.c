@@ -20,7 +20,6 @@
 /* A batch message is cut at this size even when the scheduler allows more tasks: long
  * command lines must not make messages of gigabytes. */
 #define ASSIGN_MAX_BYTES (4u << 20)
-#define FLUSH_SECONDS    2.0
 #define PROGRESS_SECONDS 30.0
 
 /* Tasks given back by workers, waiting to be handed out again; owned copies. */
@@ -188,14 +187,14 @@ enum tf_status tf_master_run(struct tf_master *m)
     while (st == TF_OK && tf_sched_stopped(m->sched) < m->nworkers) {
         struct tf_msg msg = {0};
         bool got;
-        st = tf_comm_recv(&msg, FLUSH_SECONDS, &got);
+        st = tf_comm_recv(&msg, TF_FLUSH_SECONDS, &got);
         if (st == TF_OK && got)
             st = handle(&L, &msg);
         tf_msg_clear(&msg);
         if (st == TF_OK)
             st = tf_comm_progress(false);
         if (st == TF_OK)
-            st = tf_h5out_flush_if_older(m->h5, FLUSH_SECONDS);
+            st = tf_h5out_flush_if_older(m->h5, TF_FLUSH_SECONDS);
         report_progress(&L);
     }
     if (st == TF_OK)

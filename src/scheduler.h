@@ -73,7 +73,6 @@ bool tf_sched_next_action(struct tf_sched *s, struct tf_action *a);
 /* ---- state ---- */
 
 uint64_t tf_sched_unassigned(const struct tf_sched *s); /* new + given back, not yet handed out */
-uint64_t tf_sched_returned(const struct tf_sched *s);   /* given back, not yet handed out again */
 bool tf_sched_finished(const struct tf_sched *s);       /* every task done */
 int tf_sched_stopped(const struct tf_sched *s);         /* workers sent STOP */
 uint64_t tf_sched_steals(const struct tf_sched *s);     /* steals started */
