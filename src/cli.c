@@ -5,6 +5,7 @@
  */
 #include "cli.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +17,25 @@
 #define TF_VERSION "unknown"
 #endif
 
-enum { OPT_MODE = 256, OPT_CAPTURE, OPT_FORCE, OPT_DURATIONS, OPT_NO_STEAL };
+enum {
+    OPT_MODE = 256,
+    OPT_CAPTURE,
+    OPT_FORCE,
+    OPT_DURATIONS,
+    OPT_NO_STEAL,
+    OPT_TIMEOUT,
+    OPT_KILL_GRACE,
+    OPT_RETRIES,
+    OPT_MAX_FAILURES,
+    OPT_FAIL_FAST,
+    OPT_DRAIN,
+    OPT_RESUME,
+    OPT_RETRY_FAILED,
+    OPT_ALLOW_CHANGED,
+    OPT_WALLTIME,
+    OPT_EXPECTED,
+    OPT_NO_JOURNAL,
+};
 
 static const struct option long_opts[] = {
     {"output", required_argument, NULL, 'o'},
@@ -25,6 +44,18 @@ static const struct option long_opts[] = {
     {"force", no_argument, NULL, OPT_FORCE},
     {"durations-from", required_argument, NULL, OPT_DURATIONS},
     {"no-steal", no_argument, NULL, OPT_NO_STEAL},
+    {"timeout", required_argument, NULL, OPT_TIMEOUT},
+    {"kill-grace", required_argument, NULL, OPT_KILL_GRACE},
+    {"retries", required_argument, NULL, OPT_RETRIES},
+    {"max-failures", required_argument, NULL, OPT_MAX_FAILURES},
+    {"fail-fast", no_argument, NULL, OPT_FAIL_FAST},
+    {"drain", required_argument, NULL, OPT_DRAIN},
+    {"resume", no_argument, NULL, OPT_RESUME},
+    {"retry-failed", no_argument, NULL, OPT_RETRY_FAILED},
+    {"allow-changed-taskfile", no_argument, NULL, OPT_ALLOW_CHANGED},
+    {"walltime", required_argument, NULL, OPT_WALLTIME},
+    {"expected-duration", required_argument, NULL, OPT_EXPECTED},
+    {"no-journal", no_argument, NULL, OPT_NO_JOURNAL},
     {"verbose", no_argument, NULL, 'v'},
     {"quiet", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, 'h'},
@@ -53,6 +84,27 @@ static const char usage_text[] =
     "                      start the longest tasks first, by the durations of the same\n"
     "                      commands in an earlier result file (unknown ones count as average)\n"
     "      --no-steal      diagnostic: never move queued tasks between workers\n"
+    "      --timeout T     a task running longer than T gets SIGTERM, then SIGKILL after\n"
+    "                      --kill-grace T (default 5s), sent to its whole process group\n"
+    "      --retries N     run a task that failed, was killed or timed out up to N more\n"
+    "                      times, on another worker when there is one (default 0)\n"
+    "      --max-failures K  hand out no new task once K tasks did not succeed; running\n"
+    "                      tasks finish and every result is kept (--fail-fast: K = 1)\n"
+    "      --drain T       on SIGTERM, SIGINT or SIGUSR1: no new tasks; running ones get T\n"
+    "                      to finish (default 20s), then are stopped and stay NOT_RUN;\n"
+    "                      a second signal stops them at once\n"
+    "      --walltime T    the run must be over T after it starts (default: Slurm's job\n"
+    "                      end time when known): no task starts that cannot finish by\n"
+    "                      then, and the drain begins in time\n"
+    "      --expected-duration T  how long one task takes, for --walltime (default: the\n"
+    "                      average of the tasks finished so far)\n"
+    "      --resume        continue an existing result file: run only the tasks that did\n"
+    "                      not finish (the file is created when it does not exist)\n"
+    "      --retry-failed  with --resume, run the tasks that did not succeed again too\n"
+    "      --allow-changed-taskfile  resume although the task file changed (same number\n"
+    "                      of tasks; unfinished tasks run the new lines)\n"
+    "      --no-journal    diagnostic: no crash journal (a kill -9 loses recent results)\n"
+    "                      Durations: 90, 2.5, 30s, 10m, 2h, 1d, MM:SS, HH:MM:SS, D-HH:MM:SS\n"
     "  -v, --verbose       more progress messages (twice: debug)\n"
     "  -q, --quiet         errors only\n"
     "  -h, --help          show this help\n"
@@ -62,7 +114,8 @@ static const char usage_text[] =
     "\n"
     "Exit status: 0 every task succeeded; 1 the run finished but some tasks did not\n"
     "succeed; 2 usage or input error (nothing written, nothing overwritten); 3 internal\n"
-    "failure (MPI, HDF5, memory, file system) during the run.\n";
+    "failure (MPI, HDF5, memory, file system) during the run; 4 stopped early (signal or\n"
+    "walltime), incomplete: run again with --resume to finish.\n";
 
 void tf_config_fini(struct tf_config *cfg)
 {
@@ -119,6 +172,19 @@ static char *join_argv(int argc, char **argv)
     return s;
 }
 
+static bool parse_count(const char *s, uint64_t *out)
+{
+    char *end;
+    if (*s < '0' || *s > '9')
+        return false;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno != 0 || *end != '\0')
+        return false;
+    *out = v;
+    return true;
+}
+
 static enum tf_cli_outcome parse_run(int argc, char **argv, struct tf_config *cfg, FILE *out,
                                      FILE *err)
 {
@@ -147,6 +213,49 @@ static enum tf_cli_outcome parse_run(int argc, char **argv, struct tf_config *cf
         case OPT_NO_STEAL:
             cfg->no_steal = true;
             break;
+        case OPT_TIMEOUT:
+        case OPT_KILL_GRACE:
+        case OPT_DRAIN:
+        case OPT_WALLTIME:
+        case OPT_EXPECTED: {
+            double v;
+            if (!tf_parse_seconds(optarg, &v) || (v <= 0 && c != OPT_KILL_GRACE && c != OPT_DRAIN))
+                return usage_error(err, "invalid duration '%s' (e.g. 90, 2.5, 10m, 01:30:00)",
+                                   optarg);
+            *(c == OPT_TIMEOUT      ? &cfg->timeout
+              : c == OPT_KILL_GRACE ? &cfg->kill_grace
+              : c == OPT_DRAIN      ? &cfg->drain
+              : c == OPT_WALLTIME   ? &cfg->walltime
+                                    : &cfg->expected_duration) = v;
+            break;
+        }
+        case OPT_RETRIES: {
+            uint64_t v;
+            if (!parse_count(optarg, &v) || v > 1000)
+                return usage_error(err, "invalid --retries '%s': a count from 0 to 1000", optarg);
+            cfg->retries = (int)v;
+            break;
+        }
+        case OPT_MAX_FAILURES:
+            if (!parse_count(optarg, &cfg->max_failures) || cfg->max_failures == 0)
+                return usage_error(err, "invalid --max-failures '%s': a count of 1 or more",
+                                   optarg);
+            break;
+        case OPT_FAIL_FAST:
+            cfg->max_failures = 1;
+            break;
+        case OPT_RESUME:
+            cfg->resume = true;
+            break;
+        case OPT_RETRY_FAILED:
+            cfg->retry_failed = cfg->resume = true;
+            break;
+        case OPT_ALLOW_CHANGED:
+            cfg->allow_changed = true;
+            break;
+        case OPT_NO_JOURNAL:
+            cfg->no_journal = true;
+            break;
         case OPT_DURATIONS:
             if (*optarg == '\0')
                 return usage_error(err, "%s", "empty value for --durations-from");
@@ -174,6 +283,9 @@ static enum tf_cli_outcome parse_run(int argc, char **argv, struct tf_config *cf
     }
     if (optind >= argc)
         return usage_error(err, "%s", "missing TASKFILE");
+    if (cfg->resume && cfg->force)
+        return usage_error(err, "%s",
+                           "--resume continues a result file, --force starts it over: choose one");
     if (optind + 1 < argc)
         return usage_error(err, "unexpected argument '%s': give one TASKFILE", argv[optind + 1]);
     cfg->taskfile = argv[optind];
@@ -187,6 +299,8 @@ enum tf_cli_outcome tf_cli_parse(int argc, char **argv, struct tf_config *cfg, F
     memset(cfg, 0, sizeof *cfg);
     cfg->mode = TF_MODE_AUTO;
     cfg->capture_bytes = TF_DEFAULT_CAPTURE;
+    cfg->kill_grace = TF_DEFAULT_KILL_GRACE;
+    cfg->drain = TF_DEFAULT_DRAIN;
     if (argc < 2)
         return usage_error(err, "%s", "missing command: use 'taskfarm run TASKFILE'");
     const char *cmd = argv[1];

@@ -21,6 +21,7 @@ enum tf_msg_kind {
     TF_MSG_STOP = 4,    /* master -> worker: no more work; leave the loop */
     TF_MSG_STEAL = 5,   /* master -> worker: give back up to N queued tasks */
     TF_MSG_RELEASE = 6, /* worker -> master: report + tasks given back */
+    TF_MSG_DRAIN = 7,   /* master -> worker: stop level (see enum tf_stop in farm.h) */
 };
 
 struct tf_msg {

@@ -9,7 +9,9 @@
 
 #include "scheduler.h"
 
-#define TF_DEFAULT_CAPTURE (1024 * 1024)
+#define TF_DEFAULT_CAPTURE    (1024 * 1024)
+#define TF_DEFAULT_KILL_GRACE 5.0
+#define TF_DEFAULT_DRAIN      20.0
 
 enum tf_log_verbosity { TF_QUIET = -1, TF_NORMAL = 0, TF_VERBOSE = 1, TF_DEBUG = 2 };
 
@@ -22,7 +24,19 @@ struct tf_config {
     const char *durations_from; /* borrowed: an earlier result file, or NULL */
     bool no_steal;              /* diagnostic: no stealing, no shedding */
     int verbosity;
-    char *command_line; /* owned: argv joined, shell-quoted where needed */
+    /* reliability (README "When things go wrong") */
+    double timeout;           /* seconds per task, 0: none */
+    double kill_grace;        /* SIGTERM to SIGKILL */
+    int retries;              /* extra runs of a task that did not succeed */
+    uint64_t max_failures;    /* stop handing out tasks after this many failures, 0: never */
+    double drain;             /* after a stop signal: seconds running tasks may go on */
+    bool resume;              /* continue OUT.h5 (created if absent) */
+    bool retry_failed;        /* with resume: run failed tasks again too */
+    bool allow_changed;       /* resume even though the task file's content changed */
+    double walltime;          /* seconds from start the run must be over by, 0: none */
+    double expected_duration; /* seconds a task is expected to take, 0: unknown */
+    bool no_journal;          /* diagnostic: measure what crash safety costs */
+    char *command_line;       /* owned: argv joined, shell-quoted where needed */
 };
 
 void tf_config_fini(struct tf_config *cfg);

@@ -226,10 +226,53 @@ static bool exited_unreaped(pid_t pid)
     return waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == pid;
 }
 
-/* Wait until the process is a zombie (not reaped), capturing its output meanwhile, and
- * calling env->tick about every tick_seconds. */
+/* Why we are ending a task, and how far we have got. */
+struct stopper {
+    enum { RUNNING, TERM_SENT, KILL_SENT } stage;
+    bool timed_out, cancelled;
+    double timeout_at, kill_at; /* monotonic; 0: none */
+};
+
+/* Send the next signal a timed-out or cancelled task has coming, if its time has come. */
+static void stop_step(const struct tf_exec_env *env, pid_t pid, struct stopper *sp)
+{
+    double now = tf_monotonic();
+    int cancel = env->cancel ? *env->cancel : 0;
+    if (sp->stage == RUNNING && (cancel || (sp->timeout_at > 0 && now >= sp->timeout_at))) {
+        sp->cancelled = cancel != 0;
+        sp->timed_out = !sp->cancelled;
+        kill(-pid, SIGTERM);
+        sp->stage = TERM_SENT;
+        sp->kill_at = now + env->kill_grace;
+    }
+    if (sp->stage == TERM_SENT && (now >= sp->kill_at || cancel >= 2)) {
+        kill(-pid, SIGKILL); /* it ignored SIGTERM, or we must stop now */
+        sp->stage = KILL_SENT;
+    }
+}
+
+/* Milliseconds until the next thing to do (tick, SIGTERM, SIGKILL); -1: nothing but wait. */
+static int next_wakeup_ms(const struct tf_exec_env *env, const struct stopper *sp, double next_tick,
+                          bool have_pidfd)
+{
+    double at = env->tick ? next_tick : 0;
+    double when = sp->stage == RUNNING ? sp->timeout_at : sp->stage == TERM_SENT ? sp->kill_at : 0;
+    if (when > 0 && (at == 0 || when < at))
+        at = when;
+    int ms = -1;
+    if (at > 0) {
+        double left = (at - tf_monotonic()) * 1000 + 1;
+        ms = left < 0 ? 0 : left > 60000 ? 60000 : (int)left;
+    }
+    if (!have_pidfd && (ms < 0 || ms > 10))
+        ms = 10; /* without a pidfd (old kernels) we look for the exit every 10 ms */
+    return ms;
+}
+
+/* Wait until the process is a zombie (not reaped), capturing its output meanwhile, calling
+ * env->tick about every tick_seconds, and ending it when it times out or is cancelled. */
 static void pump_until_exit(const struct tf_exec_env *env, pid_t pid, int pidfd,
-                            struct capture cap[2])
+                            struct capture cap[2], struct stopper *sp)
 {
     double next_tick = env->tick ? tf_monotonic() + env->tick_seconds : 0;
     for (;;) {
@@ -244,13 +287,8 @@ static void pump_until_exit(const struct tf_exec_env *env, pid_t pid, int pidfd,
         int pid_at = pidfd >= 0 ? (int)n : -1;
         if (pidfd >= 0)
             fds[n++] = (struct pollfd){.fd = pidfd, .events = POLLIN};
-        /* Without a pidfd (old kernels) we look for the exit every 10 ms. */
-        int timeout = pidfd >= 0 ? -1 : 10;
-        if (env->tick) {
-            int ms = (int)((next_tick - tf_monotonic()) * 1000) + 1;
-            timeout = timeout < 0 || ms < timeout ? (ms < 0 ? 0 : ms) : timeout;
-        }
-        int rc = poll(fds, n, timeout);
+        stop_step(env, pid, sp);
+        int rc = poll(fds, n, next_wakeup_ms(env, sp, next_tick, pidfd >= 0));
         if (rc < 0 && errno != EINTR)
             break;
         for (int i = 0; i < 2; i++)
@@ -294,7 +332,8 @@ static void drain_after_exit(struct capture cap[2])
         }
 }
 
-static void record_exit(struct tf_result *r, int wstatus)
+static void record_exit(struct tf_result *r, int wstatus, const struct stopper *sp,
+                        const struct rusage *ru)
 {
     if (WIFEXITED(wstatus)) {
         r->exit_code = WEXITSTATUS(wstatus);
@@ -303,6 +342,15 @@ static void record_exit(struct tf_result *r, int wstatus)
         r->signal = WTERMSIG(wstatus);
         r->status = TF_TASK_KILLED;
     }
+    /* However it ended once we had signalled it, the outcome is ours, not the task's. */
+    if (sp->timed_out)
+        r->status = TF_TASK_TIMED_OUT;
+    else if (sp->cancelled)
+        r->status = TF_TASK_NOT_RUN;
+    /* Linux reports the peak of the task and of every descendant it waited for, in KiB. */
+    r->max_rss = (int64_t)ru->ru_maxrss * 1024;
+    r->cpu_user = (double)ru->ru_utime.tv_sec + (double)ru->ru_utime.tv_usec / 1e6;
+    r->cpu_system = (double)ru->ru_stime.tv_sec + (double)ru->ru_stime.tv_usec / 1e6;
 }
 
 void tf_exec_run(const struct tf_exec_env *env, const struct tf_task *t, struct tf_result *r)
@@ -312,8 +360,11 @@ void tf_exec_run(const struct tf_exec_env *env, const struct tf_task *t, struct 
 
     memset(r, 0, sizeof *r);
     r->id = t->id;
+    r->line = t->line;
+    r->offset = t->offset;
     r->rank = env->rank;
-    r->attempts = 1;
+    r->attempts = t->attempts + 1;
+    r->max_rss = -1;
     r->exit_code = -1;
     r->status = TF_TASK_FAILED;
     r->start = tf_now();
@@ -337,20 +388,21 @@ void tf_exec_run(const struct tf_exec_env *env, const struct tf_task *t, struct 
     struct capture cap[2] = {{.fd = out_p[0], .max = env->capture_max},
                              {.fd = err_p[0], .max = env->capture_max}};
     int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    struct stopper sp = {.timeout_at = env->timeout > 0 ? tf_monotonic() + env->timeout : 0};
 
-    pump_until_exit(env, pid, pidfd, cap);
+    pump_until_exit(env, pid, pidfd, cap, &sp);
     r->end = tf_now();
     /* The shell is a zombie, so its pid (= the group id) cannot be reused yet: killing the
      * group now reaches only what the task left behind. */
     kill(-pid, SIGKILL);
     int wstatus = 0;
-    struct rusage ru;
+    struct rusage ru = {0};
     while (wait4(pid, &wstatus, 0, &ru) < 0 && errno == EINTR)
         ;
     if (pidfd >= 0)
         close(pidfd);
     drain_after_exit(cap);
-    record_exit(r, wstatus);
+    record_exit(r, wstatus, &sp, &ru);
     r->out = capture_take(&cap[0], &r->out_len);
     r->err = capture_take(&cap[1], &r->err_len);
     r->out_truncated = cap[0].truncated;

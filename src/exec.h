@@ -21,6 +21,12 @@ struct tf_exec_env {
     int rank;           /* exported as TASKFARM_RANK and stored in the result */
     size_t capture_max; /* bytes kept per stream */
     bool always_shell;  /* run every line through /bin/sh, even plain commands */
+    double timeout;     /* seconds a task may run, 0: no limit */
+    double kill_grace;  /* seconds from SIGTERM to SIGKILL, for timeouts and cancels */
+    /* When set and non-zero, the running task is stopped: 1 = SIGTERM, then SIGKILL after
+     * kill_grace; 2 = SIGKILL now. It is then recorded as NOT_RUN (it was interrupted, it
+     * did not fail). Set from the tick hook or a signal handler. */
+    const volatile int *cancel;
     /* Called about every tick_seconds while a task runs (when set), so a worker can answer
      * messages during long tasks. */
     void (*tick)(void *arg);
@@ -28,9 +34,11 @@ struct tf_exec_env {
     double tick_seconds;
 };
 
-/* Run t and fill r: status, exit code or signal, times, captured output (owned by r; free
- * with tf_result_fini). A task that cannot be started is recorded as FAILED with the
- * reason in r->err; this never fails the farm. r->host is left NULL. */
+/* Run t and fill r: status, exit code or signal, times, resource use, captured output (owned
+ * by r; free with tf_result_fini). A task past env->timeout gets SIGTERM and, kill_grace
+ * seconds later, SIGKILL, both to its whole process group, and is recorded as TIMED_OUT.
+ * A task that cannot be started is recorded as FAILED with the reason in r->err; this
+ * never fails the farm. r->host is left NULL. */
 void tf_exec_run(const struct tf_exec_env *env, const struct tf_task *t, struct tf_result *r);
 
 #endif

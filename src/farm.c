@@ -18,6 +18,7 @@
 
 #include "comm.h"
 #include "log.h"
+#include "stopsig.h"
 #include "util.h"
 
 #ifndef TF_VERSION
@@ -43,13 +44,24 @@ static bool check_output(const struct tf_config *cfg, char *errmsg, size_t errle
             snprintf(errmsg, errlen, "output '%s' is the task file itself", path);
             return false;
         }
-        if (!cfg->force) {
+        if (!cfg->force && !cfg->resume) {
             snprintf(errmsg, errlen,
-                     "output file '%s' exists; use --force to overwrite it or -o for another",
+                     "output file '%s' exists; use --resume to continue it, --force to "
+                     "overwrite it, or -o for another",
                      path);
             return false;
         }
     }
+    char *jpath = tf_journal_path_for(path);
+    bool stale = !cfg->force && !cfg->resume && stat(jpath, &out) == 0;
+    if (stale)
+        snprintf(errmsg, errlen,
+                 "'%s' holds results of an interrupted run; use --resume to continue it or "
+                 "--force to start over",
+                 jpath);
+    free(jpath);
+    if (stale)
+        return false;
     char *copy = tf_xstrdup(path);
     const char *dir = dirname(copy);
     bool ok = false;
@@ -83,8 +95,8 @@ static bool plan_longest_first(struct tf_master *m, const char *from, char *orde
         return false;
     }
     m->plan = tf_xmalloc((m->ntasks ? m->ntasks : 1) * sizeof *m->plan);
-    uint64_t known = 0;
-    for (uint64_t i = 0; i < m->ntasks; i++) {
+    uint64_t known = 0, k = 0;
+    for (uint64_t i = 0; i < m->ntotal; i++) {
         struct tf_task t;
         bool got;
         if (tf_taskfile_next(m->tasks, &t, &got) != TF_OK || !got) {
@@ -92,9 +104,11 @@ static bool plan_longest_first(struct tf_master *m, const char *from, char *orde
             tf_durations_free(d);
             return false;
         }
+        if (m->skip && m->skip[i])
+            continue;
         double e = tf_durations_get(d, t.command);
         known += e >= 0;
-        m->plan[i] = (struct tf_planned){t.id, t.line, t.offset, e};
+        m->plan[k++] = (struct tf_planned){t.id, t.line, t.offset, e};
     }
     tf_durations_order(m->plan, m->ntasks);
     snprintf(order, olen, "longest first: durations of %llu of %llu tasks known from %s",
@@ -103,31 +117,89 @@ static bool plan_longest_first(struct tf_master *m, const char *from, char *orde
     return true;
 }
 
+static void make_run_id(char out[33])
+{
+    unsigned char b[16] = {0};
+    FILE *f = fopen("/dev/urandom", "rb");
+    if (f == NULL || fread(b, 1, sizeof b, f) != sizeof b) {
+        double t = tf_now();
+        memcpy(b, &t, sizeof t);
+        pid_t pid = getpid();
+        memcpy(b + 8, &pid, sizeof pid);
+    }
+    if (f)
+        fclose(f);
+    for (int i = 0; i < 16; i++)
+        snprintf(out + 2 * i, 3, "%02x", b[i]);
+}
+
+/* The end of the allocation: --walltime, or Slurm's job end time (epoch seconds). */
+static double end_of_run(const struct tf_config *cfg, double start_mono)
+{
+    if (cfg->walltime > 0)
+        return start_mono + cfg->walltime;
+    const char *e = getenv("SLURM_JOB_END_TIME");
+    double end = e ? strtod(e, NULL) : 0;
+    if (end > 0) {
+        tf_log(TF_LOG_INFO, "Slurm ends this job in %.0f s: the run stops in time", end - tf_now());
+        return start_mono + (end - tf_now());
+    }
+    return 0;
+}
+
 /* Master only: everything that can refuse the run. Returns an exit code, 0 to go on. */
 static int master_setup(const struct tf_config *cfg, struct tf_master *m, int nworkers,
                         const int *node_of)
 {
-    char err[1024];
+    char err[1024], run_id[33];
     struct tf_taskfile_info info;
     if (tf_taskfile_scan(cfg->taskfile, &info, err, sizeof err) != TF_OK ||
         !check_output(cfg, err, sizeof err)) {
         input_error(err);
         return TF_EXIT_USAGE;
     }
-    if (tf_taskfile_open(cfg->taskfile, &m->tasks, err, sizeof err) != TF_OK) {
+    if (tf_taskfile_open(cfg->taskfile, &m->tasks, err, sizeof err) != TF_OK ||
+        tf_taskfile_open(cfg->taskfile, &m->retry_reader, err, sizeof err) != TF_OK) {
         input_error(err);
         return TF_EXIT_USAGE;
     }
-    m->ntasks = info.ntasks;
+    m->ntasks = m->ntotal = info.ntasks;
+    m->nworkers = nworkers;
+    m->start = tf_now();
+    m->end_at = end_of_run(cfg, tf_monotonic());
+    make_run_id(run_id);
+    struct tf_run_meta meta = {
+        .version = TF_VERSION,
+        .run_id = run_id,
+        .command_line = cfg->command_line,
+        .taskfile = cfg->taskfile,
+        .taskfile_sha256 = info.sha256,
+        .mode = tf_mode_name(cfg->mode),
+        .mode_reason = "",
+        .order = "file order",
+        .master_host = m->host,
+        .nworkers = nworkers > 0 ? nworkers : 1,
+        .ntasks = info.ntasks,
+        .capture_bytes = cfg->capture_bytes,
+        .start_time = m->start,
+    };
+    /* Before the result file is touched: an unreadable --durations-from changes nothing. */
+    if (cfg->durations_from &&
+        tf_h5out_read_durations(cfg->durations_from, NULL, NULL, err, sizeof err) != TF_OK) {
+        input_error(err);
+        return TF_EXIT_USAGE;
+    }
+    int code = cfg->resume ? tf_resume_setup(m, &info, &meta) : tf_fresh_setup(m, &meta);
+    if (code != 0)
+        return code;
     char order[1024] = "file order";
     if (cfg->durations_from &&
         !plan_longest_first(m, cfg->durations_from, order, sizeof order, err, sizeof err)) {
         input_error(err);
         return TF_EXIT_USAGE;
     }
-    m->nworkers = nworkers;
     /* node_of[0] is the master's; workers are ranks 1.. */
-    m->sched = tf_sched_new(cfg->mode, info.ntasks, nworkers > 0 ? nworkers : 1,
+    m->sched = tf_sched_new(cfg->mode, m->ntasks, nworkers > 0 ? nworkers : 1,
                             nworkers > 0 ? node_of + 1 : NULL);
     if (cfg->no_steal)
         tf_sched_disable_stealing(m->sched);
@@ -137,31 +209,30 @@ static int master_setup(const struct tf_config *cfg, struct tf_master *m, int nw
             sum += m->plan[i].expected;
         tf_sched_hint_mean(m->sched, sum / (double)m->ntasks);
     }
-    m->start = tf_now();
-    const struct tf_run_meta meta = {
-        .version = TF_VERSION,
-        .command_line = cfg->command_line,
-        .taskfile = cfg->taskfile,
-        .taskfile_sha256 = info.sha256,
-        .mode = tf_mode_name(tf_sched_mode(m->sched)),
-        .mode_reason = tf_sched_reason(m->sched),
-        .order = order,
-        .master_host = m->host,
-        .nworkers = nworkers > 0 ? nworkers : 1,
-        .ntasks = info.ntasks,
-        .capture_bytes = cfg->capture_bytes,
-        .start_time = m->start,
-    };
-    if (tf_h5out_create(cfg->output, cfg->force, &meta, &m->h5, err, sizeof err) != TF_OK) {
-        input_error(err);
-        return TF_EXIT_USAGE;
-    }
+    const char *mode = tf_mode_name(tf_sched_mode(m->sched));
+    if (tf_h5out_note_str(m->h5, "mode", mode) != TF_OK ||
+        tf_h5out_note_str(m->h5, "mode_reason", tf_sched_reason(m->sched)) != TF_OK ||
+        tf_h5out_note_str(m->h5, "order", order) != TF_OK || tf_master_persist(m, true) != TF_OK)
+        return TF_EXIT_INTERNAL;
     if (info.ntasks == 0)
         tf_log(TF_LOG_WARN, "%s holds no tasks: writing an empty result file", cfg->taskfile);
     tf_log(TF_LOG_INFO, "%llu tasks from %s on %d worker%s, mode %s: %s; %s",
-           (unsigned long long)info.ntasks, cfg->taskfile, meta.nworkers,
-           meta.nworkers == 1 ? "" : "s", meta.mode, meta.mode_reason, order);
+           (unsigned long long)m->ntasks, cfg->taskfile, meta.nworkers,
+           meta.nworkers == 1 ? "" : "s", mode, tf_sched_reason(m->sched), order);
     return 0;
+}
+
+static int32_t prior_attempts(const struct tf_master *m, uint64_t id)
+{
+    size_t lo = 0, hi = m->nprior;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (m->prior[mid].id < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < m->nprior && m->prior[lo].id == id ? m->prior[lo].attempts : 0;
 }
 
 enum tf_status tf_master_next_task(struct tf_master *m, struct tf_task *t)
@@ -171,21 +242,130 @@ enum tf_status tf_master_next_task(struct tf_master *m, struct tf_task *t)
         const struct tf_planned *p = &m->plan[m->planned++];
         got = tf_taskfile_read_at(m->tasks, p->id, p->line, p->offset, t) == TF_OK;
     }
-    if (!m->plan && tf_taskfile_next(m->tasks, t, &got) != TF_OK)
-        got = false;
+    while (!m->plan && (got = tf_taskfile_next(m->tasks, t, &got) == TF_OK && got) && m->skip &&
+           t->id < m->ntotal && m->skip[t->id])
+        ;
     if (!got) {
         tf_log(TF_LOG_ERROR, "task file '%s' changed during the run (expected %llu tasks)",
-               m->cfg->taskfile, (unsigned long long)m->ntasks);
+               m->cfg->taskfile, (unsigned long long)m->ntotal);
         return TF_EINPUT;
     }
+    if (m->nprior)
+        t->attempts = prior_attempts(m, t->id);
     return tf_h5out_put_command(m->h5, t);
 }
 
-enum tf_status tf_master_store(struct tf_master *m, const struct tf_result *r, const char *host)
+/* Begin to stop: no new tasks; running ones get until `deadline` (0: as long as they take). */
+static void begin_stop(struct tf_master *m, const char *why, double grace, bool interrupted)
 {
+    if (m->stop != TF_RUNNING)
+        return;
+    m->stop = TF_STOP_NEW;
+    m->stop_reason = why;
+    m->interrupted = interrupted;
+    m->drain_deadline = grace >= 0 ? tf_monotonic() + grace : 0;
+    tf_sched_stop_new(m->sched);
+    if (grace >= 0)
+        tf_log(TF_LOG_WARN, "%s: no new tasks; running tasks get %.0f s to finish", why, grace);
+    else
+        tf_log(TF_LOG_WARN, "%s: no new tasks; running tasks finish", why);
+}
+
+static bool retry_left(const struct tf_master *m, const struct tf_result *r)
+{
+    int32_t this_run = r->attempts - (m->nprior ? prior_attempts(m, r->id) : 0);
+    return m->stop == TF_RUNNING && this_run <= m->cfg->retries;
+}
+
+enum tf_status tf_master_finish(struct tf_master *m, const struct tf_result *r, const char *host,
+                                bool *retry, struct tf_task *again)
+{
+    *retry = false;
+    if (r->status == TF_TASK_NOT_RUN) {
+        tf_log(TF_LOG_INFO, "task %llu was stopped by the drain: NOT_RUN, --resume runs it",
+               (unsigned long long)r->id);
+        return TF_OK;
+    }
+    bool ok = r->status == TF_TASK_SUCCEEDED;
+    if (!ok && retry_left(m, r)) {
+        if (tf_taskfile_read_at(m->retry_reader, r->id, r->line, r->offset, again) != TF_OK) {
+            tf_log(TF_LOG_ERROR, "cannot read task %llu again from '%s'", (unsigned long long)r->id,
+                   m->cfg->taskfile);
+            return TF_EINPUT;
+        }
+        again->attempts = r->attempts;
+        again->avoid_rank = r->rank;
+        *retry = true;
+        tf_log(TF_LOG_INFO, "task %llu %s (attempt %d): running it again",
+               (unsigned long long)r->id, tf_task_status_name(r->status), r->attempts);
+        return TF_OK;
+    }
     if (r->status >= 0 && r->status < TF_TASK_STATUS_COUNT)
         m->counts[r->status]++;
-    return tf_h5out_put_result(m->h5, r, host);
+    if (m->journal)
+        tf_journal_add(m->journal, r, host);
+    TF_TRY(tf_h5out_put_result(m->h5, r, host));
+    if (!ok && ++m->failures >= m->cfg->max_failures && m->cfg->max_failures > 0)
+        begin_stop(m, "--max-failures reached", -1, false);
+    return TF_OK;
+}
+
+bool tf_master_watch(struct tf_master *m)
+{
+    enum tf_stop before = m->stop;
+    double now = tf_monotonic();
+    int sigs = tf_stopsig_count();
+    if (sigs > m->signals_seen) {
+        static char why[64];
+        snprintf(why, sizeof why, "received signal %s", sigabbrev_np(tf_stopsig_last()));
+        if (m->signals_seen == 0 && m->stop == TF_RUNNING) {
+            begin_stop(m, why, m->cfg->drain, true);
+            tf_log(TF_LOG_WARN, "a second signal stops running tasks at once");
+        } else if (m->signals_seen == 0 && m->stop == TF_STOP_NEW) {
+            double d = now + m->cfg->drain; /* already stopping: at most --drain more */
+            if (m->drain_deadline == 0 || d < m->drain_deadline)
+                m->drain_deadline = d;
+            m->stop_reason = why;
+            m->interrupted = true;
+        } else if (m->stop < TF_STOP_KILL) {
+            tf_log(TF_LOG_WARN, "%s again: stopping running tasks now", why);
+            m->stop = TF_STOP_KILL;
+            m->stop_reason = why;
+            m->interrupted = true;
+        }
+        m->signals_seen = sigs;
+    }
+    if (m->end_at > 0 && m->stop == TF_RUNNING) {
+        double close_by = m->end_at - TF_CLOSE_MARGIN;
+        double expected =
+            m->cfg->expected_duration > 0 ? m->cfg->expected_duration : tf_sched_mean(m->sched);
+        if (now >= close_by - m->cfg->drain)
+            begin_stop(m, "walltime nearly over", close_by - now, true);
+        else if (expected > 0 && now + expected > close_by)
+            begin_stop(m, "the walltime leaves no room for another task", close_by - now, true);
+    }
+    if (m->stop == TF_STOP_NEW && m->drain_deadline > 0 && now >= m->drain_deadline) {
+        tf_log(TF_LOG_WARN, "drain time is up: stopping running tasks");
+        m->stop = TF_STOP_TERM;
+    }
+    return m->stop != before;
+}
+
+enum tf_status tf_master_persist(struct tf_master *m, bool now)
+{
+    TF_TRY(tf_journal_commit(m->journal));
+    if (!now && tf_monotonic() - tf_h5out_last_flush(m->h5) < TF_FLUSH_SECONDS)
+        return TF_OK;
+    TF_TRY(tf_journal_sync(m->journal));
+    return tf_h5out_flush(m->h5);
+}
+
+/* Tick of the master running tasks itself: a stop reaches the running task here. */
+static void local_tick(void *arg)
+{
+    struct tf_master *m = arg;
+    tf_master_watch(m);
+    m->cancel = m->stop >= TF_STOP_TERM ? (m->stop == TF_STOP_KILL ? 2 : 1) : 0;
 }
 
 /* The master alone: run every task here, in order, through the same scheduler. */
@@ -193,21 +373,31 @@ static enum tf_status run_local(struct tf_master *m)
 {
     struct tf_action a;
     uint64_t received = 0;
+    m->env.tick = local_tick;
+    m->env.tick_arg = m;
+    m->env.tick_seconds = 0.1;
+    m->env.cancel = &m->cancel;
     tf_sched_on_request(m->sched, 0);
-    while (tf_sched_next_action(m->sched, &a) && a.kind == TF_ACT_ASSIGN) {
+    while (!tf_master_watch(m) && m->stop == TF_RUNNING && tf_sched_next_action(m->sched, &a) &&
+           a.kind == TF_ACT_ASSIGN) {
         double busy = 0;
         tf_sched_on_assign(m->sched, 0, a.count, true);
         received += a.count;
         for (uint64_t i = 0; i < a.count; i++) {
             struct tf_task t;
             struct tf_result r;
+            bool retry;
             TF_TRY(tf_master_next_task(m, &t));
-            tf_exec_run(&m->env, &t, &r);
-            busy += r.end - r.start;
-            enum tf_status st = tf_master_store(m, &r, m->host);
-            tf_result_fini(&r);
-            TF_TRY(st);
-            TF_TRY(tf_h5out_flush_if_older(m->h5, TF_FLUSH_SECONDS));
+            do {
+                tf_exec_run(&m->env, &t, &r);
+                busy += r.end - r.start;
+                enum tf_status st = tf_master_finish(m, &r, m->host, &retry, &t);
+                tf_result_fini(&r);
+                TF_TRY(st);
+            } while (retry && m->stop == TF_RUNNING);
+            TF_TRY(tf_master_persist(m, false));
+            if (m->stop != TF_RUNNING)
+                return TF_OK; /* the rest stays NOT_RUN */
         }
         tf_sched_on_done(m->sched, 0, a.count, busy);
         tf_sched_on_report(m->sched, 0, 0, received);
@@ -219,19 +409,26 @@ static enum tf_status run_local(struct tf_master *m)
 static int finish_master(struct tf_master *m, enum tf_status st)
 {
     double end = tf_now();
-    m->counts[TF_TASK_NOT_RUN] =
-        m->ntasks - (m->counts[1] + m->counts[2] + m->counts[3] + m->counts[4]);
+    uint64_t c[TF_TASK_STATUS_COUNT] = {0};
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     enum tf_status nst = tf_h5out_note(m->h5, "master_peak_rss_mib", (double)ru.ru_maxrss / 1024.0);
-    enum tf_status cst = tf_h5out_close(m->h5, end, m->counts);
+    if (nst == TF_OK && m->stop_reason)
+        nst = tf_h5out_note_str(m->h5, "stop_reason", m->stop_reason);
+    enum tf_status jst = tf_journal_commit(m->journal);
+    enum tf_status cst = tf_h5out_close(m->h5, end, c);
     if (cst == TF_OK)
-        cst = nst;
+        cst = nst != TF_OK ? nst : jst;
+    /* The journal goes only when the result file holds every task's final outcome. */
+    enum tf_status jcl = tf_journal_close(m->journal, cst == TF_OK && c[TF_TASK_NOT_RUN] == 0);
     tf_taskfile_close(m->tasks);
+    tf_taskfile_close(m->retry_reader);
     tf_sched_free(m->sched);
     free(m->plan);
+    free(m->skip);
+    free(m->prior);
     if (st == TF_OK)
-        st = cst;
+        st = cst != TF_OK ? cst : jcl;
     if (st != TF_OK) {
         tf_log(TF_LOG_ERROR, "run failed (%s); finished results so far are in %s",
                tf_status_str(st), m->cfg->output);
@@ -240,17 +437,25 @@ static int finish_master(struct tf_master *m, enum tf_status st)
     if (m->cfg->verbosity > TF_QUIET)
         printf("taskfarm: %llu tasks: %llu succeeded, %llu failed, %llu killed, %llu timed out, "
                "%llu not run; %.1f s on %d worker%s; results in %s\n",
-               (unsigned long long)m->ntasks, (unsigned long long)m->counts[1],
-               (unsigned long long)m->counts[2], (unsigned long long)m->counts[3],
-               (unsigned long long)m->counts[4], (unsigned long long)m->counts[0], end - m->start,
-               m->nworkers > 0 ? m->nworkers : 1, m->nworkers > 1 ? "s" : "", m->cfg->output);
+               (unsigned long long)m->ntotal, (unsigned long long)c[1], (unsigned long long)c[2],
+               (unsigned long long)c[3], (unsigned long long)c[4], (unsigned long long)c[0],
+               end - m->start, m->nworkers > 0 ? m->nworkers : 1, m->nworkers > 1 ? "s" : "",
+               m->cfg->output);
+    if (m->interrupted && c[0] > 0)
+        fprintf(stderr,
+                "taskfarm: stopped early (%s): %llu tasks not run; run the same "
+                "command with --resume to finish\n",
+                m->stop_reason, (unsigned long long)c[0]);
     fflush(stdout);
-    return m->counts[TF_TASK_SUCCEEDED] == m->ntasks ? TF_EXIT_OK : TF_EXIT_TASKS;
+    if (m->interrupted && c[0] > 0)
+        return TF_EXIT_INCOMPLETE;
+    return c[TF_TASK_SUCCEEDED] == m->ntotal ? TF_EXIT_OK : TF_EXIT_TASKS;
 }
 
 int tf_farm_run(const struct tf_config *cfg)
 {
     int rank = tf_comm_rank(), nworkers = tf_comm_size() - 1;
+    tf_stopsig_install();
     char host[256] = "";
     gethostname(host, sizeof host - 1);
     struct tf_master m = {.cfg = cfg, .host = host};
@@ -260,21 +465,30 @@ int tf_farm_run(const struct tf_config *cfg)
     free(node_of);
     code = tf_comm_agree_max(code);
     if (code != 0) {
-        if (rank == 0 && m.h5) {
-            uint64_t none[TF_TASK_STATUS_COUNT] = {0};
-            (void)tf_h5out_close(m.h5, tf_now(), none);
-        }
+        if (rank == 0 && m.h5)
+            (void)tf_h5out_close(m.h5, tf_now(), NULL);
+        (void)tf_journal_close(m.journal, false);
+        tf_taskfile_close(m.tasks);
+        tf_taskfile_close(m.retry_reader);
+        tf_sched_free(m.sched);
+        free(m.plan);
+        free(m.skip);
+        free(m.prior);
         return code;
     }
-    uint64_t ntasks = m.ntasks;
+    uint64_t ntasks = m.ntotal;
     tf_comm_bcast_u64(&ntasks);
     if (rank != 0) {
-        enum tf_status st = tf_worker_run(rank, ntasks, cfg->capture_bytes, !cfg->no_steal);
+        enum tf_status st = tf_worker_run(cfg, rank, ntasks);
         if (st != TF_OK)
             tf_comm_abort(TF_EXIT_INTERNAL); /* the master would wait for us forever */
         return 0;
     }
-    m.env = (struct tf_exec_env){.ntasks = ntasks, .rank = 0, .capture_max = cfg->capture_bytes};
+    m.env = (struct tf_exec_env){.ntasks = ntasks,
+                                 .rank = 0,
+                                 .capture_max = cfg->capture_bytes,
+                                 .timeout = cfg->timeout,
+                                 .kill_grace = cfg->kill_grace};
     enum tf_status st = nworkers == 0 ? run_local(&m) : tf_master_run(&m);
     int exit_code = finish_master(&m, st);
     if (st != TF_OK && nworkers > 0)

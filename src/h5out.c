@@ -33,6 +33,9 @@ enum col_id {
     C_START,
     C_END,
     C_ATTEMPTS,
+    C_MAX_RSS,
+    C_CPU_USER,
+    C_CPU_SYSTEM,
     C_STDOUT,
     C_STDERR,
     C_STDOUT_TRUNC,
@@ -56,7 +59,13 @@ static const struct {
     [C_HOST] = {"host", K_STR, "host name of the rank that ran the task"},
     [C_START] = {"start", K_F64, "start time, seconds since the Unix epoch (NaN: not run)"},
     [C_END] = {"end", K_F64, "end time, seconds since the Unix epoch (NaN: not run)"},
-    [C_ATTEMPTS] = {"attempts", K_I32, "number of times the task was run"},
+    [C_ATTEMPTS] = {"attempts", K_I32,
+                    "number of times the task was run; the row holds the last run's outcome"},
+    [C_MAX_RSS] = {"max_rss", K_I64,
+                   "peak resident memory of the task and the children it waited for, bytes "
+                   "(-1: not run)"},
+    [C_CPU_USER] = {"cpu_user", K_F64, "user CPU seconds of the task and its children"},
+    [C_CPU_SYSTEM] = {"cpu_system", K_F64, "system CPU seconds of the task and its children"},
     [C_STDOUT] = {"stdout", K_STR,
                   "captured standard output (UTF-8; invalid bytes and NUL become U+FFFD)"},
     [C_STDERR] = {"stderr", K_STR,
@@ -81,6 +90,8 @@ struct tf_h5out {
     size_t ncmds;
     double last_flush;
 };
+
+static int read_col(hid_t group, const char *name, hid_t type, uint64_t first, size_t n, void *buf);
 
 /* ---- errors ----------------------------------------------------------------------------- */
 
@@ -189,8 +200,13 @@ static void fill_value(enum col_id c, void *out)
     case C_LINE:
         *(int64_t *)out = 0;
         break;
+    case C_MAX_RSS:
+        *(int64_t *)out = -1;
+        break;
     case C_START:
     case C_END:
+    case C_CPU_USER:
+    case C_CPU_SYSTEM:
         *(double *)out = NAN;
         break;
     case C_STATUS:
@@ -250,6 +266,9 @@ static int write_meta(struct tf_h5out *h, const struct tf_run_meta *m)
     rc |= attr_str(h, f, "hdf5_version", hdf5_version);
     rc |= attr_f64(f, "start_time", m->start_time);
     rc |= attr_f64(f, "end_time", NAN); /* NaN until the run closes the file */
+    rc |= attr_str(h, f, "run_id", m->run_id);
+    rc |= attr_i64(f, "resumes", 0);
+    rc |= attr_str(h, f, "state", "running");
     return rc;
 }
 
@@ -340,6 +359,15 @@ static void gather(enum col_id c, const struct tf_result *rows, size_t n, void *
             break;
         case C_ATTEMPTS:
             ((int32_t *)buf)[i] = r->attempts;
+            break;
+        case C_MAX_RSS:
+            ((int64_t *)buf)[i] = r->max_rss;
+            break;
+        case C_CPU_USER:
+            ((double *)buf)[i] = r->cpu_user;
+            break;
+        case C_CPU_SYSTEM:
+            ((double *)buf)[i] = r->cpu_system;
             break;
         case C_HOST:
             ((const char **)buf)[i] = r->host ? r->host : "";
@@ -482,6 +510,11 @@ enum tf_status tf_h5out_flush(struct tf_h5out *h)
     return TF_OK;
 }
 
+double tf_h5out_last_flush(const struct tf_h5out *h)
+{
+    return h->last_flush;
+}
+
 enum tf_status tf_h5out_flush_if_older(struct tf_h5out *h, double seconds)
 {
     if (tf_monotonic() - h->last_flush < seconds)
@@ -496,21 +529,74 @@ enum tf_status tf_h5out_note(struct tf_h5out *h, const char *name, double value)
     return TF_OK;
 }
 
-enum tf_status tf_h5out_close(struct tf_h5out *h, double end_time, const uint64_t counts[5])
+/* Count rows by status over the whole file: with resumes and retries, only the file knows. */
+static int count_statuses(struct tf_h5out *h, uint64_t counts[TF_TASK_STATUS_COUNT])
+{
+    enum { BLOCK = 1 << 20 };
+    int8_t *st = tf_xmalloc(BLOCK);
+    int rc = 0;
+    memset(counts, 0, TF_TASK_STATUS_COUNT * sizeof *counts);
+    for (uint64_t first = 0; first < h->ntasks && rc == 0; first += BLOCK) {
+        size_t n = h->ntasks - first < BLOCK ? (size_t)(h->ntasks - first) : BLOCK;
+        rc = read_col(h->group, cols[C_STATUS].name, h->status_type, first, n, st);
+        for (size_t i = 0; i < n && rc == 0; i++)
+            counts[st[i] >= 0 && st[i] < TF_TASK_STATUS_COUNT ? st[i] : 0]++;
+    }
+    free(st);
+    return rc;
+}
+
+enum tf_status tf_h5out_scan(struct tf_h5out *h,
+                             void (*fn)(uint64_t id, int status, int attempts, void *arg),
+                             void *arg)
+{
+    enum { BLOCK = 1 << 16 };
+    TF_TRY(tf_h5out_flush(h));
+    int8_t *st = tf_xmalloc(BLOCK);
+    int32_t *att = tf_xmalloc(BLOCK * sizeof *att);
+    int rc = 0;
+    for (uint64_t first = 0; first < h->ntasks && rc == 0; first += BLOCK) {
+        size_t n = h->ntasks - first < BLOCK ? (size_t)(h->ntasks - first) : BLOCK;
+        rc = read_col(h->group, cols[C_STATUS].name, h->status_type, first, n, st);
+        if (rc == 0)
+            rc = read_col(h->group, cols[C_ATTEMPTS].name, H5T_NATIVE_INT32, first, n, att);
+        for (size_t i = 0; i < n && rc == 0; i++)
+            fn(first + i, st[i], att[i], arg);
+    }
+    free(st);
+    free(att);
+    return rc < 0 ? h5_fail("reading the status of tasks in the result file", NULL, 0) : TF_OK;
+}
+
+enum tf_status tf_h5out_note_str(struct tf_h5out *h, const char *name, const char *value)
+{
+    if (attr_str(h, h->file, name, value) < 0)
+        return h5_fail("writing an attribute to the output file", NULL, 0);
+    return TF_OK;
+}
+
+enum tf_status tf_h5out_close(struct tf_h5out *h, double end_time,
+                              uint64_t counts[TF_TASK_STATUS_COUNT])
 {
     if (h == NULL)
         return TF_OK;
     enum tf_status st = tf_h5out_flush(h);
     static const char *const names[TF_TASK_STATUS_COUNT] = {
         "tasks_not_run", "tasks_succeeded", "tasks_failed", "tasks_killed", "tasks_timed_out"};
-    int rc = attr_f64(h->file, "end_time", end_time);
-    for (int i = 0; i < TF_TASK_STATUS_COUNT; i++)
-        rc |= attr_i64(h->file, names[i], (int64_t)counts[i]);
+    uint64_t local[TF_TASK_STATUS_COUNT];
+    uint64_t *c = counts ? counts : local;
+    int rc = st == TF_OK ? count_statuses(h, c) : -1;
+    rc |= attr_f64(h->file, "end_time", end_time);
+    for (int i = 0; i < TF_TASK_STATUS_COUNT && rc == 0; i++)
+        rc |= attr_i64(h->file, names[i], (int64_t)c[i]);
+    /* Written last: "closed" promises that everything before it is on disk. */
+    if (rc == 0 && st == TF_OK)
+        rc |= attr_str(h, h->file, "state", "closed");
     if (rc < 0 && st == TF_OK)
         st = h5_fail("writing run summary to the output file", NULL, 0);
-    for (int c = 0; c < NCOLS; c++) {
-        H5Dclose(h->dset[c]);
-        h->dset[c] = 0;
+    for (int c2 = 0; c2 < NCOLS; c2++) {
+        H5Dclose(h->dset[c2]);
+        h->dset[c2] = 0;
     }
     H5Gclose(h->group);
     h->group = 0;
@@ -519,6 +605,135 @@ enum tf_status tf_h5out_close(struct tf_h5out *h, double end_time, const uint64_
     h->file = 0;
     release(h);
     return st;
+}
+
+/* ---- opening an existing file ------------------------------------------------------------ */
+
+static int read_attr_str(hid_t loc, const char *name, char *out, size_t outlen)
+{
+    out[0] = '\0';
+    hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
+    if (a < 0)
+        return -1;
+    hid_t t = make_str_type();
+    char *v = NULL;
+    int rc = H5Aread(a, t, &v) < 0 ? -1 : 0;
+    if (rc == 0 && v) {
+        snprintf(out, outlen, "%s", v);
+        H5free_memory(v);
+    }
+    H5Tclose(t);
+    H5Aclose(a);
+    return rc;
+}
+
+static int read_attr_i64(hid_t loc, const char *name, int64_t *v)
+{
+    hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
+    if (a < 0)
+        return -1;
+    int rc = H5Aread(a, H5T_NATIVE_INT64, v) < 0 ? -1 : 0;
+    H5Aclose(a);
+    return rc;
+}
+
+enum tf_status tf_h5out_inspect(const char *path, struct tf_h5out_info *info, char *errmsg,
+                                size_t errlen)
+{
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    memset(info, 0, sizeof *info);
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0) {
+        char what[1200];
+        snprintf(what, sizeof what,
+                 "cannot open result file '%s' (truncated, damaged, or not HDF5)", path);
+        h5_fail(what, errmsg, errlen);
+        return TF_EINPUT;
+    }
+    int64_t ntasks = -1;
+    char state[32];
+    int rc = read_attr_i64(f, "format_version", &info->format_version);
+    rc |= read_attr_i64(f, "ntasks", &ntasks);
+    rc |= read_attr_str(f, "taskfile_sha256", info->taskfile_sha256, sizeof info->taskfile_sha256);
+    rc |= read_attr_str(f, "taskfile", info->taskfile, sizeof info->taskfile);
+    htri_t has_tasks = H5Lexists(f, "tasks", H5P_DEFAULT);
+    H5Eclear2(H5E_DEFAULT);
+    enum tf_status st = TF_OK;
+    if (rc < 0 || has_tasks <= 0 || ntasks < 0) {
+        snprintf(errmsg, errlen, "'%s' is not a taskfarm result file", path);
+        st = TF_EINPUT;
+    } else if (info->format_version != TF_H5OUT_FORMAT_VERSION) {
+        snprintf(errmsg, errlen,
+                 "result file '%s' has format version %lld; this taskfarm resumes version %d", path,
+                 (long long)info->format_version, TF_H5OUT_FORMAT_VERSION);
+        st = TF_EINPUT;
+    } else {
+        info->ntasks = (uint64_t)ntasks;
+        read_attr_str(f, "run_id", info->run_id, sizeof info->run_id);
+        read_attr_str(f, "state", state, sizeof state);
+        info->closed = strcmp(state, "closed") == 0;
+    }
+    H5Eclear2(H5E_DEFAULT);
+    H5Fclose(f);
+    return st;
+}
+
+static int open_columns(struct tf_h5out *h)
+{
+    for (int c = 0; c < NCOLS; c++) {
+        h->dset[c] = H5Dopen2(h->group, cols[c].name, H5P_DEFAULT);
+        if (h->dset[c] < 0)
+            return -1;
+        hid_t space = H5Dget_space(h->dset[c]);
+        hssize_t n = H5Sget_simple_extent_npoints(space);
+        H5Sclose(space);
+        if (n < 0 || (uint64_t)n != h->ntasks)
+            return -1;
+    }
+    return 0;
+}
+
+static int note_resume(struct tf_h5out *h, const struct tf_run_meta *m)
+{
+    hid_t f = h->file;
+    int64_t resumes = 0;
+    read_attr_i64(f, "resumes", &resumes);
+    int rc = attr_i64(f, "resumes", resumes + 1);
+    rc |= attr_str(h, f, "last_command_line", m->command_line);
+    rc |= attr_f64(f, "last_start_time", m->start_time);
+    rc |= attr_str(h, f, "taskfarm_version", m->version);
+    rc |= attr_i64(f, "nworkers", m->nworkers);
+    rc |= attr_str(h, f, "mode", m->mode);
+    rc |= attr_str(h, f, "mode_reason", m->mode_reason);
+    rc |= attr_str(h, f, "order", m->order ? m->order : "file order");
+    rc |= attr_str(h, f, "taskfile_sha256", m->taskfile_sha256);
+    rc |= attr_f64(f, "end_time", NAN);
+    rc |= attr_str(h, f, "state", "running");
+    return rc;
+}
+
+enum tf_status tf_h5out_open(const char *path, const struct tf_run_meta *meta,
+                             struct tf_h5out **out, char *errmsg, size_t errlen)
+{
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    struct tf_h5out *h = tf_xcalloc(1, sizeof *h);
+    h->str_type = make_str_type();
+    h->status_type = make_status_type();
+    h->ntasks = meta->ntasks;
+    h->cmds = tf_xmalloc(STAGE_MAX_ROWS * sizeof *h->cmds);
+    h->last_flush = tf_monotonic();
+    h->file = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    h->group = h->file < 0 ? -1 : H5Gopen2(h->file, "tasks", H5P_DEFAULT);
+    if (h->group < 0 || open_columns(h) < 0 || note_resume(h, meta) < 0 ||
+        H5Fflush(h->file, H5F_SCOPE_GLOBAL) < 0) {
+        char what[1200];
+        snprintf(what, sizeof what, "cannot open result file '%s' to resume it", path);
+        enum tf_status st = h5_fail(what, errmsg, errlen);
+        release(h);
+        return st;
+    }
+    *out = h;
+    return TF_OK;
 }
 
 /* ---- reading ---------------------------------------------------------------------------- */
@@ -570,6 +785,15 @@ static void scatter(enum col_id c, struct tf_result *rows, size_t n, const void 
             break;
         case C_ATTEMPTS:
             r->attempts = ((const int32_t *)buf)[i];
+            break;
+        case C_MAX_RSS:
+            r->max_rss = ((const int64_t *)buf)[i];
+            break;
+        case C_CPU_USER:
+            r->cpu_user = ((const double *)buf)[i];
+            break;
+        case C_CPU_SYSTEM:
+            r->cpu_system = ((const double *)buf)[i];
             break;
         case C_HOST:
             r->host = ((char *const *)buf)[i];
@@ -693,7 +917,7 @@ enum tf_status tf_h5out_read_durations(const char *path,
         }
         for (size_t i = 0; i < k; i++) {
             /* any task that ran tells how long it takes; "not run" rows say nothing */
-            if (status[i] != TF_TASK_NOT_RUN && cmds[i] && end[i] >= start[i])
+            if (fn && status[i] != TF_TASK_NOT_RUN && cmds[i] && end[i] >= start[i])
                 fn(cmds[i], end[i] - start[i], arg);
             if (cmds[i])
                 H5free_memory(cmds[i]);

@@ -14,10 +14,11 @@
 #include "status.h"
 #include "task.h"
 
-#define TF_H5OUT_FORMAT_VERSION 1
+#define TF_H5OUT_FORMAT_VERSION 2
 
 struct tf_run_meta {
     const char *version;
+    const char *run_id; /* random, shared by the result file and its journal */
     const char *command_line;
     const char *taskfile;
     const char *taskfile_sha256;
@@ -34,10 +35,34 @@ struct tf_run_meta {
 struct tf_h5out;
 
 /* Create the file at `path` with every column at full length ntasks, filled with "not run"
- * values. Without `overwrite` an existing file is refused (atomically: O_EXCL). On failure
- * errmsg holds one line and nothing is left on disk. */
+ * values, and its `state` attribute "running" until tf_h5out_close makes it "closed". Without
+ * `overwrite` an existing file is refused (atomically: O_EXCL). On failure errmsg holds one line
+ * and nothing is left on disk. */
 enum tf_status tf_h5out_create(const char *path, bool overwrite, const struct tf_run_meta *meta,
                                struct tf_h5out **out, char *errmsg, size_t errlen) TF_NODISCARD;
+
+/* What a resume needs to know about an existing result file. */
+struct tf_h5out_info {
+    int64_t format_version;
+    uint64_t ntasks;
+    char run_id[64];
+    char taskfile_sha256[72];
+    char taskfile[1024];
+    bool closed; /* the run that wrote it last closed it (no kill -9, no crash) */
+};
+
+/* Read the attributes of the result file at `path`. A file that is not HDF5, is truncated
+ * or damaged, or is not a taskfarm result file is TF_EINPUT with one line in errmsg. */
+enum tf_status tf_h5out_inspect(const char *path, struct tf_h5out_info *info, char *errmsg,
+                                size_t errlen) TF_NODISCARD;
+/* Open an existing result file to go on writing it (--resume): state "running" again,
+ * `resumes` counted, this run's command line, mode and workers recorded. */
+enum tf_status tf_h5out_open(const char *path, const struct tf_run_meta *meta,
+                             struct tf_h5out **out, char *errmsg, size_t errlen) TF_NODISCARD;
+/* Call fn(id, status, attempts) for every row, reading in blocks (after a flush). */
+enum tf_status tf_h5out_scan(struct tf_h5out *h,
+                             void (*fn)(uint64_t id, int status, int attempts, void *arg),
+                             void *arg) TF_NODISCARD;
 
 /* Record the command and line of a task (any order; runs of consecutive ids write best). */
 enum tf_status tf_h5out_put_command(struct tf_h5out *h, const struct tf_task *t) TF_NODISCARD;
@@ -46,15 +71,21 @@ enum tf_status tf_h5out_put_result(struct tf_h5out *h, const struct tf_result *r
                                    const char *host) TF_NODISCARD;
 /* Write everything staged and flush the file to disk. */
 enum tf_status tf_h5out_flush(struct tf_h5out *h) TF_NODISCARD;
+/* tf_monotonic() time of the last flush. */
+double tf_h5out_last_flush(const struct tf_h5out *h);
 /* Flush when the last flush is older than `seconds`. */
 enum tf_status tf_h5out_flush_if_older(struct tf_h5out *h, double seconds) TF_NODISCARD;
 
 /* Write a number as a root attribute (run statistics such as the master's peak memory). */
 enum tf_status tf_h5out_note(struct tf_h5out *h, const char *name, double value) TF_NODISCARD;
+enum tf_status tf_h5out_note_str(struct tf_h5out *h, const char *name,
+                                 const char *value) TF_NODISCARD;
 
-/* Flush, write the end time and per-status counts, close and free. NULL-safe. Returns the
+/* Flush, count the rows by status over the whole file into counts[] (when not NULL), write
+ * them and the end time, mark the file "closed", close and free. NULL-safe. Returns the
  * first error seen; the handle is freed whatever happens. */
-enum tf_status tf_h5out_close(struct tf_h5out *h, double end_time, const uint64_t counts[5]);
+enum tf_status tf_h5out_close(struct tf_h5out *h, double end_time,
+                              uint64_t counts[TF_TASK_STATUS_COUNT]);
 
 /* Read rows [first, first+n) back: the reader used by tests and by resume. rows[] get owned
  * strings (tf_result_fini), commands[] (may be NULL) get malloc'd strings. */

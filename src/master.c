@@ -21,6 +21,8 @@
  * command lines must not make messages of gigabytes. */
 #define ASSIGN_MAX_BYTES (4u << 20)
 #define PROGRESS_SECONDS 30.0
+/* Signals, the walltime and drain deadlines are looked at least this often. */
+#define WATCH_SECONDS 0.2
 
 /* Tasks given back by workers, waiting to be handed out again; owned copies. */
 struct returned {
@@ -52,10 +54,28 @@ static void returned_fini(struct returned *q)
     free(q->v);
 }
 
+/* Take the next task from q for worker w: the first one that did not just fail on w, or,
+ * when every one did, the first one (a retry prefers another worker; it does not wait). */
+static struct tf_task returned_take(struct returned *q, int w)
+{
+    size_t pick = 0;
+    for (size_t i = 0; i < q->len && i < 64; i++)
+        if (q->v[q->head + i].avoid_rank != w) {
+            pick = i;
+            break;
+        }
+    struct tf_task t = q->v[q->head + pick];
+    memmove(q->v + q->head + 1, q->v + q->head, pick * sizeof *q->v);
+    q->head++;
+    q->len--;
+    return t;
+}
+
 struct master_loop {
     struct tf_master *m;
     struct returned back;
     double next_report;
+    enum tf_stop told; /* the stop level workers were told about */
 };
 
 /* Pack up to `count` tasks for worker w, given-back ones or new ones from the file. */
@@ -66,10 +86,9 @@ static enum tf_status assign(struct master_loop *L, int w, uint64_t count, bool 
     uint64_t from_back = 0, from_stream = 0;
     tf_wire_begin(&buf, TF_MSG_ASSIGN);
     while (from_returned && from_back < count && L->back.len > 0 && buf.len < ASSIGN_MAX_BYTES) {
-        struct tf_task *t = &L->back.v[L->back.head++];
-        L->back.len--;
-        tf_wire_put_task(&buf, t);
-        free((char *)t->command);
+        struct tf_task t = returned_take(&L->back, w);
+        tf_wire_put_task(&buf, &t);
+        free((char *)t.command);
         from_back++;
     }
     while (!from_returned && from_stream < count && buf.len < ASSIGN_MAX_BYTES) {
@@ -142,11 +161,18 @@ static enum tf_status handle(struct master_loop *L, const struct tf_msg *msg)
             continue;
         }
         struct tf_result r;
+        struct tf_task again;
+        bool retry;
         if (!tf_wire_get_result(&rd, &r))
             goto bad;
         busy += r.end - r.start;
-        TF_TRY(tf_master_store(m, &r, rep.host));
+        TF_TRY(tf_master_finish(m, &r, rep.host, &retry, &again));
+        if (retry) {
+            returned_push(&L->back, &again);
+            tf_sched_on_requeue(m->sched, 1);
+        }
     }
+    TF_TRY(tf_master_persist(m, false)); /* from here on these tasks are finished */
     if (msg->kind == TF_MSG_RELEASE) {
         uint64_t shed;
         if (!tf_wire_get_u64(&rd, &shed))
@@ -162,6 +188,26 @@ static enum tf_status handle(struct master_loop *L, const struct tf_msg *msg)
 bad:
     tf_log(TF_LOG_ERROR, "malformed message (kind %d) from rank %d", msg->kind, msg->peer);
     return TF_EPROTO;
+}
+
+/* Tell every worker still working how far the stop has got: 1 no new tasks (give the queue
+ * back), 2 stop the running task (SIGTERM, then SIGKILL), 3 kill it now. */
+static enum tf_status tell_stop(struct master_loop *L)
+{
+    struct tf_master *m = L->m;
+    if (m->stop == L->told)
+        return TF_OK;
+    L->told = m->stop;
+    if (m->stop == TF_STOP_NEW) {
+        for (size_t i = 0; i < L->back.len; i++) /* tasks given back stay NOT_RUN */
+            free((char *)L->back.v[L->back.head + i].command);
+        L->back.len = 0;
+    }
+    TF_TRY(tf_master_persist(m, true));
+    for (int w = 0; w < m->nworkers; w++)
+        if (!tf_sched_worker_stopped(m->sched, w))
+            TF_TRY(send_small(w + 1, TF_MSG_DRAIN, (uint64_t)m->stop));
+    return act(L);
 }
 
 static void report_progress(struct master_loop *L)
@@ -187,14 +233,17 @@ enum tf_status tf_master_run(struct tf_master *m)
     while (st == TF_OK && tf_sched_stopped(m->sched) < m->nworkers) {
         struct tf_msg msg = {0};
         bool got;
-        st = tf_comm_recv(&msg, TF_FLUSH_SECONDS, &got);
+        st = tf_comm_recv(&msg, WATCH_SECONDS, &got);
         if (st == TF_OK && got)
             st = handle(&L, &msg);
         tf_msg_clear(&msg);
+        tf_master_watch(m);
+        if (st == TF_OK)
+            st = tell_stop(&L);
         if (st == TF_OK)
             st = tf_comm_progress(false);
         if (st == TF_OK)
-            st = tf_h5out_flush_if_older(m->h5, TF_FLUSH_SECONDS);
+            st = tf_master_persist(m, false);
         report_progress(&L);
     }
     if (st == TF_OK)

@@ -58,6 +58,8 @@ struct tf_sched {
     double busy_seconds; /* summed over done tasks, for the mean duration */
     double prior_mean;   /* known before the run, or 0 */
     bool no_stealing;
+    bool stopping;     /* hand out nothing more */
+    uint64_t requeued; /* done tasks that went round again */
     uint64_t steals;
     int steals_inflight;
     int nworkers, stopped, npending, cursor;
@@ -192,6 +194,27 @@ void tf_sched_on_release(struct tf_sched *s, int w, uint64_t n, bool shed)
     }
 }
 
+void tf_sched_on_requeue(struct tf_sched *s, uint64_t n)
+{
+    s->returned += n;
+    s->requeued += n;
+}
+
+void tf_sched_stop_new(struct tf_sched *s)
+{
+    s->stopping = true;
+}
+
+bool tf_sched_stopping(const struct tf_sched *s)
+{
+    return s->stopping;
+}
+
+double tf_sched_mean(const struct tf_sched *s)
+{
+    return s->done_total > 0 ? s->busy_seconds / (double)s->done_total : s->prior_mean;
+}
+
 void tf_sched_on_report(struct tf_sched *s, int w, uint64_t queued, uint64_t received_total)
 {
     s->w[w].reported_queued = queued;
@@ -311,6 +334,11 @@ static bool work_queued_anywhere(const struct tf_sched *s)
 static bool decide(struct tf_sched *s, int w, struct scan *sc, struct tf_action *a)
 {
     struct worker_state *ws = &s->w[w];
+    if (s->stopping) {
+        if (outstanding(ws) > 0)
+            return false; /* its running task finishes or is stopped; then it asks again */
+        goto stop;
+    }
     bool from_returned;
     uint64_t n = batch_size(s, w, sc->idle, &from_returned);
     if (n > 0) {
@@ -375,12 +403,17 @@ uint64_t tf_sched_unassigned(const struct tf_sched *s)
 
 bool tf_sched_finished(const struct tf_sched *s)
 {
-    return s->done_total == s->ntasks;
+    return s->done_total == s->ntasks + s->requeued;
 }
 
 int tf_sched_stopped(const struct tf_sched *s)
 {
     return s->stopped;
+}
+
+bool tf_sched_worker_stopped(const struct tf_sched *s, int w)
+{
+    return s->w[w].stopped;
 }
 
 uint64_t tf_sched_steals(const struct tf_sched *s)

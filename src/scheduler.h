@@ -49,6 +49,15 @@ void tf_sched_on_done(struct tf_sched *s, int w, uint64_t n, double seconds);
 /* w gave n tasks back: the answer to a steal (n may be 0), or unasked (`shed`), because a
  * long task held them; w then no longer counts as asking for work. */
 void tf_sched_on_release(struct tf_sched *s, int w, uint64_t n, bool shed);
+/* n finished tasks go round again (a retry): they wait with the given-back ones. */
+void tf_sched_on_requeue(struct tf_sched *s, uint64_t n);
+/* Hand out nothing more (a stop signal, --max-failures, the walltime): each worker is sent
+ * STOP once it holds no task. The master asks workers to give their queues back. */
+void tf_sched_stop_new(struct tf_sched *s);
+bool tf_sched_stopping(const struct tf_sched *s);
+/* Mean duration of the tasks done so far (or the hint), 0 when unknown. */
+double tf_sched_mean(const struct tf_sched *s);
+
 /* What w said of itself in its latest message: tasks queued and not started, and how many
  * tasks it has received in all (so tasks still travelling to it are counted too). */
 void tf_sched_on_report(struct tf_sched *s, int w, uint64_t queued, uint64_t received_total);
@@ -75,7 +84,8 @@ bool tf_sched_next_action(struct tf_sched *s, struct tf_action *a);
 uint64_t tf_sched_unassigned(const struct tf_sched *s); /* new + given back, not yet handed out */
 bool tf_sched_finished(const struct tf_sched *s);       /* every task done */
 int tf_sched_stopped(const struct tf_sched *s);         /* workers sent STOP */
-uint64_t tf_sched_steals(const struct tf_sched *s);     /* steals started */
+bool tf_sched_worker_stopped(const struct tf_sched *s, int w);
+uint64_t tf_sched_steals(const struct tf_sched *s); /* steals started */
 
 /* Worker side: how many queued tasks to give back when asked for `asked`: never more than
  * half the queue (rounded up), so thief and victim end up with similar amounts. */

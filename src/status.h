@@ -38,10 +38,11 @@ const char *tf_status_str(enum tf_status st);
 
 /* Process exit codes, documented in README.md and `taskfarm --help`. */
 enum tf_exit {
-    TF_EXIT_OK = 0,       /* every task succeeded */
-    TF_EXIT_TASKS = 1,    /* the run finished, some tasks did not succeed */
-    TF_EXIT_USAGE = 2,    /* usage or input error: nothing written, nothing overwritten */
-    TF_EXIT_INTERNAL = 3, /* MPI, HDF5, memory or system failure during the run */
+    TF_EXIT_OK = 0,         /* every task succeeded */
+    TF_EXIT_TASKS = 1,      /* the run finished, some tasks did not succeed */
+    TF_EXIT_USAGE = 2,      /* usage or input error: nothing written, nothing overwritten */
+    TF_EXIT_INTERNAL = 3,   /* MPI, HDF5, memory or system failure during the run */
+    TF_EXIT_INCOMPLETE = 4, /* stopped early (signal, walltime): --resume finishes it */
 };
 
 #endif

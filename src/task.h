@@ -25,18 +25,23 @@ struct tf_task {
     uint64_t offset;     /* byte offset of the line in the task file */
     const char *command; /* NUL-terminated; owner documented by whoever fills it */
     size_t command_len;
+    int32_t attempts;   /* runs before this one (retries, earlier invocations) */
+    int32_t avoid_rank; /* a retry prefers a worker other than this rank; -1: none */
 };
 
 /* One row of /tasks. Strings are owned by whoever filled the struct; tf_result_fini frees
  * out/err/host when the struct owns them (the executor and h5out staging do). */
 struct tf_result {
     uint64_t id;
+    uint64_t line, offset; /* where the task is in the task file, so it can be run again */
     int8_t status;
     int32_t exit_code; /* -1 when the task did not exit normally */
     int32_t signal;    /* 0 when no signal ended it */
     int32_t rank;
     int32_t attempts;
     double start, end; /* seconds since the Unix epoch */
+    int64_t max_rss;   /* peak resident memory of the task's processes, bytes (-1: unknown) */
+    double cpu_user, cpu_system; /* CPU seconds of the task and the children it waited for */
     char *host;
     char *out, *err; /* captured stdout/stderr as valid UTF-8, NUL-terminated */
     size_t out_len, err_len;

@@ -181,6 +181,8 @@ enum tf_status tf_taskfile_next(struct tf_taskfile *tf, struct tf_task *task, bo
         task->offset = tf->rd.start;
         task->command = tf->rd.line;
         task->command_len = tf->rd.len;
+        task->attempts = 0;
+        task->avoid_rank = -1;
     }
     return TF_OK;
 }
@@ -198,6 +200,8 @@ enum tf_status tf_taskfile_read_at(struct tf_taskfile *tf, uint64_t id, uint64_t
     task->offset = offset;
     task->command = tf->rd.line;
     task->command_len = tf->rd.len;
+    task->attempts = 0;
+    task->avoid_rank = -1;
     return TF_OK;
 }
 

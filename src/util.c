@@ -238,3 +238,68 @@ char *tf_utf8_sanitize(const char *s, size_t n, size_t *out_len, bool *changed)
         *changed = bad > 0;
     return out;
 }
+
+static bool parse_clock(const char *s, double *out)
+{
+    long parts[4] = {0}, days = 0;
+    int n = 0;
+    const char *p = s;
+    const char *dash = strchr(s, '-');
+    if (dash) {
+        char *end;
+        days = strtol(s, &end, 10);
+        if (end != dash || days < 0)
+            return false;
+        p = dash + 1;
+    }
+    while (n < 3) {
+        char *end;
+        if (*p < '0' || *p > '9')
+            return false;
+        parts[n++] = strtol(p, &end, 10);
+        if (*end == '\0')
+            break;
+        if (*end != ':')
+            return false;
+        p = end + 1;
+    }
+    if (n < 2 && !dash)
+        return false;
+    double secs = 0;
+    /* Slurm: "MM:SS", "HH:MM:SS"; with a day: "D-HH", "D-HH:MM", "D-HH:MM:SS" */
+    if (dash) {
+        secs = (double)parts[0] * 3600 + (double)parts[1] * 60 + (double)parts[2];
+    } else {
+        for (int i = 0; i < n; i++)
+            secs = secs * 60 + (double)parts[i];
+    }
+    *out = secs + (double)days * 86400;
+    return true;
+}
+
+bool tf_parse_seconds(const char *s, double *out)
+{
+    if (s == NULL || *s == '\0')
+        return false;
+    if (strchr(s, ':') || strchr(s, '-'))
+        return parse_clock(s, out);
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno != 0 || end == s || !(v >= 0) || v > 1e12)
+        return false;
+    static const struct {
+        char unit;
+        double factor;
+    } units[] = {{'s', 1}, {'m', 60}, {'h', 3600}, {'d', 86400}};
+    if (*end != '\0') {
+        size_t i = 0;
+        while (i < 4 && units[i].unit != *end)
+            i++;
+        if (i == 4 || end[1] != '\0')
+            return false;
+        v *= units[i].factor;
+    }
+    *out = v;
+    return true;
+}

@@ -24,6 +24,9 @@ double tf_monotonic(void); /* seconds on a clock that never jumps */
 /* Parse a byte count: digits with an optional K, M or G suffix (powers of 1024).
  * Rejects signs, empty strings, trailing garbage and overflow. */
 bool tf_parse_bytes(const char *s, uint64_t *out);
+/* A duration: seconds ("90", "2.5"), with a unit ("30s", "10m", "2h", "1d"), or Slurm's
+ * clock forms "MM:SS", "HH:MM:SS", "D-HH:MM:SS". False unless finite and >= 0. */
+bool tf_parse_seconds(const char *s, double *out);
 
 /* SHA-256, incremental. */
 struct tf_sha256 {

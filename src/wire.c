@@ -119,6 +119,8 @@ void tf_wire_put_task(struct tf_buf *b, const struct tf_task *t)
 {
     put_u64(b, t->id);
     put_u64(b, t->line);
+    put_u64(b, t->offset);
+    put_u32(b, (uint32_t)t->attempts);
     tf_wire_put_str(b, t->command, t->command_len);
     count_record(b);
 }
@@ -126,6 +128,11 @@ void tf_wire_put_task(struct tf_buf *b, const struct tf_task *t)
 void tf_wire_put_result(struct tf_buf *b, const struct tf_result *r)
 {
     put_u64(b, r->id);
+    put_u64(b, r->line);
+    put_u64(b, r->offset);
+    put_u64(b, (uint64_t)r->max_rss);
+    put_f64(b, r->cpu_user);
+    put_f64(b, r->cpu_system);
     put_u32(b, (uint32_t)(uint8_t)r->status | (uint32_t)r->out_truncated << 8 |
                    (uint32_t)r->err_truncated << 9);
     put_u32(b, (uint32_t)r->exit_code);
@@ -204,19 +211,26 @@ bool tf_wire_get_report(struct tf_wire_reader *rd, struct tf_report *r)
 
 bool tf_wire_get_task(struct tf_wire_reader *rd, struct tf_task *t)
 {
-    return get_u64(rd, &t->id) && get_u64(rd, &t->line) &&
-           tf_wire_get_str(rd, &t->command, &t->command_len);
+    uint32_t att;
+    t->avoid_rank = -1;
+    if (!get_u64(rd, &t->id) || !get_u64(rd, &t->line) || !get_u64(rd, &t->offset) ||
+        !get_u32(rd, &att) || !tf_wire_get_str(rd, &t->command, &t->command_len))
+        return false;
+    t->attempts = (int32_t)att;
+    return true;
 }
 
 bool tf_wire_get_result(struct tf_wire_reader *rd, struct tf_result *r)
 {
     uint32_t flags, ec, sig, rank, att;
+    uint64_t rss;
     const char *out, *err;
     memset(r, 0, sizeof *r);
-    if (!get_u64(rd, &r->id) || !get_u32(rd, &flags) || !get_u32(rd, &ec) || !get_u32(rd, &sig) ||
-        !get_u32(rd, &rank) || !get_u32(rd, &att) || !get_f64(rd, &r->start) ||
-        !get_f64(rd, &r->end) || !tf_wire_get_str(rd, &out, &r->out_len) ||
-        !tf_wire_get_str(rd, &err, &r->err_len))
+    if (!get_u64(rd, &r->id) || !get_u64(rd, &r->line) || !get_u64(rd, &r->offset) ||
+        !get_u64(rd, &rss) || !get_f64(rd, &r->cpu_user) || !get_f64(rd, &r->cpu_system) ||
+        !get_u32(rd, &flags) || !get_u32(rd, &ec) || !get_u32(rd, &sig) || !get_u32(rd, &rank) ||
+        !get_u32(rd, &att) || !get_f64(rd, &r->start) || !get_f64(rd, &r->end) ||
+        !tf_wire_get_str(rd, &out, &r->out_len) || !tf_wire_get_str(rd, &err, &r->err_len))
         return false;
     r->status = (int8_t)(flags & 0xff);
     r->out_truncated = flags >> 8 & 1;
@@ -225,6 +239,7 @@ bool tf_wire_get_result(struct tf_wire_reader *rd, struct tf_result *r)
     r->signal = (int32_t)sig;
     r->rank = (int32_t)rank;
     r->attempts = (int32_t)att;
+    r->max_rss = (int64_t)rss;
     /* RATIONALE: borrowed from the message buffer; the caller copies what it keeps. */
     r->out = (char *)out;
     r->err = (char *)err;

@@ -14,7 +14,7 @@
 #include "task.h"
 
 #define TF_WIRE_MAGIC   0x4d524654u /* "TFRM" */
-#define TF_WIRE_VERSION 1
+#define TF_WIRE_VERSION 2
 
 /* A growable byte buffer that owns its storage. */
 struct tf_buf {

@@ -14,6 +14,7 @@
 #include "comm.h"
 #include "farm.h"
 #include "log.h"
+#include "stopsig.h"
 #include "util.h"
 #include "wire.h"
 
@@ -37,6 +38,8 @@ struct worker {
     double running_since; /* 0 when no task runs */
     bool shed;            /* give queued tasks back when a long task holds them */
     enum tf_status error; /* first failure seen inside tick() */
+    bool draining;        /* the run is stopping: start nothing more */
+    volatile int cancel;  /* read by the executor: stop the running task (1 TERM, 2 KILL) */
 };
 
 static double mean_duration(const struct worker *W)
@@ -89,10 +92,10 @@ static struct tf_task dequeue(struct worker *W)
 }
 
 /* Give n queued tasks back to the master: the first ones, or, when no task is running,
- * the ones after the head (which this worker starts next anyway). */
+ * the ones after the head (which this worker starts next anyway) - unless draining. */
 static enum tf_status release(struct worker *W, uint64_t n, bool shed)
 {
-    bool keep_head = W->running_since == 0 && W->len > 0;
+    bool keep_head = W->running_since == 0 && W->len > 0 && !W->draining;
     struct tf_task head;
     if (keep_head)
         head = dequeue(W);
@@ -150,6 +153,12 @@ static enum tf_status handle(struct worker *W, const struct tf_msg *msg)
         W->stopped = true;
         return TF_OK;
     }
+    if (msg->kind == TF_MSG_DRAIN) {
+        W->draining = true;
+        if (n >= 2) /* tf_stop: 2 stop the running task, 3 kill it now */
+            W->cancel = n >= 3 ? 2 : 1;
+        return TF_OK;
+    }
     return TF_EPROTO;
 }
 
@@ -165,6 +174,9 @@ static enum tf_status drain_messages(struct worker *W, bool wait)
         enum tf_status st = handle(W, &msg);
         tf_msg_clear(&msg);
         TF_TRY(st);
+        /* While draining, queued tasks (and any batch that crossed the drain) go back. */
+        if (W->draining && W->len > 0)
+            TF_TRY(release(W, W->len, false));
         wait = false;
     }
 }
@@ -202,6 +214,10 @@ static enum tf_status run_next(struct worker *W)
     W->running_since = tf_monotonic();
     tf_exec_run(&W->env, &t, &r);
     W->running_since = 0;
+    /* A task killed by a signal while the job is being stopped (Slurm signals every
+     * process of the job) did not fail: it was interrupted and will run again. */
+    if (r.status == TF_TASK_KILLED && (W->draining || tf_stopsig_count() > 0))
+        r.status = TF_TASK_NOT_RUN;
     free((char *)t.command);
     tf_wire_put_result(&W->out, &r);
     W->nout++;
@@ -212,23 +228,26 @@ static enum tf_status run_next(struct worker *W)
     return W->error;
 }
 
-enum tf_status tf_worker_run(int rank, uint64_t ntasks, uint64_t capture, bool shed)
+enum tf_status tf_worker_run(const struct tf_config *cfg, int rank, uint64_t ntasks)
 {
     struct worker W = {.env = {.ntasks = ntasks,
                                .rank = rank,
-                               .capture_max = capture,
+                               .capture_max = cfg->capture_bytes,
+                               .timeout = cfg->timeout,
+                               .kill_grace = cfg->kill_grace,
                                .tick_seconds = TICK_SECONDS},
                        .requested = true, /* the first batch comes unasked */
-                       .shed = shed};
+                       .shed = !cfg->no_steal};
     W.env.tick = tick;
     W.env.tick_arg = &W;
+    W.env.cancel = &W.cancel;
     gethostname(W.host, sizeof W.host - 1);
     begin_out(&W);
     enum tf_status st = TF_OK;
     while (st == TF_OK && !W.stopped) {
         bool idle = W.len == 0;
         st = drain_messages(&W, idle && W.requested);
-        if (st == TF_OK && W.len > 0)
+        if (st == TF_OK && W.len > 0 && !W.draining)
             st = run_next(&W);
         if (st == TF_OK)
             st = talk(&W);

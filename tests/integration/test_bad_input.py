@@ -74,8 +74,8 @@ def main():
     refused("output is the task file", ["run", good, "-o", good, "--force"],
             "is the task file itself", out_path=good)
     write("out.h5", b"precious results")
-    refused("existing output without --force", ["run", good, "-o", out], "use --force")
-    refused("existing output, under mpirun", ["run", good, "-o", out], "use --force", np_=3)
+    refused("existing output without --force", ["run", good, "-o", out], "--force to overwrite")
+    refused("existing output, under mpirun", ["run", good, "-o", out], "--force to overwrite", np_=3)
     refused("bad task file, under mpirun", ["run", os.path.join(wd, "nul.tasks"), "-o",
                                             os.path.join(wd, "x.h5")], "a NUL byte", np_=3,
             out_path=os.path.join(wd, "x.h5"))

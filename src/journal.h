@@ -1,0 +1,59 @@
+/* journal.h - the append-only record of finished tasks beside the result file
+ * (OUT.h5.journal). A task counts as finished once its record is committed here; the HDF5
+ * file is written behind it in batches and can always be rebuilt from the journal.
+ *
+ * Layout: an 8-byte magic, then records [u32 length][u32 CRC-32][payload], each payload a
+ * wire.h message: first a header (run id, task file SHA-256, task count, start time), then
+ * RESULTS messages. A kill -9 can tear only the last record; opening the journal drops a
+ * torn tail (its CRC fails) and appends after the last whole record.
+ */
+#ifndef TF_JOURNAL_H
+#define TF_JOURNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "status.h"
+#include "task.h"
+
+struct tf_journal_header {
+    char run_id[64];
+    char taskfile_sha256[72];
+    uint64_t ntasks;
+    double start_time;
+};
+
+struct tf_journal;
+
+/* Create a journal at path holding only the header: refused if the file exists, unless
+ * `overwrite`. Locked against a second writer. One line in errmsg on failure. */
+enum tf_status tf_journal_create(const char *path, bool overwrite,
+                                 const struct tf_journal_header *hdr, struct tf_journal **out,
+                                 char *errmsg, size_t errlen) TF_NODISCARD;
+
+/* Read the header of an existing journal without opening it for writing. */
+enum tf_status tf_journal_peek(const char *path, struct tf_journal_header *hdr, char *errmsg,
+                               size_t errlen) TF_NODISCARD;
+
+/* Open an existing journal to go on appending: lock it, call fn for every committed result
+ * (in commit order; a later record of a task replaces an earlier one), cut a torn tail.
+ * fn may be NULL. r->host is set; strings are borrowed for the call. */
+enum tf_status tf_journal_open(const char *path, struct tf_journal_header *hdr,
+                               void (*fn)(const struct tf_result *r, void *arg), void *arg,
+                               struct tf_journal **out, char *errmsg, size_t errlen) TF_NODISCARD;
+
+/* Stage a finished result; nothing reaches the file before tf_journal_commit. */
+void tf_journal_add(struct tf_journal *j, const struct tf_result *r, const char *host);
+/* Append everything staged as one record with one write(): from here on the tasks are
+ * finished, whatever is killed next. */
+enum tf_status tf_journal_commit(struct tf_journal *j) TF_NODISCARD;
+/* Commit, then ask the kernel to put the file on disk (survives a node crash too). */
+enum tf_status tf_journal_sync(struct tf_journal *j) TF_NODISCARD;
+/* Commit and close; with `remove_file`, delete it (the result file holds everything).
+ * NULL-safe. */
+enum tf_status tf_journal_close(struct tf_journal *j, bool remove_file);
+
+const char *tf_journal_path(const struct tf_journal *j);
+
+#endif
