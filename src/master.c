@@ -54,16 +54,23 @@ static void returned_fini(struct returned *q)
     free(q->v);
 }
 
-/* Take the next task from q for worker w: the first one that did not just fail on w, or,
- * when every one did, the first one (a retry prefers another worker; it does not wait). */
+/* Where in q the next task for worker w is: the first that did not just fail on w, or -1
+ * when every one did (looking at most this far). */
+#define AVOID_LOOKAHEAD 64
+static long returned_find(const struct returned *q, int w)
+{
+    for (size_t i = 0; i < q->len && i < AVOID_LOOKAHEAD; i++)
+        if (q->v[q->head + i].avoid_rank != w)
+            return (long)i;
+    return -1;
+}
+
+/* Take the next task from q for worker w (a retry prefers another worker; it does not wait
+ * for one: with none better, w gets it). */
 static struct tf_task returned_take(struct returned *q, int w)
 {
-    size_t pick = 0;
-    for (size_t i = 0; i < q->len && i < 64; i++)
-        if (q->v[q->head + i].avoid_rank != w) {
-            pick = i;
-            break;
-        }
+    long at = returned_find(q, w);
+    size_t pick = at < 0 ? 0 : (size_t)at;
     struct tf_task t = q->v[q->head + pick];
     memmove(q->v + q->head + 1, q->v + q->head, pick * sizeof *q->v);
     q->head++;
@@ -85,6 +92,13 @@ static enum tf_status assign(struct master_loop *L, int w, uint64_t count, bool 
     struct tf_buf buf = {0};
     uint64_t from_back = 0, from_stream = 0;
     tf_wire_begin(&buf, TF_MSG_ASSIGN);
+    /* Only retries of tasks that just failed on w are waiting: w takes new tasks instead, so
+     * another worker runs them. */
+    if (from_returned && returned_find(&L->back, w) < 0 && tf_sched_new_left(m->sched) > 0) {
+        from_returned = false;
+        if (count > tf_sched_new_left(m->sched))
+            count = tf_sched_new_left(m->sched);
+    }
     while (from_returned && from_back < count && L->back.len > 0 && buf.len < ASSIGN_MAX_BYTES) {
         struct tf_task t = returned_take(&L->back, w);
         tf_wire_put_task(&buf, &t);

@@ -91,6 +91,43 @@ START_TEST(usage_errors_name_the_problem)
 }
 END_TEST
 
+START_TEST(reliability_options)
+{
+    struct tf_config c;
+    char err[1024];
+    ck_assert_int_eq(parse(&c, err, "taskfarm", "run", "t", "--timeout", "1:30", "--kill-grace",
+                           "0", "--retries", "3", "--max-failures", "7", "--drain", "2m",
+                           "--retry-failed", "--walltime", "1-00:00:00", "--expected-duration",
+                           "2.5", "--allow-changed-taskfile", "--no-journal", NULL),
+                     TF_CLI_RUN);
+    ck_assert_double_eq(c.timeout, 90);
+    ck_assert_double_eq(c.kill_grace, 0);
+    ck_assert_int_eq(c.retries, 3);
+    ck_assert_uint_eq(c.max_failures, 7);
+    ck_assert_double_eq(c.drain, 120);
+    ck_assert(c.resume && c.retry_failed && c.allow_changed && c.no_journal);
+    ck_assert_double_eq(c.walltime, 86400);
+    ck_assert_double_eq(c.expected_duration, 2.5);
+    tf_config_fini(&c);
+    ck_assert_int_eq(parse(&c, err, "taskfarm", "run", "t", "--fail-fast", NULL), TF_CLI_RUN);
+    ck_assert_uint_eq(c.max_failures, 1);
+    ck_assert_double_eq(c.kill_grace, 5); /* defaults */
+    ck_assert_double_eq(c.drain, 20);
+    ck_assert(!c.resume);
+    tf_config_fini(&c);
+    expect_usage("invalid duration 'soon'", err,
+                 parse(&c, err, "taskfarm", "run", "t", "--timeout", "soon", NULL));
+    expect_usage("invalid duration '0'", err,
+                 parse(&c, err, "taskfarm", "run", "t", "--timeout", "0", NULL));
+    expect_usage("invalid --retries '-1'", err,
+                 parse(&c, err, "taskfarm", "run", "t", "--retries", "-1", NULL));
+    expect_usage("invalid --max-failures '0'", err,
+                 parse(&c, err, "taskfarm", "run", "t", "--max-failures", "0", NULL));
+    expect_usage("choose one", err,
+                 parse(&c, err, "taskfarm", "run", "t", "--resume", "--force", NULL));
+}
+END_TEST
+
 START_TEST(help_and_version_are_done)
 {
     struct tf_config c;
@@ -108,6 +145,7 @@ static Suite *cli_suite(void)
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, defaults);
     tcase_add_test(tc, all_options_any_order);
+    tcase_add_test(tc, reliability_options);
     tcase_add_test(tc, usage_errors_name_the_problem);
     tcase_add_test(tc, help_and_version_are_done);
     suite_add_tcase(s, tc);

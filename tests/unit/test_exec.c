@@ -196,6 +196,98 @@ START_TEST(tick_runs_during_long_tasks)
 }
 END_TEST
 
+static struct tf_result run_env(struct tf_exec_env *env, const char *cmd)
+{
+    struct tf_task t = {.id = 1,
+                        .line = 2,
+                        .offset = 30,
+                        .attempts = 2,
+                        .command = cmd,
+                        .command_len = strlen(cmd)};
+    struct tf_result r;
+    tf_exec_run(env, &t, &r);
+    return r;
+}
+
+START_TEST(timeout_terms_then_kills_the_group)
+{
+    struct tf_exec_env env = {.capture_max = 1024, .timeout = 0.5, .kill_grace = 0.5};
+    struct tf_result r = run_env(&env, "sleep 20");
+    ck_assert_int_eq(r.status, TF_TASK_TIMED_OUT);
+    ck_assert_int_eq(r.signal, SIGTERM);
+    ck_assert(r.end - r.start > 0.45 && r.end - r.start < 2);
+    ck_assert_int_eq(r.attempts, 3); /* two before, this one */
+    ck_assert_uint_eq(r.line, 2);
+    ck_assert_uint_eq(r.offset, 30);
+    tf_result_fini(&r);
+    /* SIGTERM ignored by the shell and by what it starts: SIGKILL after the grace. */
+    r = run_env(&env, "trap '' TERM; sleep 20; echo survived");
+    ck_assert_int_eq(r.status, TF_TASK_TIMED_OUT);
+    ck_assert_int_eq(r.signal, SIGKILL);
+    ck_assert(r.end - r.start > 0.95 && r.end - r.start < 3);
+    ck_assert_str_eq(r.out, "");
+    tf_result_fini(&r);
+    /* A task that exits on SIGTERM with its own code is still TIMED_OUT. */
+    r = run_env(&env, "trap 'exit 0' TERM; while :; do sleep 0.05; done");
+    ck_assert_int_eq(r.status, TF_TASK_TIMED_OUT);
+    tf_result_fini(&r);
+    /* Finishing within the limit is not affected. */
+    r = run_env(&env, "echo quick");
+    ck_assert_int_eq(r.status, TF_TASK_SUCCEEDED);
+    tf_result_fini(&r);
+}
+END_TEST
+
+static volatile int cancel_flag;
+static void cancel_soon(void *arg)
+{
+    double *t0 = arg;
+    if (tf_monotonic() - *t0 > 0.3)
+        cancel_flag = 1;
+}
+
+START_TEST(cancel_leaves_the_task_not_run)
+{
+    double t0 = tf_monotonic();
+    cancel_flag = 0;
+    struct tf_exec_env env = {.capture_max = 1024,
+                              .kill_grace = 5,
+                              .cancel = &cancel_flag,
+                              .tick = cancel_soon,
+                              .tick_arg = &t0,
+                              .tick_seconds = 0.05};
+    struct tf_result r = run_env(&env, "sleep 20");
+    ck_assert_int_eq(r.status, TF_TASK_NOT_RUN);
+    ck_assert(r.end - r.start < 2);
+    tf_result_fini(&r);
+    /* cancel 2: no grace, even for a task that ignores SIGTERM */
+    cancel_flag = 2;
+    double t1 = tf_monotonic();
+    r = run_env(&env, "trap '' TERM; sleep 20");
+    ck_assert_int_eq(r.status, TF_TASK_NOT_RUN);
+    ck_assert(tf_monotonic() - t1 < 2);
+    tf_result_fini(&r);
+}
+END_TEST
+
+START_TEST(resource_use_is_recorded)
+{
+    struct tf_exec_env env = {.capture_max = 1024};
+    struct tf_result r =
+        run_env(&env, "i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done; echo $i");
+    ck_assert_int_eq(r.status, TF_TASK_SUCCEEDED);
+    ck_assert(r.cpu_user + r.cpu_system > 0.05);
+    ck_assert(r.max_rss > 0);
+    tf_result_fini(&r);
+    /* 100 MB held by the shell itself shows in its peak. */
+    r = run_env(&env, "x=$(head -c 100000000 /dev/zero | tr '\\0' a); echo ${#x}");
+    ck_assert_int_eq(r.status, TF_TASK_SUCCEEDED);
+    ck_assert_str_eq(r.out, "100000000\n");
+    ck_assert_msg(r.max_rss > 100000000, "max_rss %lld", (long long)r.max_rss);
+    tf_result_fini(&r);
+}
+END_TEST
+
 static Suite *exec_suite(void)
 {
     Suite *s = suite_create("exec");
@@ -210,6 +302,9 @@ static Suite *exec_suite(void)
     tcase_add_test(tc, closed_stdout_still_waits_for_exit);
     tcase_add_test(tc, direct_exec_matches_the_shell);
     tcase_add_test(tc, tick_runs_during_long_tasks);
+    tcase_add_test(tc, timeout_terms_then_kills_the_group);
+    tcase_add_test(tc, cancel_leaves_the_task_not_run);
+    tcase_add_test(tc, resource_use_is_recorded);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -511,6 +511,63 @@ START_TEST(what_stealing_buys)
 }
 END_TEST
 
+START_TEST(stop_new_hands_out_nothing_more)
+{
+    struct tf_sched *s = tf_sched_new(TF_MODE_POOL, 100, 2, NULL);
+    struct tf_action a;
+    tf_sched_on_request(s, 0);
+    tf_sched_on_request(s, 1);
+    uint64_t got[2] = {0};
+    while (tf_sched_next_action(s, &a)) {
+        ck_assert_int_eq(a.kind, TF_ACT_ASSIGN);
+        tf_sched_on_assign(s, a.worker, a.count, true);
+        got[a.worker] += a.count;
+    }
+    tf_sched_stop_new(s);
+    ck_assert(tf_sched_stopping(s));
+    /* worker 0 gives its queue back and finishes nothing: it holds nothing, so STOP */
+    tf_sched_on_release(s, 0, got[0], false);
+    tf_sched_on_request(s, 0);
+    ck_assert(tf_sched_next_action(s, &a));
+    ck_assert_int_eq(a.kind, TF_ACT_STOP);
+    ck_assert_int_eq(a.worker, 0);
+    /* worker 1 still runs a task: it must wait, even though tasks wait to be handed out */
+    tf_sched_on_release(s, 1, got[1] - 1, false);
+    tf_sched_on_request(s, 1);
+    ck_assert(!tf_sched_next_action(s, &a));
+    tf_sched_on_done(s, 1, 1, 0.5);
+    ck_assert(tf_sched_next_action(s, &a));
+    ck_assert_int_eq(a.kind, TF_ACT_STOP);
+    ck_assert_int_eq(tf_sched_stopped(s), 2);
+    ck_assert(tf_sched_unassigned(s) > 90); /* they stay not run */
+    tf_sched_free(s);
+}
+END_TEST
+
+START_TEST(requeued_tasks_run_again_before_the_end)
+{
+    struct tf_sched *s = tf_sched_new(TF_MODE_POOL, 1, 1, NULL);
+    struct tf_action a;
+    tf_sched_on_request(s, 0);
+    ck_assert(tf_sched_next_action(s, &a) && a.kind == TF_ACT_ASSIGN && a.count == 1);
+    tf_sched_on_assign(s, 0, 1, true);
+    tf_sched_on_done(s, 0, 1, 0.1);
+    tf_sched_on_requeue(s, 1); /* it failed and has a retry left */
+    ck_assert(!tf_sched_finished(s));
+    tf_sched_on_request(s, 0);
+    ck_assert(tf_sched_next_action(s, &a));
+    ck_assert_int_eq(a.kind, TF_ACT_ASSIGN);
+    ck_assert(a.from_returned);
+    tf_sched_on_assign(s, 0, 1, false);
+    tf_sched_on_done(s, 0, 1, 0.1);
+    ck_assert(tf_sched_finished(s));
+    tf_sched_on_request(s, 0);
+    ck_assert(tf_sched_next_action(s, &a) && a.kind == TF_ACT_STOP);
+    ck_assert_double_eq_tol(tf_sched_mean(s), 0.1, 1e-12);
+    tf_sched_free(s);
+}
+END_TEST
+
 static Suite *scheduler_suite(void)
 {
     Suite *s = suite_create("scheduler");
@@ -527,6 +584,8 @@ static Suite *scheduler_suite(void)
     tcase_add_test(tc, prefetch_rule);
     tcase_add_test(tc, mode_names_round_trip);
     tcase_add_test(tc, what_stealing_buys);
+    tcase_add_test(tc, stop_new_hands_out_nothing_more);
+    tcase_add_test(tc, requeued_tasks_run_again_before_the_end);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -95,6 +95,27 @@ START_TEST(parse_bytes)
 }
 END_TEST
 
+START_TEST(parse_seconds)
+{
+    static const struct {
+        const char *s;
+        double v;
+    } good[] = {{"90", 90},       {"2.5", 2.5},       {"30s", 30},           {"10m", 600},
+                {"2h", 7200},     {"1d", 86400},      {"05:30", 330},        {"01:00:00", 3600},
+                {"2-00", 172800}, {"1-02:03", 93780}, {"1-02:03:04", 93784}, {"0", 0}};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        double v = -1;
+        ck_assert_msg(tf_parse_seconds(good[i].s, &v), "%s refused", good[i].s);
+        ck_assert_msg(v == good[i].v, "%s -> %g, want %g", good[i].s, v, good[i].v);
+    }
+    static const char *const bad[] = {"", "x", "-5", "5x", "1:x", "nan", "inf", "3mm", ":5", "1-"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        double v;
+        ck_assert_msg(!tf_parse_seconds(bad[i], &v), "%s accepted", bad[i]);
+    }
+}
+END_TEST
+
 static Suite *util_suite(void)
 {
     Suite *s = suite_create("util");
@@ -104,6 +125,7 @@ static Suite *util_suite(void)
     tcase_add_test(tc, utf8_validation);
     tcase_add_test(tc, utf8_sanitize_replaces_bad_bytes_and_nul);
     tcase_add_test(tc, parse_bytes);
+    tcase_add_test(tc, parse_seconds);
     suite_add_tcase(s, tc);
     return s;
 }

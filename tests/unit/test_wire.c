@@ -8,9 +8,10 @@ START_TEST(tasks_round_trip)
 {
     struct tf_buf b = {0};
     tf_wire_begin(&b, 1);
-    struct tf_task in[3] = {{.id = 0, .line = 3, .command = "echo a", .command_len = 6},
-                            {.id = 1, .line = 4, .command = "", .command_len = 0},
-                            {.id = 77, .line = 1000, .command = "é 'x'", .command_len = 7}};
+    struct tf_task in[3] = {
+        {.id = 0, .line = 3, .offset = 99, .attempts = 4, .command = "echo a", .command_len = 6},
+        {.id = 1, .line = 4, .command = "", .command_len = 0},
+        {.id = 77, .line = 1000, .command = "é 'x'", .command_len = 7}};
     for (int i = 0; i < 3; i++)
         tf_wire_put_task(&b, &in[i]);
     ck_assert_uint_eq(tf_wire_count(&b), 3);
@@ -22,6 +23,9 @@ START_TEST(tasks_round_trip)
         ck_assert(tf_wire_get_task(&rd, &t));
         ck_assert_uint_eq(t.id, in[i].id);
         ck_assert_uint_eq(t.line, in[i].line);
+        ck_assert_uint_eq(t.offset, in[i].offset);
+        ck_assert_int_eq(t.attempts, in[i].attempts);
+        ck_assert_int_eq(t.avoid_rank, -1);
         ck_assert_str_eq(t.command, in[i].command);
     }
     struct tf_task extra;
@@ -41,6 +45,11 @@ START_TEST(results_round_trip)
                           .signal = 9,
                           .rank = 5,
                           .attempts = 2,
+                          .line = 12,
+                          .offset = 1ull << 35,
+                          .max_rss = -1,
+                          .cpu_user = 0.5,
+                          .cpu_system = 0.25,
                           .start = 1.5,
                           .end = NAN,
                           .out = "out\n",
@@ -63,6 +72,10 @@ START_TEST(results_round_trip)
     ck_assert_int_eq(g.signal, 9);
     ck_assert_int_eq(g.rank, 5);
     ck_assert_int_eq(g.attempts, 2);
+    ck_assert_uint_eq(g.line, 12);
+    ck_assert_uint_eq(g.offset, 1ull << 35);
+    ck_assert_int_eq(g.max_rss, -1);
+    ck_assert(g.cpu_user == 0.5 && g.cpu_system == 0.25);
     ck_assert(g.start == 1.5 && isnan(g.end));
     ck_assert_str_eq(g.out, "out\n");
     ck_assert(g.out_truncated && !g.err_truncated);
