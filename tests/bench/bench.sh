@@ -2,7 +2,7 @@
 # bench.sh - taskfarm beside the tools a user would pick instead, on the same workloads, in
 # one run. Not a test: run on demand (`cmake --build build --target bench`, or directly).
 #
-#   tests/bench/bench.sh [--peers DIR] [--reps N] [--only 1,2,3,4] [--taskfarm PATH]
+#   tests/bench/bench.sh [--peers DIR] [--reps N] [--only 1,2,3,4,5] [--taskfarm PATH]
 #
 # DIR holds the peer harness (peers.sh, gen.py, fork_floor.c; default ../shared/bench beside
 # the repository). Peers need Debian's parallel, python3-mpi4py, bc. Prints medians of N runs
@@ -12,7 +12,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 peers=$top/../shared/bench
 reps=3
-only=1,2,3,4
+only=1,2,3,4,5
 taskfarm=$top/build/taskfarm
 while [ $# -gt 0 ]; do
     case $1 in
@@ -123,5 +123,22 @@ if wants 4; then
     for tool in xargs parallel multiprocessing; do
         t=$(peer_med $tool uniform.tasks 128)
         printf '   %-16s whole command %6.2f s  efficiency <= %.3f\n' "$tool" "$t" "$(echo "2.0 / $t" | bc -l)"
+    done
+fi
+
+if wants 5; then
+    "$peers/gen.py" empty 20000 >empty.tasks
+    for i in $(seq 20000); do echo "printf '%01023d\\n' $i"; done >kib.tasks
+    echo
+    echo "5. What crash safety costs: 20,000 tasks on 2 workers, with the journal (default) and"
+    echo "   with --no-journal (whole command, seconds; tasks/s once running)"
+    for t in empty kib; do
+        on=$(tf_med $t.tasks 2 wall)
+        off=$(tf_med $t.tasks 2 wall --no-journal)
+        ron=$(tf_med $t.tasks 2 rate)
+        roff=$(tf_med $t.tasks 2 rate --no-journal)
+        label=$([ $t = empty ] && echo "true" || echo "1 KiB stdout each")
+        printf '   %-18s journal %6.2f s %6.0f/s   no journal %6.2f s %6.0f/s   cost %+.1f%%\n' \
+            "$label" "$on" "$ron" "$off" "$roff" "$(echo "100 * ($on - $off) / $off" | bc -l)"
     done
 fi

@@ -56,8 +56,10 @@ def rank_pids():
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
             with open(f"/proc/{pid}/cmdline", "rb") as f:
-                if not f.read().startswith(args.taskfarm.encode() + b"\0run"):
-                    continue
+                argv = f.read().split(b"\0")
+            # this test's own ranks only: other tests may run the same binary meanwhile
+            if argv[:3] != [args.taskfarm.encode(), b"run", tasks.encode()]:
+                continue
             with open(f"/proc/{pid}/environ", "rb") as f:
                 env = dict(v.split(b"=", 1) for v in f.read().split(b"\0") if b"=" in v)
             pids[int(env[b"OMPI_COMM_WORLD_RANK"])] = int(pid)
