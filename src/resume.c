@@ -243,7 +243,13 @@ int tf_resume_setup(struct tf_master *m, const struct tf_taskfile_info *info,
     const struct tf_config *cfg = m->cfg;
     const char *out = cfg->output;
     char err[1400], *jpath = tf_journal_path_for(out);
-    bool have_h5 = exists(out), have_j = !cfg->no_journal && exists(jpath);
+    bool have_h5 = exists(out), have_j = exists(jpath);
+    if (have_j && cfg->no_journal) {
+        snprintf(err, sizeof err,
+                 "%s has a journal ('%s'): resume it with the journal (no --no-journal)", out,
+                 jpath);
+        goto refuse;
+    }
     struct tf_h5out_info hi;
     struct tf_journal_header jh;
     int code = 0;
@@ -275,9 +281,9 @@ int tf_resume_setup(struct tf_master *m, const struct tf_taskfile_info *info,
     meta->run_id = run_id;
     m->ntotal = info->ntasks;
     if (have_j && !(h5_ok && hi.closed)) {
-        if (h5_ok && hi.closed == false)
-            meta->start_time = jh.start_time;
-        code = rebuild(m, jpath, meta, have_h5 && !h5_ok);
+        struct tf_run_meta first = *meta; /* the rebuilt file keeps the first run's start */
+        first.start_time = jh.start_time;
+        code = rebuild(m, jpath, &first, have_h5 && !h5_ok);
     } else if (have_j) {
         code = tf_journal_open(jpath, &jh, NULL, NULL, &m->journal, err, sizeof err) == TF_OK
                    ? 0
