@@ -191,6 +191,18 @@ ck.true("walltime: no task stopped half-way (all finished ones succeeded)",
 ck.true(f"walltime: some ran ({a['tasks_succeeded']})", 2 <= a["tasks_succeeded"] < 40)
 ck.eq("walltime: reason", a.get("stop_reason"), "the walltime leaves no room for another task")
 
+# Slurm's end time, when the job has one, works as a walltime.
+out = os.path.join(d, "slurm_end.h5")
+env = dict(os.environ, SLURM_JOB_END_TIME=str(int(time.time()) + 9))
+t0 = time.monotonic()
+r = subprocess.run(command(args, 3, "run", wt, "-o", out, "--drain", "2"), capture_output=True,
+                   text=True, env=env, timeout=120)
+took = time.monotonic() - t0
+c, a, _ = read_tasks(out)
+ck.eq("SLURM_JOB_END_TIME: exit code 4", r.returncode, 4)
+ck.true(f"SLURM_JOB_END_TIME: over 5 s before the end ({took:.1f} s)", took < 6)
+ck.eq("SLURM_JOB_END_TIME: reason", a.get("stop_reason"), "walltime nearly over")
+
 # ---- resume: what must be refused, with nothing changed ----------------------------------
 base = write("base.tasks", ["echo %d" % i for i in range(20)])
 good = os.path.join(d, "good.h5")
