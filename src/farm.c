@@ -455,7 +455,6 @@ static int finish_master(struct tf_master *m, enum tf_status st)
 int tf_farm_run(const struct tf_config *cfg)
 {
     int rank = tf_comm_rank(), nworkers = tf_comm_size() - 1;
-    tf_stopsig_install();
     char host[256] = "";
     gethostname(host, sizeof host - 1);
     struct tf_master m = {.cfg = cfg, .host = host};

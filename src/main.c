@@ -6,6 +6,7 @@
 #include "comm.h"
 #include "farm.h"
 #include "log.h"
+#include "stopsig.h"
 
 /* The rank a launcher gave us, from its environment, or -1 when no launcher started us.
  * Before MPI_Init we cannot ask MPI, but help and usage errors should be printed once,
@@ -47,6 +48,8 @@ int main(int argc, char **argv)
     case TF_CLI_RUN:
         break;
     }
+    /* Before MPI_Init, which can take seconds: a stop signal must never kill a rank. */
+    tf_stopsig_install();
     if (launched_rank < 0)
         tf_comm_init_solo();
     else if (tf_comm_init(&argc, &argv) != TF_OK) {
