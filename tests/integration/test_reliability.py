@@ -179,13 +179,12 @@ ck.eq("second signal: file closed", a["state"], "closed")
 # ---- --walltime -------------------------------------------------------------------------
 wt = write("wt.tasks", ["sleep 1"] * 40)
 out = os.path.join(d, "wt.h5")
-t0 = time.monotonic()
 r = run(args, 3, "run", wt, "-o", out, "--walltime", "12", "--drain", "1",
         "--expected-duration", "3")
-took = time.monotonic() - t0
 c, a, _ = read_tasks(out)
+took = a["end_time"] - a["start_time"]
 ck.eq("walltime: exit code 4", r.returncode, 4)
-ck.true(f"walltime: over before the walltime ({took:.1f} s)", took < 12)
+ck.true(f"walltime: file closed before the walltime ({took:.1f} s)", took < 12 - 3)
 ck.true("walltime: no task stopped half-way (all finished ones succeeded)",
         all(s in (0, 1) for s in c["status"]))
 ck.true(f"walltime: some ran ({a['tasks_succeeded']})", 2 <= a["tasks_succeeded"] < 40)
@@ -193,14 +192,16 @@ ck.eq("walltime: reason", a.get("stop_reason"), "the walltime leaves no room for
 
 # Slurm's end time, when the job has one, works as a walltime.
 out = os.path.join(d, "slurm_end.h5")
-env = dict(os.environ, SLURM_JOB_END_TIME=str(int(time.time()) + 9))
-t0 = time.monotonic()
+job_end = int(time.time()) + 12
+env = dict(os.environ, SLURM_JOB_END_TIME=str(job_end))
 r = subprocess.run(command(args, 3, "run", wt, "-o", out, "--drain", "2"), capture_output=True,
                    text=True, env=env, timeout=120)
-took = time.monotonic() - t0
 c, a, _ = read_tasks(out)
 ck.eq("SLURM_JOB_END_TIME: exit code 4", r.returncode, 4)
-ck.true(f"SLURM_JOB_END_TIME: over 5 s before the end ({took:.1f} s)", took < 6)
+# The master closed the file about 5 s before the job's end (mpirun's own start and exit,
+# seconds on some machines, are outside taskfarm's control and this check).
+ck.true(f"SLURM_JOB_END_TIME: file closed {job_end - a['end_time']:.1f} s before the end",
+        a["end_time"] < job_end - 3)
 ck.eq("SLURM_JOB_END_TIME: reason", a.get("stop_reason"), "walltime nearly over")
 
 # ---- resume: what must be refused, with nothing changed ----------------------------------
