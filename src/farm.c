@@ -84,16 +84,23 @@ static void learn(const char *command, double seconds, void *arg)
     tf_durations_put(arg, command, seconds);
 }
 
-/* --durations-from: the expected duration of every task, longest first. Costs 32 bytes per
- * task on the master (the only option whose memory grows with the number of tasks). */
-static bool plan_longest_first(struct tf_master *m, const char *from, char *order, size_t olen,
-                               char *err, size_t errlen)
+/* --durations-from: the durations of an earlier run, read before the result file is touched
+ * (an unreadable file then changes nothing). NULL with errmsg set on failure. */
+static struct tf_durations *load_durations(const char *from, char *err, size_t errlen)
 {
     struct tf_durations *d = tf_durations_new();
     if (tf_h5out_read_durations(from, learn, d, err, errlen) != TF_OK) {
         tf_durations_free(d);
-        return false;
+        return NULL;
     }
+    return d;
+}
+
+/* The expected duration of every task to run, longest first. Costs 32 bytes per task on the
+ * master (the only option whose memory grows with the number of tasks). */
+static bool plan_longest_first(struct tf_master *m, const struct tf_durations *d, const char *from,
+                               char *order, size_t olen, char *err, size_t errlen)
+{
     m->plan = tf_xmalloc((m->ntasks ? m->ntasks : 1) * sizeof *m->plan);
     uint64_t known = 0, k = 0;
     for (uint64_t i = 0; i < m->ntotal; i++) {
@@ -101,7 +108,6 @@ static bool plan_longest_first(struct tf_master *m, const char *from, char *orde
         bool got;
         if (tf_taskfile_next(m->tasks, &t, &got) != TF_OK || !got) {
             snprintf(err, errlen, "task file '%s' changed while being read", m->cfg->taskfile);
-            tf_durations_free(d);
             return false;
         }
         if (m->skip && m->skip[i])
@@ -113,7 +119,6 @@ static bool plan_longest_first(struct tf_master *m, const char *from, char *orde
     tf_durations_order(m->plan, m->ntasks);
     snprintf(order, olen, "longest first: durations of %llu of %llu tasks known from %s",
              (unsigned long long)known, (unsigned long long)m->ntasks, from);
-    tf_durations_free(d);
     return true;
 }
 
@@ -183,21 +188,21 @@ static int master_setup(const struct tf_config *cfg, struct tf_master *m, int nw
         .capture_bytes = cfg->capture_bytes,
         .start_time = m->start,
     };
-    /* Before the result file is touched: an unreadable --durations-from changes nothing. */
-    if (cfg->durations_from &&
-        tf_h5out_read_durations(cfg->durations_from, NULL, NULL, err, sizeof err) != TF_OK) {
+    struct tf_durations *d = NULL;
+    if (cfg->durations_from && (d = load_durations(cfg->durations_from, err, sizeof err)) == NULL) {
         input_error(err);
         return TF_EXIT_USAGE;
     }
     int code = cfg->resume ? tf_resume_setup(m, &info, &meta) : tf_fresh_setup(m, &meta);
+    char order[1024] = "file order";
+    if (code == 0 && d &&
+        !plan_longest_first(m, d, cfg->durations_from, order, sizeof order, err, sizeof err)) {
+        input_error(err);
+        code = TF_EXIT_USAGE;
+    }
+    tf_durations_free(d);
     if (code != 0)
         return code;
-    char order[1024] = "file order";
-    if (cfg->durations_from &&
-        !plan_longest_first(m, cfg->durations_from, order, sizeof order, err, sizeof err)) {
-        input_error(err);
-        return TF_EXIT_USAGE;
-    }
     /* node_of[0] is the master's; workers are ranks 1.. */
     m->sched = tf_sched_new(cfg->mode, m->ntasks, nworkers > 0 ? nworkers : 1,
                             nworkers > 0 ? node_of + 1 : NULL);

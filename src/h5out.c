@@ -292,16 +292,23 @@ static void release(struct tf_h5out *h)
     free(h);
 }
 
-enum tf_status tf_h5out_create(const char *path, bool overwrite, const struct tf_run_meta *meta,
-                               struct tf_h5out **out, char *errmsg, size_t errlen)
+/* A handle with its types and staging, before any file is opened. */
+static struct tf_h5out *handle_new(uint64_t ntasks)
 {
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     struct tf_h5out *h = tf_xcalloc(1, sizeof *h);
     h->str_type = make_str_type();
     h->status_type = make_status_type();
-    h->ntasks = meta->ntasks;
+    h->ntasks = ntasks;
     h->cmds = tf_xmalloc(STAGE_MAX_ROWS * sizeof *h->cmds);
     h->last_flush = tf_monotonic();
+    return h;
+}
+
+enum tf_status tf_h5out_create(const char *path, bool overwrite, const struct tf_run_meta *meta,
+                               struct tf_h5out **out, char *errmsg, size_t errlen)
+{
+    struct tf_h5out *h = handle_new(meta->ntasks);
     h->file = H5Fcreate(path, overwrite ? H5F_ACC_TRUNC : H5F_ACC_EXCL, H5P_DEFAULT, H5P_DEFAULT);
     if (h->file < 0) {
         char what[512];
@@ -515,13 +522,6 @@ double tf_h5out_last_flush(const struct tf_h5out *h)
     return h->last_flush;
 }
 
-enum tf_status tf_h5out_flush_if_older(struct tf_h5out *h, double seconds)
-{
-    if (tf_monotonic() - h->last_flush < seconds)
-        return TF_OK;
-    return tf_h5out_flush(h);
-}
-
 enum tf_status tf_h5out_note(struct tf_h5out *h, const char *name, double value)
 {
     if (attr_f64(h->file, name, value) < 0)
@@ -715,13 +715,7 @@ static int note_resume(struct tf_h5out *h, const struct tf_run_meta *m)
 enum tf_status tf_h5out_open(const char *path, const struct tf_run_meta *meta,
                              struct tf_h5out **out, char *errmsg, size_t errlen)
 {
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-    struct tf_h5out *h = tf_xcalloc(1, sizeof *h);
-    h->str_type = make_str_type();
-    h->status_type = make_status_type();
-    h->ntasks = meta->ntasks;
-    h->cmds = tf_xmalloc(STAGE_MAX_ROWS * sizeof *h->cmds);
-    h->last_flush = tf_monotonic();
+    struct tf_h5out *h = handle_new(meta->ntasks);
     h->file = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
     h->group = h->file < 0 ? -1 : H5Gopen2(h->file, "tasks", H5P_DEFAULT);
     if (h->group < 0 || open_columns(h) < 0 || note_resume(h, meta) < 0 ||
@@ -917,7 +911,7 @@ enum tf_status tf_h5out_read_durations(const char *path,
         }
         for (size_t i = 0; i < k; i++) {
             /* any task that ran tells how long it takes; "not run" rows say nothing */
-            if (fn && status[i] != TF_TASK_NOT_RUN && cmds[i] && end[i] >= start[i])
+            if (status[i] != TF_TASK_NOT_RUN && cmds[i] && end[i] >= start[i])
                 fn(cmds[i], end[i] - start[i], arg);
             if (cmds[i])
                 H5free_memory(cmds[i]);

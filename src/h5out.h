@@ -73,8 +73,6 @@ enum tf_status tf_h5out_put_result(struct tf_h5out *h, const struct tf_result *r
 enum tf_status tf_h5out_flush(struct tf_h5out *h) TF_NODISCARD;
 /* tf_monotonic() time of the last flush. */
 double tf_h5out_last_flush(const struct tf_h5out *h);
-/* Flush when the last flush is older than `seconds`. */
-enum tf_status tf_h5out_flush_if_older(struct tf_h5out *h, double seconds) TF_NODISCARD;
 
 /* Write a number as a root attribute (run statistics such as the master's peak memory). */
 enum tf_status tf_h5out_note(struct tf_h5out *h, const char *name, double value) TF_NODISCARD;

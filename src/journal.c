@@ -204,14 +204,20 @@ static bool read_header(int fd, const char *path, struct tf_journal_header *hdr,
     return true;
 }
 
+static int open_existing(const char *path, int flags, char *errmsg, size_t errlen)
+{
+    int fd = open(path, flags | O_CLOEXEC);
+    if (fd < 0)
+        snprintf(errmsg, errlen, "cannot open journal '%s': %s", path, strerror(errno));
+    return fd;
+}
+
 enum tf_status tf_journal_peek(const char *path, struct tf_journal_header *hdr, char *errmsg,
                                size_t errlen)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        snprintf(errmsg, errlen, "cannot open journal '%s': %s", path, strerror(errno));
+    int fd = open_existing(path, O_RDONLY, errmsg, errlen);
+    if (fd < 0)
         return TF_EIO;
-    }
     struct tf_buf buf = {0};
     off_t off;
     bool ok = read_header(fd, path, hdr, &off, &buf, errmsg, errlen);
@@ -243,11 +249,9 @@ enum tf_status tf_journal_open(const char *path, struct tf_journal_header *hdr,
                                void (*fn)(const struct tf_result *r, void *arg), void *arg,
                                struct tf_journal **out, char *errmsg, size_t errlen)
 {
-    int fd = open(path, O_RDWR | O_CLOEXEC);
-    if (fd < 0) {
-        snprintf(errmsg, errlen, "cannot open journal '%s': %s", path, strerror(errno));
+    int fd = open_existing(path, O_RDWR, errmsg, errlen);
+    if (fd < 0)
         return TF_EIO;
-    }
     struct tf_buf buf = {0};
     off_t off;
     if (!lock_or_explain(fd, path, errmsg, errlen) ||
@@ -329,9 +333,4 @@ enum tf_status tf_journal_close(struct tf_journal *j, bool remove_file)
     free(j->path);
     free(j);
     return st;
-}
-
-const char *tf_journal_path(const struct tf_journal *j)
-{
-    return j->path;
 }

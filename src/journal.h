@@ -54,6 +54,4 @@ enum tf_status tf_journal_sync(struct tf_journal *j) TF_NODISCARD;
  * NULL-safe. */
 enum tf_status tf_journal_close(struct tf_journal *j, bool remove_file);
 
-const char *tf_journal_path(const struct tf_journal *j);
-
 #endif

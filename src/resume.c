@@ -37,14 +37,13 @@ static bool exists(const char *path)
     return stat(path, &st) == 0;
 }
 
-static int journal_header_for(const struct tf_run_meta *meta, struct tf_journal_header *h)
+static void journal_header_for(const struct tf_run_meta *meta, struct tf_journal_header *h)
 {
     memset(h, 0, sizeof *h);
     snprintf(h->run_id, sizeof h->run_id, "%s", meta->run_id);
     snprintf(h->taskfile_sha256, sizeof h->taskfile_sha256, "%s", meta->taskfile_sha256);
     h->ntasks = meta->ntasks;
     h->start_time = meta->start_time;
-    return 0;
 }
 
 int tf_fresh_setup(struct tf_master *m, const struct tf_run_meta *meta)

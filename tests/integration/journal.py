@@ -2,6 +2,7 @@
 format described in src/journal.h and src/wire.h, so tests can see what was recorded as
 finished at the moment of a kill without going through taskfarm itself."""
 import struct
+import time
 import zlib
 
 MAGIC = b"TFJRNL01"
@@ -55,3 +56,17 @@ def read_journal(path):
                             "attempts": att, "host": host, "stdout": out, "stderr": err,
                             "line": line}
     return results
+
+
+def wait_for_finished(result_path, n, timeout=20, proc=None):
+    """Wait until the journal of result_path records n finished tasks (a run is under way);
+    False on timeout or when proc (a Popen) ended first."""
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout and (proc is None or proc.poll() is None):
+        try:
+            if len(read_journal(result_path + ".journal")) >= n:
+                return True
+        except (OSError, ValueError, struct.error):
+            pass  # not created yet, or caught mid-header
+        time.sleep(0.05)
+    return False

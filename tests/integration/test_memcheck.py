@@ -5,12 +5,11 @@ AddressSanitizer (sanitizer builds: invalid accesses with MPI; leaks too without
 launcher, since LeakSanitizer cannot tell Open MPI's unloaded plugins from our code)."""
 import os
 import signal
-import struct
 import subprocess
 import time
 
 from harness import Checker, parse_args, read_tasks, workdir
-from journal import read_journal
+from journal import wait_for_finished
 
 args = parse_args({"--sanitized": {"default": "OFF"}})
 ck = Checker()
@@ -72,14 +71,7 @@ for np_ in ((3,) if not asan else (0, 3)):
     p = subprocess.Popen(cmd(np_, tasks, "-o", out, "--drain", "1"), stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True, env=env)
     # under way: some tasks recorded (valgrind may take seconds to start 3 ranks)
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < 120 and p.poll() is None:
-        try:
-            if len(read_journal(out + ".journal")) >= 20:
-                break
-        except (OSError, ValueError, struct.error):
-            pass
-        time.sleep(0.1)
+    wait_for_finished(out, 20, 120, p)
     p.send_signal(signal.SIGUSR1 if np_ else signal.SIGTERM)
     so, se = p.communicate(timeout=120)
     clean(f"{tool_name} interrupted run, np {np_}", p.returncode, se, 4)

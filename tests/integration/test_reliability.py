@@ -11,6 +11,7 @@ import h5py
 import numpy as np
 
 from harness import Checker, command, parse_args, read_tasks, run, workdir
+from journal import wait_for_finished
 
 args = parse_args()
 ck = Checker()
@@ -122,25 +123,11 @@ def start(np_, *extra, out):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def wait_for_rows(out, n, timeout=20):
-    """Wait until the journal shows n finished tasks (the run is under way)."""
-    from journal import read_journal
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < timeout:
-        try:
-            if len(read_journal(out + ".journal")) >= n:
-                return True
-        except (OSError, ValueError, Exception):
-            pass
-        time.sleep(0.05)
-    return False
-
-
 for np_, sig in ((4, signal.SIGUSR1), (0, signal.SIGTERM), (0, signal.SIGINT)):
     what = f"signal {sig.name}, np {np_}"
     out = os.path.join(d, f"sig_{np_}_{sig.name}.h5")
     p = start(np_, "--drain", "1", out=out)
-    ck.true(f"{what}: run under way", wait_for_rows(out, 6))
+    ck.true(f"{what}: run under way", wait_for_finished(out, 6))
     t0 = time.monotonic()
     p.send_signal(sig)
     so, se = p.communicate(timeout=60)
@@ -164,7 +151,7 @@ for np_, sig in ((4, signal.SIGUSR1), (0, signal.SIGTERM), (0, signal.SIGINT)):
 # A second signal stops running tasks at once, whatever --drain says.
 out = os.path.join(d, "sig_twice.h5")
 p = start(3, "--drain", "60", out=out)
-ck.true("second signal: run under way", wait_for_rows(out, 6))
+ck.true("second signal: run under way", wait_for_finished(out, 6))
 p.send_signal(signal.SIGUSR1)
 time.sleep(0.5)
 t0 = time.monotonic()
@@ -255,7 +242,7 @@ refused("HDF5 file that is not a result file", base, "-o", notours, "--resume",
 j2 = os.path.join(d, "j2.h5")
 ck.eq("journal setup", run(args, 0, "run", base, "-o", j2).returncode, 0)
 p = start(0, out=os.path.join(d, "jsrc.h5"))
-wait_for_rows(os.path.join(d, "jsrc.h5"), 2)
+wait_for_finished(os.path.join(d, "jsrc.h5"), 2)
 p.kill()
 p.wait()
 shutil.copy(os.path.join(d, "jsrc.h5.journal"), j2 + ".journal")
