@@ -1,6 +1,7 @@
 # Finds MPI, HDF5 and (for tests) Check. See README "Building on a cluster" for
 # pointing these at site modules.
 find_package(MPI 3.0 REQUIRED COMPONENTS C)
+find_package(Threads REQUIRED) # the background syncer (src/bgsync.c)
 
 # FindHDF5 asks the h5cc/h5pcc wrappers; when both sit in one directory the
 # serial one wins unless told otherwise. The master writes alone with the sec2

@@ -35,6 +35,9 @@ enum {
     OPT_WALLTIME,
     OPT_EXPECTED,
     OPT_NO_JOURNAL,
+    OPT_PLUGIN,
+    OPT_PLUGIN_ARG,
+    OPT_ITEMS,
 };
 
 static const struct option long_opts[] = {
@@ -56,6 +59,9 @@ static const struct option long_opts[] = {
     {"walltime", required_argument, NULL, OPT_WALLTIME},
     {"expected-duration", required_argument, NULL, OPT_EXPECTED},
     {"no-journal", no_argument, NULL, OPT_NO_JOURNAL},
+    {"plugin", required_argument, NULL, OPT_PLUGIN},
+    {"plugin-arg", required_argument, NULL, OPT_PLUGIN_ARG},
+    {"items", required_argument, NULL, OPT_ITEMS},
     {"verbose", no_argument, NULL, 'v'},
     {"quiet", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, 'h'},
@@ -66,11 +72,21 @@ static const struct option long_opts[] = {
 static const char usage_text[] =
     "Usage: mpirun -n P taskfarm run TASKFILE [options]\n"
     "       taskfarm run TASKFILE [options]      (no MPI launcher: one process runs all)\n"
+    "       mpirun -n P taskfarm run --plugin LIB.so:FN --items ITEMS -o OUT.h5 [options]\n"
     "       taskfarm --help | --version\n"
     "\n"
     "Runs every line of TASKFILE as `/bin/sh -c LINE` spread over MPI ranks (rank 0 is the\n"
     "master, the others are workers) and stores every task's outcome in one HDF5 file.\n"
     "Blank lines and lines starting with '#' are not tasks.\n"
+    "\n"
+    "With --plugin, no task file: the C function FN of the shared library LIB.so is called\n"
+    "in-process on every item, in adaptive batches, and its results are stored as typed\n"
+    "arrays in /results of OUT.h5 (README.md, \"In-process tasks\").\n"
+    "      --plugin LIB.so:FN  the function (LIB.so must also define FN_setup, which\n"
+    "                      declares the result type)\n"
+    "      --items N | FILE.h5:/DATASET  items 0..N-1, or the rows of a 1-D dataset\n"
+    "      --plugin-arg TEXT   handed to FN_setup (a parameter file, a year, ...)\n"
+    "      -o, --force, --resume, --no-journal, -v, -q apply as for task files.\n"
     "\n"
     "Options for run:\n"
     "  -o, --output FILE   result file (default: TASKFILE's name with .h5, in the current\n"
@@ -121,7 +137,9 @@ void tf_config_fini(struct tf_config *cfg)
 {
     free(cfg->output);
     free(cfg->command_line);
-    cfg->output = cfg->command_line = NULL;
+    free(cfg->plugin_lib);
+    free(cfg->plugin_fn);
+    cfg->output = cfg->command_line = cfg->plugin_lib = cfg->plugin_fn = NULL;
 }
 
 static enum tf_cli_outcome usage_error(FILE *err, const char *fmt, const char *what)
@@ -185,13 +203,43 @@ static bool parse_count(const char *s, uint64_t *out)
     return true;
 }
 
+static const char *long_name(int c)
+{
+    for (const struct option *o = long_opts; o->name; o++)
+        if (o->val == c)
+            return o->name;
+    return "?";
+}
+
+/* --plugin: no task file, --items given, no option that only means something to commands. */
+static enum tf_cli_outcome check_plugin_run(int argc, char **argv, struct tf_config *cfg,
+                                            const char *task_only, FILE *err)
+{
+    if (optind < argc)
+        return usage_error(err, "unexpected argument '%s': --plugin takes no TASKFILE",
+                           argv[optind]);
+    if (cfg->items == NULL)
+        return usage_error(err, "%s", "--plugin needs --items N or --items FILE.h5:/DATASET");
+    if (task_only)
+        return usage_error(err, "option '--%s' applies to task files, not to --plugin", task_only);
+    if (cfg->output == NULL) {
+        cfg->output = tf_xmalloc(strlen(cfg->plugin_fn) + 4);
+        sprintf(cfg->output, "%s.h5", cfg->plugin_fn);
+    }
+    return TF_CLI_RUN;
+}
+
 static enum tf_cli_outcome parse_run(int argc, char **argv, struct tf_config *cfg, FILE *out,
                                      FILE *err)
 {
     int c;
+    const char *task_only = NULL; /* the first option that means nothing to --plugin */
     opterr = 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, ":o:vqhV", long_opts, NULL)) != -1) {
+        if (task_only == NULL && c >= OPT_MODE && c <= OPT_EXPECTED && c != OPT_FORCE &&
+            c != OPT_RESUME)
+            task_only = long_name(c);
         switch (c) {
         case 'o':
             if (*optarg == '\0')
@@ -256,6 +304,28 @@ static enum tf_cli_outcome parse_run(int argc, char **argv, struct tf_config *cf
         case OPT_NO_JOURNAL:
             cfg->no_journal = true;
             break;
+        case OPT_PLUGIN: {
+            const char *colon = strrchr(optarg, ':');
+            if (colon == NULL || colon == optarg || colon[1] == '\0')
+                return usage_error(err, "invalid --plugin '%s': use LIB.so:FUNCTION", optarg);
+            free(cfg->plugin_lib);
+            free(cfg->plugin_fn);
+            cfg->plugin_lib = tf_xstrndup(optarg, (size_t)(colon - optarg));
+            cfg->plugin_fn = tf_xstrdup(colon + 1);
+            break;
+        }
+        case OPT_PLUGIN_ARG:
+            cfg->plugin_arg = optarg;
+            break;
+        case OPT_ITEMS: {
+            uint64_t n;
+            const char *colon = strrchr(optarg, ':');
+            if (!parse_count(optarg, &n) && (colon == NULL || colon == optarg || colon[1] == '\0'))
+                return usage_error(err, "invalid --items '%s': a count N, or FILE.h5:/DATASET",
+                                   optarg);
+            cfg->items = optarg;
+            break;
+        }
         case OPT_DURATIONS:
             if (*optarg == '\0')
                 return usage_error(err, "%s", "empty value for --durations-from");
@@ -281,11 +351,15 @@ static enum tf_cli_outcome parse_run(int argc, char **argv, struct tf_config *cf
             return usage_error(err, "unknown option '%s'", argv[optind - 1]);
         }
     }
-    if (optind >= argc)
-        return usage_error(err, "%s", "missing TASKFILE");
     if (cfg->resume && cfg->force)
         return usage_error(err, "%s",
                            "--resume continues a result file, --force starts it over: choose one");
+    if (cfg->plugin_lib)
+        return check_plugin_run(argc, argv, cfg, task_only, err);
+    if (cfg->items || cfg->plugin_arg)
+        return usage_error(err, "%s", "--items and --plugin-arg need --plugin LIB.so:FUNCTION");
+    if (optind >= argc)
+        return usage_error(err, "%s", "missing TASKFILE");
     if (optind + 1 < argc)
         return usage_error(err, "unexpected argument '%s': give one TASKFILE", argv[optind + 1]);
     cfg->taskfile = argv[optind];

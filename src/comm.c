@@ -19,7 +19,8 @@
 
 static MPI_Comm farm_comm = MPI_COMM_NULL;
 static int my_rank, my_size;
-static bool solo;
+static bool solo, started;
+static bool we_initialized; /* MPI_Finalize is ours to call only when MPI_Init was */
 
 /* Non-blocking sends in flight, with the buffers they own. */
 struct pending_send {
@@ -46,9 +47,14 @@ static void nap(long ns)
 
 enum tf_status tf_comm_init(int *argc, char ***argv)
 {
-    int rc = MPI_Init(argc, argv);
-    if (rc != MPI_SUCCESS)
-        return TF_EMPI;
+    int already = 0;
+    MPI_Initialized(&already);
+    if (!already) {
+        if (MPI_Init(argc, argv) != MPI_SUCCESS)
+            return TF_EMPI;
+        we_initialized = true;
+    }
+    started = true;
     MPI_Comm_dup(MPI_COMM_WORLD, &farm_comm);
     MPI_Comm_set_name(farm_comm, "taskfarm");
     MPI_Comm_set_errhandler(farm_comm, MPI_ERRORS_RETURN);
@@ -94,8 +100,38 @@ static int wait_lazily(MPI_Request *req)
     }
 }
 
+enum tf_status tf_comm_start(void)
+{
+    if (started)
+        return TF_OK;
+    int already = 0;
+    MPI_Initialized(&already);
+    if (already || tf_comm_launcher_rank() >= 0)
+        return tf_comm_init(NULL, NULL);
+    tf_comm_init_solo();
+    return TF_OK;
+}
+
+bool tf_comm_started(void)
+{
+    return started;
+}
+
+int tf_comm_launcher_rank(void)
+{
+    static const char *const vars[] = {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK",
+                                       "SLURM_PROCID"};
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
+        const char *v = getenv(vars[i]);
+        if (v)
+            return atoi(v);
+    }
+    return -1;
+}
+
 void tf_comm_init_solo(void)
 {
+    started = true;
     solo = true;
     my_rank = 0;
     my_size = 1;
@@ -103,10 +139,14 @@ void tf_comm_init_solo(void)
 
 void tf_comm_finalize(void)
 {
+    if (!started)
+        return;
+    started = false;
     if (solo)
         return;
     free(sends);
     sends = NULL;
+    cap_sends = nsends = 0;
     if (farm_comm != MPI_COMM_NULL) {
         /* Ranks that finish first wait here for the rest: sleeping, not spinning. */
         MPI_Request req;
@@ -114,7 +154,9 @@ void tf_comm_finalize(void)
             wait_lazily(&req);
         MPI_Comm_free(&farm_comm);
     }
-    MPI_Finalize();
+    if (we_initialized)
+        MPI_Finalize();
+    we_initialized = false;
 }
 
 void tf_comm_abort(int exit_code)

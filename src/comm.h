@@ -15,13 +15,15 @@
 #include "status.h"
 
 enum tf_msg_kind {
-    TF_MSG_ASSIGN = 1,  /* master -> worker: a batch of tasks */
-    TF_MSG_RESULTS = 2, /* worker -> master: report + finished tasks */
-    TF_MSG_REQUEST = 3, /* worker -> master: report + finished tasks, and "send more" */
-    TF_MSG_STOP = 4,    /* master -> worker: no more work; leave the loop */
-    TF_MSG_STEAL = 5,   /* master -> worker: give back up to N queued tasks */
-    TF_MSG_RELEASE = 6, /* worker -> master: report + tasks given back */
-    TF_MSG_DRAIN = 7,   /* master -> worker: stop level (see enum tf_stop in farm.h) */
+    TF_MSG_ASSIGN = 1,     /* master -> worker: a batch of tasks */
+    TF_MSG_RESULTS = 2,    /* worker -> master: report + finished tasks */
+    TF_MSG_REQUEST = 3,    /* worker -> master: report + finished tasks, and "send more" */
+    TF_MSG_STOP = 4,       /* master -> worker: no more work; leave the loop */
+    TF_MSG_STEAL = 5,      /* master -> worker: give back up to N queued tasks */
+    TF_MSG_RELEASE = 6,    /* worker -> master: report + tasks given back */
+    TF_MSG_DRAIN = 7,      /* master -> worker: stop level (see enum tf_stop in farm.h) */
+    TF_MSG_MAP_ASSIGN = 8, /* master -> worker: a range of items (and their bytes) */
+    TF_MSG_MAP_RESULT = 9, /* worker -> master: a batch's results, failures and timing */
 };
 
 struct tf_msg {
@@ -31,10 +33,19 @@ struct tf_msg {
     size_t len;
 };
 
+/* Start MPI, or join it when the program already did (then MPI_Finalize stays its job). */
 enum tf_status tf_comm_init(int *argc, char ***argv) TF_NODISCARD;
+/* For the library: nothing when already started; join or start MPI when the program did or
+ * a launcher started us; otherwise solo. */
+enum tf_status tf_comm_start(void) TF_NODISCARD;
+bool tf_comm_started(void);
+/* The rank a launcher gave this process, from its environment, or -1 when no launcher
+ * started it. Needs no MPI: usage errors print once, not once per rank. */
+int tf_comm_launcher_rank(void);
 /* A run with no launcher: rank 0 of 1 without initialising MPI at all, so a laptop run
  * needs no MPI runtime (no orted, no network lookups). Collectives become no-ops. */
 void tf_comm_init_solo(void);
+/* Leave MPI (finalizing it only if tf_comm_init started it); tf_comm_start works again. */
 void tf_comm_finalize(void);
 _Noreturn void tf_comm_abort(int exit_code); /* ends every rank */
 int tf_comm_rank(void);

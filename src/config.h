@@ -37,6 +37,10 @@ struct tf_config {
     double expected_duration; /* seconds a task is expected to take, 0: unknown */
     bool no_journal;          /* diagnostic: measure what crash safety costs */
     char *command_line;       /* owned: argv joined, shell-quoted where needed */
+    /* in-process map (--plugin): then taskfile is NULL */
+    char *plugin_lib, *plugin_fn; /* owned */
+    const char *plugin_arg;       /* borrowed */
+    const char *items;            /* borrowed: "N" or "FILE.h5:/DATASET" */
 };
 
 void tf_config_fini(struct tf_config *cfg);

@@ -6,6 +6,7 @@
  * was never written still reads as a valid, honest row.
  */
 #include "h5out.h"
+#include "h5out_impl.h"
 
 #include <hdf5.h>
 #include <math.h>
@@ -102,7 +103,7 @@ static herr_t keep_innermost(unsigned n, const H5E_error2_t *e, void *buf)
     return 0;
 }
 
-static enum tf_status h5_fail(const char *what, char *errmsg, size_t errlen)
+enum tf_status tf_h5_fail(const char *what, char *errmsg, size_t errlen)
 {
     char cause[256] = "no detail";
     H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, keep_innermost, cause);
@@ -116,7 +117,7 @@ static enum tf_status h5_fail(const char *what, char *errmsg, size_t errlen)
 
 /* ---- types and attributes --------------------------------------------------------------- */
 
-static hid_t make_str_type(void)
+hid_t tf_h5_str_type(void)
 {
     hid_t t = H5Tcopy(H5T_C_S1);
     H5Tset_size(t, H5T_VARIABLE);
@@ -150,7 +151,7 @@ static hid_t mem_type(const struct tf_h5out *h, enum col_kind k)
     }
 }
 
-static int write_attr(hid_t loc, const char *name, hid_t type, const void *value)
+int tf_h5_write_attr(hid_t loc, const char *name, hid_t type, const void *value)
 {
     if (H5Aexists(loc, name) > 0 && H5Adelete(loc, name) < 0)
         return -1;
@@ -166,17 +167,17 @@ static int write_attr(hid_t loc, const char *name, hid_t type, const void *value
 static int attr_str(const struct tf_h5out *h, hid_t loc, const char *name, const char *v)
 {
     const char *s = v ? v : "";
-    return write_attr(loc, name, h->str_type, &s);
+    return tf_h5_write_attr(loc, name, h->str_type, &s);
 }
 
 static int attr_i64(hid_t loc, const char *name, int64_t v)
 {
-    return write_attr(loc, name, H5T_NATIVE_INT64, &v);
+    return tf_h5_write_attr(loc, name, H5T_NATIVE_INT64, &v);
 }
 
 static int attr_f64(hid_t loc, const char *name, double v)
 {
-    return write_attr(loc, name, H5T_NATIVE_DOUBLE, &v);
+    return tf_h5_write_attr(loc, name, H5T_NATIVE_DOUBLE, &v);
 }
 
 /* ---- creation --------------------------------------------------------------------------- */
@@ -297,7 +298,7 @@ static struct tf_h5out *handle_new(uint64_t ntasks)
 {
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     struct tf_h5out *h = tf_xcalloc(1, sizeof *h);
-    h->str_type = make_str_type();
+    h->str_type = tf_h5_str_type();
     h->status_type = make_status_type();
     h->ntasks = ntasks;
     h->cmds = tf_xmalloc(STAGE_MAX_ROWS * sizeof *h->cmds);
@@ -313,7 +314,7 @@ enum tf_status tf_h5out_create(const char *path, bool overwrite, const struct tf
     if (h->file < 0) {
         char what[512];
         snprintf(what, sizeof what, "cannot create output file '%s'", path);
-        enum tf_status st = h5_fail(what, errmsg, errlen);
+        enum tf_status st = tf_h5_fail(what, errmsg, errlen);
         release(h);
         return st;
     }
@@ -322,7 +323,7 @@ enum tf_status tf_h5out_create(const char *path, bool overwrite, const struct tf
         H5Fflush(h->file, H5F_SCOPE_GLOBAL) < 0) {
         char what[512];
         snprintf(what, sizeof what, "cannot lay out output file '%s'", path);
-        enum tf_status st = h5_fail(what, errmsg, errlen);
+        enum tf_status st = tf_h5_fail(what, errmsg, errlen);
         release(h);
         remove(path); /* we created it just now: leave nothing half-made behind */
         return st;
@@ -434,7 +435,7 @@ static enum tf_status flush_results(struct tf_h5out *h)
         while (j < h->nrows && h->rows[j].id == h->rows[j - 1].id + 1)
             j++;
         if (write_result_run(h, h->rows + i, j - i) < 0)
-            return h5_fail("writing results to the output file", NULL, 0);
+            return tf_h5_fail("writing results to the output file", NULL, 0);
         i = j;
     }
     for (i = 0; i < h->nrows; i++)
@@ -466,7 +467,7 @@ static enum tf_status flush_commands(struct tf_h5out *h)
         }
         if (write_col(h, C_COMMAND, h->cmds[i].id, j - i, text) < 0 ||
             write_col(h, C_LINE, h->cmds[i].id, j - i, lines) < 0)
-            st = h5_fail("writing commands to the output file", NULL, 0);
+            st = tf_h5_fail("writing commands to the output file", NULL, 0);
     }
     free(text);
     free(lines);
@@ -512,7 +513,7 @@ enum tf_status tf_h5out_flush(struct tf_h5out *h)
     TF_TRY(flush_commands(h));
     TF_TRY(flush_results(h));
     if (H5Fflush(h->file, H5F_SCOPE_GLOBAL) < 0)
-        return h5_fail("flushing the output file", NULL, 0);
+        return tf_h5_fail("flushing the output file", NULL, 0);
     h->last_flush = tf_monotonic();
     return TF_OK;
 }
@@ -525,7 +526,7 @@ double tf_h5out_last_flush(const struct tf_h5out *h)
 enum tf_status tf_h5out_note(struct tf_h5out *h, const char *name, double value)
 {
     if (attr_f64(h->file, name, value) < 0)
-        return h5_fail("writing an attribute to the output file", NULL, 0);
+        return tf_h5_fail("writing an attribute to the output file", NULL, 0);
     return TF_OK;
 }
 
@@ -565,13 +566,13 @@ enum tf_status tf_h5out_scan(struct tf_h5out *h,
     }
     free(st);
     free(att);
-    return rc < 0 ? h5_fail("reading the status of tasks in the result file", NULL, 0) : TF_OK;
+    return rc < 0 ? tf_h5_fail("reading the status of tasks in the result file", NULL, 0) : TF_OK;
 }
 
 enum tf_status tf_h5out_note_str(struct tf_h5out *h, const char *name, const char *value)
 {
     if (attr_str(h, h->file, name, value) < 0)
-        return h5_fail("writing an attribute to the output file", NULL, 0);
+        return tf_h5_fail("writing an attribute to the output file", NULL, 0);
     return TF_OK;
 }
 
@@ -593,7 +594,7 @@ enum tf_status tf_h5out_close(struct tf_h5out *h, double end_time,
     if (rc == 0 && st == TF_OK)
         rc |= attr_str(h, h->file, "state", "closed");
     if (rc < 0 && st == TF_OK)
-        st = h5_fail("writing run summary to the output file", NULL, 0);
+        st = tf_h5_fail("writing run summary to the output file", NULL, 0);
     for (int c2 = 0; c2 < NCOLS; c2++) {
         H5Dclose(h->dset[c2]);
         h->dset[c2] = 0;
@@ -601,7 +602,7 @@ enum tf_status tf_h5out_close(struct tf_h5out *h, double end_time,
     H5Gclose(h->group);
     h->group = 0;
     if (H5Fclose(h->file) < 0 && st == TF_OK)
-        st = h5_fail("closing the output file", NULL, 0);
+        st = tf_h5_fail("closing the output file", NULL, 0);
     h->file = 0;
     release(h);
     return st;
@@ -609,13 +610,13 @@ enum tf_status tf_h5out_close(struct tf_h5out *h, double end_time,
 
 /* ---- opening an existing file ------------------------------------------------------------ */
 
-static int read_attr_str(hid_t loc, const char *name, char *out, size_t outlen)
+int tf_h5_read_attr_str(hid_t loc, const char *name, char *out, size_t outlen)
 {
     out[0] = '\0';
     hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
     if (a < 0)
         return -1;
-    hid_t t = make_str_type();
+    hid_t t = tf_h5_str_type();
     char *v = NULL;
     int rc = H5Aread(a, t, &v) < 0 ? -1 : 0;
     if (rc == 0 && v) {
@@ -627,7 +628,7 @@ static int read_attr_str(hid_t loc, const char *name, char *out, size_t outlen)
     return rc;
 }
 
-static int read_attr_i64(hid_t loc, const char *name, int64_t *v)
+int tf_h5_read_attr_i64(hid_t loc, const char *name, int64_t *v)
 {
     hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
     if (a < 0)
@@ -647,15 +648,16 @@ enum tf_status tf_h5out_inspect(const char *path, struct tf_h5out_info *info, ch
         char what[1200];
         snprintf(what, sizeof what,
                  "cannot open result file '%s' (truncated, damaged, or not HDF5)", path);
-        h5_fail(what, errmsg, errlen);
+        tf_h5_fail(what, errmsg, errlen);
         return TF_EINPUT;
     }
     int64_t ntasks = -1;
     char state[32];
-    int rc = read_attr_i64(f, "format_version", &info->format_version);
-    rc |= read_attr_i64(f, "ntasks", &ntasks);
-    rc |= read_attr_str(f, "taskfile_sha256", info->taskfile_sha256, sizeof info->taskfile_sha256);
-    rc |= read_attr_str(f, "taskfile", info->taskfile, sizeof info->taskfile);
+    int rc = tf_h5_read_attr_i64(f, "format_version", &info->format_version);
+    rc |= tf_h5_read_attr_i64(f, "ntasks", &ntasks);
+    rc |= tf_h5_read_attr_str(f, "taskfile_sha256", info->taskfile_sha256,
+                              sizeof info->taskfile_sha256);
+    rc |= tf_h5_read_attr_str(f, "taskfile", info->taskfile, sizeof info->taskfile);
     htri_t has_tasks = H5Lexists(f, "tasks", H5P_DEFAULT);
     H5Eclear2(H5E_DEFAULT);
     enum tf_status st = TF_OK;
@@ -669,8 +671,8 @@ enum tf_status tf_h5out_inspect(const char *path, struct tf_h5out_info *info, ch
         st = TF_EINPUT;
     } else {
         info->ntasks = (uint64_t)ntasks;
-        read_attr_str(f, "run_id", info->run_id, sizeof info->run_id);
-        read_attr_str(f, "state", state, sizeof state);
+        tf_h5_read_attr_str(f, "run_id", info->run_id, sizeof info->run_id);
+        tf_h5_read_attr_str(f, "state", state, sizeof state);
         info->closed = strcmp(state, "closed") == 0;
     }
     H5Eclear2(H5E_DEFAULT);
@@ -697,7 +699,7 @@ static int note_resume(struct tf_h5out *h, const struct tf_run_meta *m)
 {
     hid_t f = h->file;
     int64_t resumes = 0;
-    read_attr_i64(f, "resumes", &resumes);
+    tf_h5_read_attr_i64(f, "resumes", &resumes);
     int rc = attr_i64(f, "resumes", resumes + 1);
     rc |= attr_str(h, f, "last_command_line", m->command_line);
     rc |= attr_f64(f, "last_start_time", m->start_time);
@@ -722,7 +724,7 @@ enum tf_status tf_h5out_open(const char *path, const struct tf_run_meta *meta,
         H5Fflush(h->file, H5F_SCOPE_GLOBAL) < 0) {
         char what[1200];
         snprintf(what, sizeof what, "cannot open result file '%s' to resume it", path);
-        enum tf_status st = h5_fail(what, errmsg, errlen);
+        enum tf_status st = tf_h5_fail(what, errmsg, errlen);
         release(h);
         return st;
     }
@@ -825,7 +827,7 @@ struct reader {
 static void reader_open(struct reader *r, const char *path)
 {
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-    r->h = (struct tf_h5out){.str_type = make_str_type(), .status_type = make_status_type()};
+    r->h = (struct tf_h5out){.str_type = tf_h5_str_type(), .status_type = make_status_type()};
     r->file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     r->group = r->file < 0 ? -1 : H5Gopen2(r->file, "tasks", H5P_DEFAULT);
 }
@@ -857,7 +859,7 @@ enum tf_status tf_h5out_read_rows(const char *path, uint64_t first, size_t n,
             continue;
         void *dst = c == C_COMMAND ? (void *)commands : buf;
         if (read_col(group, cols[c].name, mem_type(&r.h, cols[c].kind), first, n, dst) < 0) {
-            st = h5_fail("reading the result file", NULL, 0);
+            st = tf_h5_fail("reading the result file", NULL, 0);
             break;
         }
         if (cols[c].kind == K_STR)
@@ -866,7 +868,7 @@ enum tf_status tf_h5out_read_rows(const char *path, uint64_t first, size_t n,
             scatter((enum col_id)c, rows, n, buf);
     }
     if (group < 0)
-        st = h5_fail("opening the result file", NULL, 0);
+        st = tf_h5_fail("opening the result file", NULL, 0);
     free(buf);
     reader_close(&r);
     return st;
@@ -887,7 +889,7 @@ enum tf_status tf_h5out_read_durations(const char *path,
     if (d < 0) {
         char what[600];
         snprintf(what, sizeof what, "'%s' is not a taskfarm result file", path);
-        st = h5_fail(what, errmsg, errlen);
+        st = tf_h5_fail(what, errmsg, errlen);
         goto out;
     }
     hid_t space = H5Dget_space(d);
@@ -906,7 +908,7 @@ enum tf_status tf_h5out_read_durations(const char *path,
             read_col(group, "status", h.status_type, (uint64_t)first, k, status) < 0) {
             char what[600];
             snprintf(what, sizeof what, "cannot read durations from '%s'", path);
-            st = h5_fail(what, errmsg, errlen);
+            st = tf_h5_fail(what, errmsg, errlen);
             break;
         }
         for (size_t i = 0; i < k; i++) {

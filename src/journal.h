@@ -22,6 +22,7 @@ struct tf_journal_header {
     char taskfile_sha256[72];
     uint64_t ntasks;
     double start_time;
+    uint64_t data_offset; /* in-process map: where its results start in the result file */
 };
 
 struct tf_journal;
@@ -43,6 +44,14 @@ enum tf_status tf_journal_open(const char *path, struct tf_journal_header *hdr,
                                void (*fn)(const struct tf_result *r, void *arg), void *arg,
                                struct tf_journal **out, char *errmsg, size_t errlen) TF_NODISCARD;
 
+/* The same for a journal of other records (an in-process map's batches): fn gets each
+ * record's payload, a wire message, borrowed for the call. */
+enum tf_status tf_journal_open_raw(const char *path, struct tf_journal_header *hdr,
+                                   void (*fn)(const void *data, size_t len, void *arg), void *arg,
+                                   struct tf_journal **out, char *errmsg,
+                                   size_t errlen) TF_NODISCARD;
+/* Append one wire message as its own record, at once (one write()). */
+enum tf_status tf_journal_append(struct tf_journal *j, const void *data, size_t len) TF_NODISCARD;
 /* Stage a finished result; nothing reaches the file before tf_journal_commit. */
 void tf_journal_add(struct tf_journal *j, const struct tf_result *r, const char *host);
 /* Append everything staged as one record with one write(): from here on the tasks are
@@ -50,6 +59,8 @@ void tf_journal_add(struct tf_journal *j, const struct tf_result *r, const char 
 enum tf_status tf_journal_commit(struct tf_journal *j) TF_NODISCARD;
 /* Commit, then ask the kernel to put the file on disk (survives a node crash too). */
 enum tf_status tf_journal_sync(struct tf_journal *j) TF_NODISCARD;
+/* The open file, for a sync elsewhere (bgsync.h); records are written when appended. */
+int tf_journal_fd(const struct tf_journal *j);
 /* Commit and close; with `remove_file`, delete it (the result file holds everything).
  * NULL-safe. */
 enum tf_status tf_journal_close(struct tf_journal *j, bool remove_file);

@@ -93,6 +93,14 @@ void tf_wire_put_str(struct tf_buf *b, const char *s, size_t len)
     p[len] = '\0';
 }
 
+unsigned char *tf_wire_put_blob(struct tf_buf *b, size_t len)
+{
+    put_u32(b, (uint32_t)len);
+    unsigned char *p = grow(b, len + 1);
+    p[len] = '\0';
+    return p;
+}
+
 void tf_wire_put_u64(struct tf_buf *b, uint64_t v)
 {
     put_u64(b, v);

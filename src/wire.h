@@ -28,6 +28,9 @@ void tf_buf_fini(struct tf_buf *b);
 void tf_wire_begin(struct tf_buf *b, uint16_t kind);
 void tf_wire_put_str(struct tf_buf *b, const char *s, size_t len); /* not a record */
 void tf_wire_put_u64(struct tf_buf *b, uint64_t v);                /* not a record */
+/* Append room for len bytes read back as a string (tf_wire_get_str) and return it, to be
+ * filled in place before the buffer grows again. Not a record. */
+unsigned char *tf_wire_put_blob(struct tf_buf *b, size_t len);
 /* Every worker -> master message starts with the worker's report of itself. */
 void tf_wire_put_report(struct tf_buf *b, const char *host, uint64_t queued, uint64_t received);
 /* Update the counts of the report that starts message b. */

@@ -1,0 +1,54 @@
+/* cli_main.c - the command-line tool's wiring: parse argv, start MPI, run the farm (or an
+ * in-process map with --plugin), map the outcome to an exit code.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "cli.h"
+#include "comm.h"
+#include "farm.h"
+#include "log.h"
+#include "plugin.h"
+#include "stopsig.h"
+#include "taskfarm.h"
+
+static void set_log_level(int rank, int verbosity)
+{
+    static const enum tf_log_level master_levels[] = {TF_LOG_ERROR, TF_LOG_INFO, TF_LOG_INFO,
+                                                      TF_LOG_DEBUG};
+    static const enum tf_log_level worker_levels[] = {TF_LOG_ERROR, TF_LOG_WARN, TF_LOG_INFO,
+                                                      TF_LOG_DEBUG};
+    int v = verbosity < TF_QUIET ? TF_QUIET : (verbosity > TF_DEBUG ? TF_DEBUG : verbosity);
+    tf_log_threshold = (rank == 0 ? master_levels : worker_levels)[v + 1];
+    tf_log_set_identity(rank, rank == 0 ? 'M' : 'W');
+    tf_log_from_env();
+}
+
+int taskfarm_cli_main(int argc, char **argv)
+{
+    struct tf_config cfg;
+    int launched_rank = tf_comm_launcher_rank();
+    bool printer = launched_rank <= 0;
+    switch (tf_cli_parse(argc, argv, &cfg, printer ? stdout : NULL, printer ? stderr : NULL)) {
+    case TF_CLI_DONE:
+        return TF_EXIT_OK;
+    case TF_CLI_USAGE:
+        return TF_EXIT_USAGE;
+    case TF_CLI_RUN:
+        break;
+    }
+    /* Before MPI_Init, which can take seconds: a stop signal must never kill a rank. */
+    tf_stopsig_install();
+    if (launched_rank < 0)
+        tf_comm_init_solo();
+    else if (tf_comm_init(&argc, &argv) != TF_OK) {
+        fprintf(stderr, "taskfarm: error: MPI_Init failed\n");
+        tf_config_fini(&cfg);
+        return TF_EXIT_INTERNAL;
+    }
+    set_log_level(tf_comm_rank(), cfg.verbosity);
+    int code = cfg.plugin_lib ? tf_plugin_run(&cfg) : tf_farm_run(&cfg);
+    tf_comm_finalize();
+    tf_config_fini(&cfg);
+    return code;
+}

@@ -1,0 +1,21 @@
+/* h5out_impl.h - PRIVATE to the result-file module (h5out.c, h5map.c): the HDF5 helpers they
+ * share. Other modules include h5out.h or h5map.h only.
+ */
+#ifndef TF_H5OUT_IMPL_H
+#define TF_H5OUT_IMPL_H
+
+#include <hdf5.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "status.h"
+
+/* Log or store (errmsg != NULL) "what: innermost HDF5 cause"; clears the stack. */
+enum tf_status tf_h5_fail(const char *what, char *errmsg, size_t errlen);
+hid_t tf_h5_str_type(void); /* variable-length UTF-8; caller closes */
+/* Create or replace a scalar attribute. -1 on failure. */
+int tf_h5_write_attr(hid_t loc, const char *name, hid_t type, const void *value);
+int tf_h5_read_attr_str(hid_t loc, const char *name, char *out, size_t outlen);
+int tf_h5_read_attr_i64(hid_t loc, const char *name, int64_t *v);
+
+#endif
