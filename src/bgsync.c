@@ -109,12 +109,13 @@ bool tf_bgsync_stop(struct tf_bgsync *s, bool wait)
     if (s == NULL)
         return true;
     if (!wait) {
-        /* The thread finishes the sync in hand on its own and frees itself. */
+        /* The thread finishes the sync in hand on its own and frees itself: s may be gone
+         * as soon as the lock is released. */
+        pthread_detach(s->thread);
         pthread_mutex_lock(&s->lock);
         s->quit = s->detached = true;
         pthread_cond_signal(&s->wake);
         pthread_mutex_unlock(&s->lock);
-        pthread_detach(s->thread);
         return true;
     }
     bool ok = tf_bgsync_wait(s);

@@ -541,7 +541,8 @@ enum tf_status tf_h5map_write(struct tf_h5map *h, const struct tf_batch_row *b, 
         h->capf = 2 * (h->nfrows + nfails) + 64;
         h->frows = tf_xrealloc(h->frows, h->capf * sizeof *h->frows);
     }
-    memcpy(h->frows + h->nfrows, fails, nfails * sizeof *fails);
+    if (nfails > 0)
+        memcpy(h->frows + h->nfrows, fails, nfails * sizeof *fails);
     h->nfrows += nfails;
     if (h->nfrows >= STAGE_ROWS && flush_tables(h) < 0)
         return tf_h5_fail("writing /failures", NULL, 0);

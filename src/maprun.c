@@ -174,8 +174,8 @@ static double bits_f64(uint64_t u)
     return d;
 }
 
-/* The MAP_RESULT message: lo, count, rank, start, end, compute seconds, host, the results
- * (count records), then the failures (item, code, signal). */
+/* The MAP_RESULT message: lo, count, rank, start, end, compute seconds, host, padding, the
+ * results (count records), then the failures (item, code, signal). */
 static unsigned char *begin_result(struct tf_buf *b, uint64_t lo, uint64_t n, int rank,
                                    const char *host, size_t rbytes)
 {
@@ -184,6 +184,11 @@ static unsigned char *begin_result(struct tf_buf *b, uint64_t lo, uint64_t n, in
     for (size_t i = 0; i < 6; i++)
         tf_wire_put_u64(b, head[i]);
     tf_wire_put_str(b, host, strlen(host));
+    /* Padding, so the results start 16-byte aligned in the message (malloc'd, so aligned):
+     * the function writes its structs there in place. */
+    static const char zeros[16] = {0};
+    size_t pad = (16 - (b->len + 9) % 16) % 16;
+    tf_wire_put_str(b, zeros, pad);
     unsigned char *results = tf_wire_put_blob(b, rbytes);
     memset(results, 0, rbytes);
     return results;
@@ -286,8 +291,10 @@ static bool parse_result(const void *data, size_t len, struct batch_msg *bm, str
         !tf_wire_get_u64(&rd, &rank) || !tf_wire_get_u64(&rd, &t0) || !tf_wire_get_u64(&rd, &t1) ||
         !tf_wire_get_u64(&rd, &secs) || !tf_wire_get_str(&rd, &bm->row.host, &hlen))
         return false;
-    const char *res;
-    if (!tf_wire_get_str(&rd, &res, &bm->rlen) || !tf_wire_get_u64(&rd, &nf) || nf > bm->row.count)
+    const char *res, *pad;
+    size_t padlen;
+    if (!tf_wire_get_str(&rd, &pad, &padlen) || !tf_wire_get_str(&rd, &res, &bm->rlen) ||
+        !tf_wire_get_u64(&rd, &nf) || nf > bm->row.count)
         return false;
     f->n = 0;
     for (uint64_t k = 0; k < nf; k++) {
@@ -706,7 +713,8 @@ static int by_first(const void *a, const void *b)
 /* Pending = [0, nitems) minus the finished ranges. */
 static void plan_pending(struct master *m)
 {
-    qsort(m->ranges, m->nranges, sizeof *m->ranges, by_first);
+    if (m->nranges > 1)
+        qsort(m->ranges, m->nranges, sizeof *m->ranges, by_first);
     uint64_t at = 0;
     for (size_t i = 0; i < m->nranges; i++) {
         if (m->ranges[i].first > at)
@@ -955,7 +963,11 @@ static int close_result_file(struct master *m, int rc, uint64_t *done, uint64_t 
 {
     struct taskfarm_map *map = m->map;
     /* What the master itself cost: it must stay small beside the workers. */
-    if (tf_h5map_note(m->h5, "master_cpu_seconds", cpu_seconds()) != TF_OK && rc == TASKFARM_OK)
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    if ((tf_h5map_note(m->h5, "master_cpu_seconds", cpu_seconds()) != TF_OK ||
+         tf_h5map_note(m->h5, "master_peak_rss_mib", (double)ru.ru_maxrss / 1024.0) != TF_OK) &&
+        rc == TASKFARM_OK)
         rc = tf_map_fail(map, TASKFARM_EHDF5, "cannot write to '%s'", map->output);
     if (rc == TASKFARM_OK && tf_h5map_counts(m->h5, done, failed) != TF_OK)
         rc = tf_map_fail(map, TASKFARM_EHDF5, "cannot read back /batches of '%s'", map->output);
@@ -1064,7 +1076,7 @@ static int run_worker(struct taskfarm_map *map, int rank, const char *host)
     crash_guard_off();
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
-    tf_log(TF_LOG_INFO, "rank %d: %.3f CPU seconds, %ld page faults, %ld involuntary switches",
+    tf_log(TF_LOG_DEBUG, "rank %d: %.3f CPU seconds, %ld page faults, %ld involuntary switches",
            rank, cpu_seconds(), ru.ru_minflt, ru.ru_nivcsw);
     compute_fini(&c);
     return rc;
@@ -1088,6 +1100,8 @@ int taskfarm_map_run(struct taskfarm_map *map, struct taskfarm_summary *summary)
     char host[256] = "";
     gethostname(host, sizeof host - 1);
     s.rank = tf_comm_rank();
+    tf_log_set_identity(s.rank, s.rank == 0 ? 'M' : 'W');
+    tf_log_from_env(); /* TASKFARM_LOG_LEVEL: the library's only knob for its messages */
     s.workers = tf_comm_size() > 1 ? tf_comm_size() - 1 : 1;
     if (s.rank == 0)
         rc = run_master(map, tf_comm_size() - 1, host, &s);

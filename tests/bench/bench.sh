@@ -2,9 +2,10 @@
 # bench.sh - taskfarm beside the tools a user would pick instead, on the same workloads, in
 # one run. Not a test: run on demand (`cmake --build build --target bench`, or directly).
 #
-#   tests/bench/bench.sh [--peers DIR] [--reps N] [--only 1,2,3,4,5] [--taskfarm PATH]
+#   tests/bench/bench.sh [--peers DIR] [--reps N] [--only 1,2,3,4,5,6] [--taskfarm PATH]
 #
-# DIR holds the peer harness (peers.sh, gen.py, fork_floor.c; default ../shared/bench beside
+# DIR holds the peer harness (peers.sh, gen.py, fork_floor.c, fn_serial.c, fnpeers.py; default
+# ../shared/bench beside
 # the repository). Peers need Debian's parallel, python3-mpi4py, bc. Prints medians of N runs
 # (default 3) and ratios; see RESULTS.md for figures and what limits them.
 set -euo pipefail
@@ -12,7 +13,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 peers=$top/../shared/bench
 reps=3
-only=1,2,3,4,5
+only=1,2,3,4,5,6
 taskfarm=$top/build/taskfarm
 while [ $# -gt 0 ]; do
     case $1 in
@@ -140,5 +141,60 @@ if wants 5; then
         label=$([ $t = empty ] && echo "true" || echo "1 KiB stdout each")
         printf '   %-18s journal %6.2f s %6.0f/s   no journal %6.2f s %6.0f/s   cost %+.1f%%\n' \
             "$label" "$on" "$ron" "$off" "$roff" "$(echo "100 * ($on - $off) / $off" | bc -l)"
+    done
+fi
+
+# 6: in-process map. Rates are measured inside each program (taskfarm: its summary line, the
+# time of taskfarm_map_run, file creation and closing included; the peers: fnpeers.py's own
+# timer), as fnpeers.py does; the whole mpirun command is shown beside them.
+map_once() { # N [OPTIONS] -> "items/s wall_seconds master_cpu master_rss_mib"
+    local n=$1 t0 t1 line
+    shift
+    rm -f map.h5 map.h5.journal
+    t0=$(date +%s.%N)
+    line=$(mpirun --oversubscribe -n 3 "$taskfarm" run --plugin "$plugins/libmix.so:mix" \
+        --items "$n" -o map.h5 "$@" 2>/dev/null | grep '^taskfarm:')
+    t1=$(date +%s.%N)
+    $py -c "import h5py,sys; a=h5py.File('map.h5','r').attrs; \
+print(sys.argv[1], a['master_cpu_seconds'], a['master_peak_rss_mib'])" \
+        "$(echo "$line" | sed 's/.* in \([0-9.]*\) s .*/\1/')" | awk -v n="$n" -v w="$(echo "$t1 - $t0" | bc)" \
+        '{printf "%.0f %.2f %.2f %.1f\n", n / $1, w, $2, $3}'
+}
+col_med() { awk -v c="$1" '{print $c}' | med; }
+if wants 6; then
+    plugins=$(dirname "$taskfarm")/plugins
+    [ -f "$plugins/libmix.so" ] || { echo "bench.sh: no $plugins/libmix.so (build first)" >&2; exit 2; }
+    gcc -O2 -o fn_serial "$peers/fn_serial.c"
+    one=$(for _ in $(seq "$reps"); do ./fn_serial 20000000; done | awk '{print $(NF-3)}' | med)
+    two=$(for _ in $(seq "$reps"); do (./fn_serial 20000000 & ./fn_serial 20000000; wait) |
+        awk '{s += $(NF-3)} END {print s}'; done | med)
+    echo
+    echo "6. In-process map of f(i) (fn_serial.c, ~150 ns) on 2 workers (mpirun -n 3), results"
+    echo "   written to HDF5 (8 bytes per item). Serial C loop: $one items/s on one core; two"
+    echo "   loops at once: $two items/s. Target: 0.85 x 2 x serial = $(echo "1.7 * $one" | bc | cut -d. -f1) items/s"
+    for n in 1000000 100000000; do
+        for _ in $(seq "$reps"); do map_once $n; done >runs.txt
+        rate=$(col_med 1 <runs.txt)
+        for _ in $(seq "$reps"); do map_once $n --no-journal; done >runs-nj.txt
+        printf '   %-12s %10.0f items/s = %.2f of 2 x serial, %.2f of two loops at once; %5.0f MB/s into
+' \
+            "taskfarm n=$n" "$rate" "$(echo "$rate / (2 * $one)" | bc -l)" "$(echo "$rate / $two" | bc -l)" \
+            "$(echo "$rate * 8 / 1000000" | bc -l)"
+        printf '   %-12s HDF5; whole command %.2f s; master %.2f CPU-s, peak RSS %.0f MiB; --no-journal %.0f items/s\n' \
+            "" "$(col_med 2 <runs.txt)" "$(col_med 3 <runs.txt)" "$(col_med 4 <runs.txt)" "$(col_med 1 <runs-nj.txt)"
+    done
+    # The master's memory does not grow with the number of items (results are not held).
+    for n in 1000000 10000000 100000000; do
+        printf '   master peak RSS at n=%-10s %s MiB\n' "$n" "$(map_once $n | awk '{print $4}')"
+    done
+    # Python peers: ~0.1 M items/s, so 10^6 items (10 s); their rate does not depend on n.
+    for chunk in 1000 10000; do
+        mp=$(for _ in $(seq "$reps"); do $py "$peers/fnpeers.py" multiprocessing 1000000 2 $chunk; done |
+            sed 's/.*= \([0-9,]*\) items.*/\1/' | tr -d , | med)
+        m4=$(for _ in $(seq "$reps"); do mpirun --oversubscribe -n 3 $py -m mpi4py.futures \
+            "$peers/fnpeers.py" mpi4py 1000000 $chunk 2>/dev/null; done |
+            sed 's/.*= \([0-9,]*\) items.*/\1/' | tr -d , | med)
+        printf '   %-12s multiprocessing.Pool(2) %8.0f items/s, mpi4py.futures (2 workers) %8.0f items/s\n' \
+            "chunk $chunk" "$mp" "$m4"
     done
 fi

@@ -71,7 +71,8 @@ class Plugin:
         first, count = b["first"][o], b["count"][o]
         self.c.eq(f"{what}: items in /batches", int(count.sum()), n)
         self.c.true(f"{what}: batches neither overlap nor leave gaps",
-                    n == 0 or (first[0] == 0 and (first[1:] == first[:-1] + count[:-1]).all()))
+                    n == 0 or (len(first) > 0 and first[0] == 0 and
+                               (first[1:] == first[:-1] + count[:-1]).all()))
         return b
 
 
