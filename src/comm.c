@@ -228,14 +228,9 @@ enum tf_status tf_comm_progress(bool wait)
     return TF_OK;
 }
 
-void tf_comm_node_map(int *node_of)
+/* Collective: the lowest rank sharing memory with us, which names our node. */
+static int node_key(void)
 {
-    if (solo) {
-        if (node_of)
-            node_of[0] = 0;
-        return;
-    }
-    /* The lowest world rank sharing memory with us names our node. */
     MPI_Comm local;
     int key = my_rank;
     MPI_Request req;
@@ -244,6 +239,23 @@ void tf_comm_node_map(int *node_of)
         wait_lazily(&req) != MPI_SUCCESS)
         tf_comm_abort(TF_EXIT_INTERNAL);
     MPI_Comm_free(&local);
+    return key;
+}
+
+bool tf_comm_on_master_node(void)
+{
+    return solo || node_key() == 0;
+}
+
+void tf_comm_node_map(int *node_of)
+{
+    if (solo) {
+        if (node_of)
+            node_of[0] = 0;
+        return;
+    }
+    int key = node_key();
+    MPI_Request req;
     if (MPI_Igather(&key, 1, MPI_INT, node_of, 1, MPI_INT, 0, farm_comm, &req) != MPI_SUCCESS ||
         wait_lazily(&req) != MPI_SUCCESS)
         tf_comm_abort(TF_EXIT_INTERNAL);

@@ -62,6 +62,8 @@ enum tf_status tf_comm_progress(bool wait) TF_NODISCARD;
 /* Collective: on the master, node_of[r] for every rank r (ranks that share memory share a
  * value); other ranks pass NULL. */
 void tf_comm_node_map(int *node_of);
+/* Collective: whether this rank shares memory (a node, a page cache) with rank 0. */
+bool tf_comm_on_master_node(void);
 
 /* Wait up to timeout seconds (< 0: forever) for a message from anyone. *got says whether
  * one arrived. */

@@ -8,6 +8,7 @@
 #include "h5map.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <hdf5.h>
 #include <math.h>
 #include <stdio.h>
@@ -633,6 +634,35 @@ enum tf_status tf_h5map_close(struct tf_h5map *h, double end_time, uint64_t *don
         *failed = f;
     release(h);
     return st;
+}
+
+/* ---- rows written by workers ------------------------------------------------------------ */
+
+int tf_h5map_open_rows(const char *path)
+{
+    return open(path, O_WRONLY | O_CLOEXEC);
+}
+
+enum tf_status tf_h5map_write_rows(int fd, uint64_t data_offset, uint64_t first, size_t rsize,
+                                   const void *rows, uint64_t count)
+{
+    const unsigned char *p = rows;
+    size_t left = count * rsize;
+    off_t at = (off_t)(data_offset + first * rsize);
+    while (left > 0) {
+        ssize_t n = pwrite(fd, p, left, at);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            tf_log(TF_LOG_ERROR, "writing results into the result file: %s",
+                   n < 0 ? strerror(errno) : "nothing written");
+            return TF_EIO;
+        }
+        p += n;
+        at += n;
+        left -= (size_t)n;
+    }
+    return TF_OK;
 }
 
 /* ---- items ------------------------------------------------------------------------------ */

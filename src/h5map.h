@@ -85,6 +85,14 @@ enum tf_status tf_h5map_counts(struct tf_h5map *h, uint64_t *done, uint64_t *fai
 enum tf_status tf_h5map_close(struct tf_h5map *h, double end_time, uint64_t *done,
                               uint64_t *failed);
 
+/* Workers on the master's node write their results straight into the file, at
+ * data_offset + first * record size: the dataset is contiguous, placed at creation and never
+ * filled or cached by HDF5, so these bytes are the dataset's rows. A descriptor for that
+ * (plain POSIX, no HDF5), or -1. */
+int tf_h5map_open_rows(const char *path);
+enum tf_status tf_h5map_write_rows(int fd, uint64_t data_offset, uint64_t first, size_t rsize,
+                                   const void *rows, uint64_t count) TF_NODISCARD;
+
 /* Items from a 1-D dataset, converted to `want` (by member name) when it declares fields. */
 struct tf_h5items;
 enum tf_status tf_h5items_open(const char *path, const char *dataset, const struct tf_rectype *want,

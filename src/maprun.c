@@ -149,6 +149,10 @@ struct compute {
     struct fails fails;
     struct tf_buf msg;
     bool send_failed;
+    int rows_fd; /* >= 0: results go straight into the file (see tf_h5map_open_rows) */
+    uint64_t data_offset;
+    unsigned char *rows;
+    size_t rows_cap;
 };
 
 static void ensure(unsigned char **p, size_t *cap, size_t need)
@@ -174,14 +178,17 @@ static double bits_f64(uint64_t u)
     return d;
 }
 
-/* The MAP_RESULT message: lo, count, rank, start, end, compute seconds, host, padding, the
- * results (count records), then the failures (item, code, signal). */
+/* The MAP_RESULT message: lo, count, rank, start, end, compute seconds, flags, host, padding,
+ * the results (count records, or none when the worker wrote them into the file itself:
+ * BATCH_WRITTEN), then the failures (item, code, signal). */
+#define BATCH_WRITTEN 1u
+
 static unsigned char *begin_result(struct tf_buf *b, uint64_t lo, uint64_t n, int rank,
-                                   const char *host, size_t rbytes)
+                                   const char *host, size_t rbytes, uint64_t flags)
 {
     tf_wire_begin(b, TF_MSG_MAP_RESULT);
-    uint64_t head[6] = {lo, n, (uint64_t)rank, 0, 0, 0};
-    for (size_t i = 0; i < 6; i++)
+    uint64_t head[7] = {lo, n, (uint64_t)rank, 0, 0, 0, flags};
+    for (size_t i = 0; i < 7; i++)
         tf_wire_put_u64(b, head[i]);
     tf_wire_put_str(b, host, strlen(host));
     /* Padding, so the results start 16-byte aligned in the message (malloc'd, so aligned):
@@ -250,8 +257,15 @@ static void compute_slice(struct compute *c, uint64_t lo, uint64_t i, uint64_t e
  * this one ends. */
 static void compute_batch(struct compute *c, uint64_t lo, uint64_t n)
 {
-    unsigned char *results =
-        begin_result(&c->msg, lo, n, c->rank, c->host, n * c->map->result.size);
+    size_t rsize = c->map->result.size, rbytes = n * rsize;
+    unsigned char *results;
+    if (c->rows_fd >= 0) {
+        ensure(&c->rows, &c->rows_cap, rbytes);
+        memset(c->rows, 0, rbytes);
+        results = c->rows;
+    } else {
+        results = begin_result(&c->msg, lo, n, c->rank, c->host, rbytes, 0);
+    }
     c->fails.n = 0;
     double t0 = tf_now(), m0 = tf_monotonic();
     uint64_t slice = n / 32 + 1;
@@ -262,13 +276,26 @@ static void compute_batch(struct compute *c, uint64_t lo, uint64_t n)
             c->send_failed = true;
     }
     crash_armed = 0;
-    finish_result(&c->msg, t0, tf_monotonic() - m0, &c->fails);
+    double seconds = tf_monotonic() - m0;
+    if (c->rows_fd >= 0) {
+        if (tf_h5map_write_rows(c->rows_fd, c->data_offset, lo, rsize, c->rows, n) == TF_OK) {
+            begin_result(&c->msg, lo, n, c->rank, c->host, 0, BATCH_WRITTEN);
+        } else { /* from now on through the master, as from another node */
+            close(c->rows_fd);
+            c->rows_fd = -1;
+            memcpy(begin_result(&c->msg, lo, n, c->rank, c->host, rbytes, 0), c->rows, rbytes);
+        }
+    }
+    finish_result(&c->msg, t0, seconds, &c->fails);
 }
 
 static void compute_fini(struct compute *c)
 {
     free(c->items);
     free(c->item);
+    free(c->rows);
+    if (c->rows_fd >= 0)
+        close(c->rows_fd);
     free(c->fails.v);
     tf_buf_fini(&c->msg);
 }
@@ -277,6 +304,7 @@ static void compute_fini(struct compute *c)
 struct batch_msg {
     struct tf_batch_row row;
     double seconds;
+    bool written; /* the results are in the file already */
     const unsigned char *results;
     size_t rlen;
 };
@@ -284,12 +312,13 @@ struct batch_msg {
 static bool parse_result(const void *data, size_t len, struct batch_msg *bm, struct fails *f)
 {
     struct tf_wire_reader rd;
-    uint64_t rank, t0, t1, secs, nf;
+    uint64_t rank, t0, t1, secs, flags, nf;
     size_t hlen;
     if (tf_wire_open(&rd, data, len) != TF_OK || rd.kind != TF_MSG_MAP_RESULT ||
         !tf_wire_get_u64(&rd, &bm->row.first) || !tf_wire_get_u64(&rd, &bm->row.count) ||
         !tf_wire_get_u64(&rd, &rank) || !tf_wire_get_u64(&rd, &t0) || !tf_wire_get_u64(&rd, &t1) ||
-        !tf_wire_get_u64(&rd, &secs) || !tf_wire_get_str(&rd, &bm->row.host, &hlen))
+        !tf_wire_get_u64(&rd, &secs) || !tf_wire_get_u64(&rd, &flags) ||
+        !tf_wire_get_str(&rd, &bm->row.host, &hlen))
         return false;
     const char *res, *pad;
     size_t padlen;
@@ -310,6 +339,9 @@ static bool parse_result(const void *data, size_t len, struct batch_msg *bm, str
     bm->row.end = bits_f64(t1);
     bm->row.failed = nf;
     bm->seconds = bits_f64(secs);
+    bm->written = (flags & BATCH_WRITTEN) != 0;
+    if (bm->written)
+        bm->results = NULL;
     return true;
 }
 
@@ -361,7 +393,7 @@ static void note_range(uint64_t first, uint64_t count, void *arg)
  * are in the result file by then (at the file's data offset + first * record size). */
 static int journal_batch(struct master *m, const struct batch_msg *bm, const struct fails *f)
 {
-    begin_result(&m->jbuf, bm->row.first, bm->row.count, bm->row.rank, bm->row.host, 0);
+    begin_result(&m->jbuf, bm->row.first, bm->row.count, bm->row.rank, bm->row.host, 0, 0);
     finish_result(&m->jbuf, bm->row.start, bm->seconds, f);
     if (tf_journal_append(m->journal, m->jbuf.data, m->jbuf.len) != TF_OK)
         return tf_map_fail(m->map, TASKFARM_EIO, "cannot write the journal '%s'", m->jpath);
@@ -380,7 +412,7 @@ static int store_parsed(struct master *m, const struct batch_msg *bm, const stru
         if (rc != TASKFARM_OK)
             return rc;
     }
-    if (map->results_buffer)
+    if (map->results_buffer && bm->results)
         memcpy((unsigned char *)map->results_buffer + bm->row.first * map->result.size, bm->results,
                bm->rlen);
     m->done += bm->row.count;
@@ -400,7 +432,9 @@ static bool parse_batch(struct master *m, const void *data, size_t len, struct b
 static int store_batch(struct master *m, const void *data, size_t len)
 {
     struct batch_msg bm;
-    if (!parse_batch(m, data, len, &bm) || bm.rlen != bm.row.count * m->map->result.size)
+    if (!parse_batch(m, data, len, &bm) ||
+        bm.rlen != (bm.written ? 0 : bm.row.count * m->map->result.size) ||
+        (bm.written && m->map->results_buffer))
         return tf_map_fail(m->map, TASKFARM_EMPI, "a malformed batch result reached the master");
     return store_parsed(m, &bm, &m->fails);
 }
@@ -692,7 +726,7 @@ static int record_crashes(struct master *m)
                rank, sig);
         struct fails one = {0};
         fail_add(&one, item, 128 + sig, sig, rank);
-        begin_result(&b, item, 1, rank, "", m->map->result.size);
+        begin_result(&b, item, 1, rank, "", m->map->result.size, 0);
         finish_result(&b, tf_now(), 0, &one);
         free(one.v);
         rc = store_batch(m, b.data, b.len);
@@ -1015,6 +1049,17 @@ static int master_close(struct master *m, int rc, struct taskfarm_summary *s)
     return TASKFARM_OK;
 }
 
+/* Whether workers on this node write their results into the file themselves: the master
+ * then only records batches, instead of receiving and writing every byte (at 10^7 items/s,
+ * 80 MB/s that would cost it a good part of a core). Not with a results buffer (rank 0
+ * needs the bytes), and TASKFARM_DIRECT_WRITES=0 turns it off to measure it. */
+static uint64_t direct_writes(const struct master *m)
+{
+    const char *env = getenv("TASKFARM_DIRECT_WRITES");
+    return m->h5 && m->map->results_buffer == NULL && m->nitems > 0 &&
+           !(env && strcmp(env, "0") == 0);
+}
+
 static int run_master(struct taskfarm_map *map, int nworkers, const char *host,
                       struct taskfarm_summary *s)
 {
@@ -1024,10 +1069,14 @@ static int run_master(struct taskfarm_map *map, int nworkers, const char *host,
     m.signals_seen = tf_stopsig_count();
     double start = tf_now();
     int rc = master_setup(&m, start);
-    /* Workers need the item count and size, which only rank 0 may know (HDF5 items). */
-    uint64_t shared[3] = {(uint64_t)rc, map->nitems, map->item_size};
-    for (int i = 0; i < 3; i++)
+    /* Workers need the item count and size, which only rank 0 may know (HDF5 items), and
+     * whether and where to write results into the file themselves. */
+    uint64_t shared[5] = {(uint64_t)rc, map->nitems, map->item_size, direct_writes(&m),
+                          m.h5 ? tf_h5map_data_offset(m.h5) : 0};
+    for (int i = 0; i < 5; i++)
         tf_comm_bcast_u64(&shared[i]);
+    if (rc == TASKFARM_OK && shared[3])
+        (void)tf_comm_on_master_node(); /* collective: the workers ask it */
     if (rc == TASKFARM_OK) {
         uint64_t max_bytes = map->result.size > map->item_size ? map->result.size : map->item_size;
         uint64_t cap = MSG_BYTES / (max_bytes ? max_bytes : 1);
@@ -1040,7 +1089,7 @@ static int run_master(struct taskfarm_map *map, int nworkers, const char *host,
         if (nworkers > 0) {
             rc = master_loop(&m);
         } else {
-            struct compute c = {.map = map, .rank = 0, .host = host};
+            struct compute c = {.map = map, .rank = 0, .host = host, .rows_fd = -1};
             c.item = tf_xcalloc(1, map->item_size ? map->item_size : 1);
             crash_guard_on(map->output, 0);
             rc = local_loop(&m, &c);
@@ -1062,14 +1111,17 @@ static int run_master(struct taskfarm_map *map, int nworkers, const char *host,
 
 static int run_worker(struct taskfarm_map *map, int rank, const char *host)
 {
-    uint64_t shared[3] = {0, 0, 0};
-    for (int i = 0; i < 3; i++)
+    uint64_t shared[5] = {0, 0, 0, 0, 0};
+    for (int i = 0; i < 5; i++)
         tf_comm_bcast_u64(&shared[i]);
     if (shared[0] != TASKFARM_OK)
         return tf_map_fail(map, (int)shared[0], "the map could not start on rank 0 (see there)");
     map->nitems = shared[1];
     map->item_size = (size_t)shared[2];
-    struct compute c = {.map = map, .rank = rank, .host = host};
+    struct compute c = {
+        .map = map, .rank = rank, .host = host, .rows_fd = -1, .data_offset = shared[4]};
+    if (shared[3] && tf_comm_on_master_node())
+        c.rows_fd = tf_h5map_open_rows(map->output);
     c.item = tf_xcalloc(1, map->item_size ? map->item_size : 1);
     crash_guard_on(map->output, rank);
     int rc = worker_loop(&c);
