@@ -8,6 +8,10 @@
 /* Weight of the newest batch in the per-item estimate: it follows a drifting item cost
  * within a few batches without jumping on one odd batch. */
 #define EWMA_WEIGHT 0.3
+/* A worker's batches grow at most this much from one to the next: fast enough that a map of
+ * cheap items reaches full-size batches in a few round trips (each one a wait for the
+ * master), slow enough that a misleading first estimate costs a few batches, not a stall. */
+#define GROWTH 4
 
 struct range {
     uint64_t lo, hi;
@@ -68,13 +72,13 @@ static uint64_t clamp_u64(uint64_t v, uint64_t lo, uint64_t hi)
 /* How many items the worker's next batch should hold, before the pending range cuts it. */
 static uint64_t batch_size(const struct tf_mapsched *s, int worker)
 {
-    uint64_t last = s->size[worker], grow = last ? 2 * last : 1;
+    uint64_t last = s->size[worker], grow = last ? GROWTH * last : 1;
     uint64_t want = grow;
     if (s->per_item > 0) {
         double fit = s->batch_seconds / s->per_item;
         want = fit >= (double)s->batch_max ? s->batch_max : (uint64_t)fit;
         if (want > grow)
-            want = grow; /* grow no faster than doubling: one cheap item says little */
+            want = grow; /* one cheap item says little */
     }
     uint64_t tail = s->left / (2 * (uint64_t)s->nworkers);
     if (want > tail)

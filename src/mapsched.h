@@ -1,7 +1,7 @@
 /* mapsched.h - batch sizes for an in-process map: which range of items a worker gets next.
  * Plain C, no MPI, so the policy is tested on its own.
  *
- * Batches start at one item and double per worker until one takes about `batch_seconds`
+ * Batches start at one item and grow (x4) per worker until one takes about `batch_seconds`
  * (measured per item over finished batches), so a map of slow items never hands one worker
  * a long tail, and a map of fast items soon has batches long enough that per-message costs
  * vanish. Towards the end a batch is at most 1/(2 workers) of what is left, so the workers

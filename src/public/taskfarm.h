@@ -17,8 +17,8 @@
  *
  * Every rank makes the same calls with the same values, except the items of
  * taskfarm_map_items_array, which only rank 0 needs. Functions return an enum taskfarm_error;
- * the handle keeps a one-line message for the last error (taskfarm_map_error). Nothing in the
- * library aborts or exits the process.
+ * the handle keeps a one-line message for the last error (taskfarm_map_error). No bad
+ * argument, missing file or failing item makes the library abort or exit the process.
  */
 #ifndef TASKFARM_H
 #define TASKFARM_H

@@ -152,8 +152,8 @@ map_once() { # N [OPTIONS] -> "items/s wall_seconds master_cpu master_rss_mib"
     shift
     rm -f map.h5 map.h5.journal
     t0=$(date +%s.%N)
-    line=$(mpirun --oversubscribe -n 3 "$taskfarm" run --plugin "$plugins/libmix.so:mix" \
-        --items "$n" -o map.h5 "$@" 2>/dev/null | grep '^taskfarm:')
+    line=$(mpirun --oversubscribe -n 3 -x TASKFARM_DIRECT_WRITES="${direct:-1}" "$taskfarm" run \
+        --plugin "$plugins/libmix.so:mix" --items "$n" -o map.h5 "$@" 2>/dev/null | grep '^taskfarm:')
     t1=$(date +%s.%N)
     $py -c "import h5py,sys; a=h5py.File('map.h5','r').attrs; \
 print(sys.argv[1], a['master_cpu_seconds'], a['master_peak_rss_mib'])" \
@@ -182,6 +182,9 @@ if wants 6; then
             "$(echo "$rate * 8 / 1000000" | bc -l)"
         printf '   %-12s HDF5; whole command %.2f s; master %.2f CPU-s, peak RSS %.0f MiB; --no-journal %.0f items/s\n' \
             "" "$(col_med 2 <runs.txt)" "$(col_med 3 <runs.txt)" "$(col_med 4 <runs.txt)" "$(col_med 1 <runs-nj.txt)"
+        for _ in $(seq "$reps"); do direct=0 map_once $n; done >runs-vm.txt
+        printf '   %-12s every result through the master (TASKFARM_DIRECT_WRITES=0): %.0f items/s, master %.2f CPU-s\n' \
+            "" "$(col_med 1 <runs-vm.txt)" "$(col_med 3 <runs-vm.txt)"
     done
     # The master's memory does not grow with the number of items (results are not held).
     for n in 1000000 10000000 100000000; do
