@@ -18,8 +18,9 @@ void *tf_xrealloc(void *p, size_t n);
 char *tf_xstrdup(const char *s);
 char *tf_xstrndup(const char *s, size_t n);
 
-double tf_now(void);       /* seconds since the Unix epoch (wall clock) */
-double tf_monotonic(void); /* seconds on a clock that never jumps */
+double tf_now(void);         /* seconds since the Unix epoch (wall clock) */
+double tf_monotonic(void);   /* seconds on a clock that never jumps */
+double tf_cpu_seconds(void); /* user + system CPU time of this process */
 
 /* Parse a byte count: digits with an optional K, M or G suffix (powers of 1024).
  * Rejects signs, empty strings, trailing garbage and overflow. */

@@ -1,0 +1,110 @@
+/* map_impl.h - PRIVATE to the in-process map's files: maprun.c (the loops and the entry
+ * point), mapbatch.c (computing a batch, its message, the crash guard) and mapstore.c (the
+ * master's result file, journal, resume). Other modules include taskfarm.h or map.h.
+ */
+#ifndef TF_MAP_IMPL_H
+#define TF_MAP_IMPL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bgsync.h"
+#include "h5map.h"
+#include "journal.h"
+#include "map.h"
+#include "mapsched.h"
+#include "wire.h"
+
+#define FLUSH_SECONDS 2.0 /* the result file is flushed, the journal synced, this often */
+#define BATCH_WRITTEN 1u  /* a batch whose worker wrote its results into the file itself */
+
+struct tf_fails {
+    struct tf_item_failure *v;
+    size_t n, cap;
+};
+
+/* Scratch space a computing rank reuses from batch to batch. */
+struct tf_compute {
+    struct taskfarm_map *map;
+    int rank;
+    const char *host;
+    unsigned char *items, *item; /* item: one generated item */
+    size_t items_cap;
+    struct tf_fails fails;
+    struct tf_buf msg;
+    bool send_failed;
+    int rows_fd; /* >= 0: results go straight into the file (see tf_h5map_open_rows) */
+    uint64_t data_offset;
+    unsigned char *rows;
+    size_t rows_cap;
+};
+
+/* A MAP_RESULT message, decoded; pointers into the message. */
+struct tf_batch_msg {
+    struct tf_batch_row row;
+    double seconds;
+    bool written; /* the results are in the file already */
+    const unsigned char *results;
+    size_t rlen;
+};
+
+struct tf_mapmaster {
+    struct taskfarm_map *map;
+    struct tf_mapsched *sched;
+    struct tf_h5map *h5;
+    struct tf_journal *journal;
+    struct tf_bgsync *bg; /* syncs the result file and journal; NULL: in line */
+    struct tf_h5items *items;
+    char *jpath, *cpath;
+    const char *host;
+    uint64_t nitems;
+    int nworkers;
+    int *outstanding;
+    uint64_t done, failed; /* this run */
+    double last_flush;
+    int signals_seen, stops; /* stops: signals during this run */
+    bool stopping, interrupted;
+    struct tf_fails fails;
+    struct tf_buf assign, jbuf;
+    int old_fd;          /* rebuild: the file the run left, or -1 */
+    uint64_t old_offset; /* rebuild: where its results start */
+    uint64_t lost;       /* rebuild: journaled items whose bytes were not in the file */
+    unsigned char *ibuf;
+    size_t ibuf_cap;
+    char run_id[64], identity[72];
+    /* resume: finished ranges, collected before the pending ones are known */
+    struct done_range {
+        uint64_t first, count;
+    } * ranges;
+    size_t nranges, cap_ranges;
+    int replay_error;
+};
+
+/* mapbatch.c: the computing side. */
+void tf_mapbatch_fail(struct tf_fails *f, uint64_t item, int code, int sig, int rank);
+/* Make *p hold at least need bytes (contents not kept). */
+void tf_mapbatch_reserve(unsigned char **p, size_t *cap, size_t need);
+/* Start a MAP_RESULT message in b; returns room for rbytes of results, zeroed and 16-byte
+ * aligned. tf_mapbatch_finish adds the times and the failures. */
+unsigned char *tf_mapbatch_begin(struct tf_buf *b, uint64_t lo, uint64_t n, int rank,
+                                 const char *host, size_t rbytes, uint64_t flags);
+void tf_mapbatch_finish(struct tf_buf *b, double t0, double seconds, const struct tf_fails *f);
+bool tf_mapbatch_parse(const void *data, size_t len, struct tf_batch_msg *bm, struct tf_fails *f);
+/* Run the function over items [lo, lo+n) into c->msg (see mapbatch.c). */
+void tf_mapbatch_compute(struct tf_compute *c, uint64_t lo, uint64_t n);
+void tf_mapbatch_fini(struct tf_compute *c);
+/* While armed, a crash in the function is reported with its item (stderr, OUT.h5.crashes). */
+void tf_mapbatch_guard_on(const char *output, int rank);
+void tf_mapbatch_guard_off(void);
+
+/* mapstore.c: the master's side of storing. Each returns a taskfarm_error, the message in
+ * m->map->err. */
+int tf_mapstore_setup(struct tf_mapmaster *m, double start);
+void tf_mapstore_plan(struct tf_mapmaster *m);
+int tf_mapstore_batch(struct tf_mapmaster *m, const void *data, size_t len);
+int tf_mapstore_persist(struct tf_mapmaster *m, bool now);
+int tf_mapstore_close(struct tf_mapmaster *m, int rc, struct taskfarm_summary *s);
+void tf_mapstore_fini(struct tf_mapmaster *m);
+
+#endif
