@@ -16,6 +16,7 @@
 #include "map.h"
 #include "status.h"
 #include "taskfarm.h"
+#include "util.h"
 
 typedef int (*setup_fn)(struct taskfarm_map *map, const char *arg);
 
@@ -33,11 +34,8 @@ static int fail(const char *fmt, const char *a, const char *b)
 static int load(const struct tf_config *cfg, void **lib, taskfarm_fn *fn, setup_fn *setup)
 {
     /* A bare name would search the system paths only: "lib.so" means ./lib.so here. */
-    char *path = strchr(cfg->plugin_lib, '/') ? strdup(cfg->plugin_lib) : NULL;
-    if (path == NULL) {
-        path = malloc(strlen(cfg->plugin_lib) + 3);
-        sprintf(path, "./%s", cfg->plugin_lib);
-    }
+    char *path = tf_xmalloc(strlen(cfg->plugin_lib) + 3);
+    sprintf(path, "%s%s", strchr(cfg->plugin_lib, '/') ? "" : "./", cfg->plugin_lib);
     *lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     free(path);
     if (*lib == NULL)
@@ -45,7 +43,7 @@ static int load(const struct tf_config *cfg, void **lib, taskfarm_fn *fn, setup_
     *fn = (taskfarm_fn)(uintptr_t)dlsym(*lib, cfg->plugin_fn);
     if (*fn == NULL)
         return fail("plugin '%s' has no function '%s'", cfg->plugin_lib, cfg->plugin_fn);
-    char *name = malloc(strlen(cfg->plugin_fn) + 7);
+    char *name = tf_xmalloc(strlen(cfg->plugin_fn) + 7);
     sprintf(name, "%s_setup", cfg->plugin_fn);
     *setup = (setup_fn)(uintptr_t)dlsym(*lib, name);
     free(name);
@@ -63,7 +61,7 @@ static int set_items(struct taskfarm_map *map, const char *items)
     if (*items >= '0' && *items <= '9' && *end == '\0')
         return taskfarm_map_items_range(map, n);
     const char *colon = strrchr(items, ':');
-    char *path = strndup(items, (size_t)(colon - items));
+    char *path = tf_xstrndup(items, (size_t)(colon - items));
     int rc = taskfarm_map_items_hdf5(map, path, colon + 1);
     free(path);
     return rc;
