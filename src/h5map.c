@@ -252,6 +252,7 @@ static int write_meta(struct tf_h5map *h, const struct tf_h5map_meta *m)
     rc |= attr_f64(h, "start_time", m->start_time);
     rc |= attr_f64(h, "end_time", NAN);
     rc |= attr_i64(h, "resumes", 0);
+    rc |= tf_h5_note_slurm(h->file);
     rc |= attr_str(h, "state", "running");
     return rc;
 }
@@ -399,6 +400,7 @@ enum tf_status tf_h5map_open(const char *path, const struct tf_h5map_meta *meta,
     if (cl)
         rc |= attr_str(h, "last_command_line", cl);
     rc |= attr_f64(h, "last_start_time", meta->start_time);
+    rc |= tf_h5_note_slurm(h->file);
     if (rc < 0 || H5Fflush(h->file, H5F_SCOPE_GLOBAL) < 0) {
         enum tf_status st = tf_h5_fail("cannot mark the result file as running", errmsg, errlen);
         release(h);

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "slurmenv.h"
 #include "util.h"
 
 #define CHUNK_ROWS      4096
@@ -180,6 +181,32 @@ static int attr_f64(hid_t loc, const char *name, double v)
     return tf_h5_write_attr(loc, name, H5T_NATIVE_DOUBLE, &v);
 }
 
+int tf_h5_note_slurm(hid_t file)
+{
+    struct tf_slurm_var vars[32];
+    size_t n = tf_slurm_vars(vars, sizeof vars / sizeof vars[0]);
+    hid_t t = tf_h5_str_type();
+    int rc = 0;
+    for (size_t i = 0; i < n; i++)
+        rc |= tf_h5_write_attr(file, vars[i].attr, t, &vars[i].value);
+    const char *id = tf_slurm_job_id();
+    if (id) { /* every job that wrote the file, oldest first: a campaign's history */
+        char old[4096] = "", ids[4200];
+        tf_h5_read_attr_str(file, "slurm_job_ids", old, sizeof old);
+        H5Eclear2(H5E_DEFAULT);
+        const char *last = strrchr(old, ',');
+        last = last ? last + 1 : old;
+        if (strcmp(last, id) == 0)
+            snprintf(ids, sizeof ids, "%s", old);
+        else
+            snprintf(ids, sizeof ids, "%s%s%s", old, old[0] ? "," : "", id);
+        const char *v = ids;
+        rc |= tf_h5_write_attr(file, "slurm_job_ids", t, &v);
+    }
+    H5Tclose(t);
+    return rc;
+}
+
 /* ---- creation --------------------------------------------------------------------------- */
 
 static void fill_value(enum col_id c, void *out)
@@ -269,6 +296,7 @@ static int write_meta(struct tf_h5out *h, const struct tf_run_meta *m)
     rc |= attr_f64(f, "end_time", NAN); /* NaN until the run closes the file */
     rc |= attr_str(h, f, "run_id", m->run_id);
     rc |= attr_i64(f, "resumes", 0);
+    rc |= tf_h5_note_slurm(f);
     rc |= attr_str(h, f, "state", "running");
     return rc;
 }
@@ -710,6 +738,7 @@ static int note_resume(struct tf_h5out *h, const struct tf_run_meta *m)
     rc |= attr_str(h, f, "order", m->order ? m->order : "file order");
     rc |= attr_str(h, f, "taskfile_sha256", m->taskfile_sha256);
     rc |= attr_f64(f, "end_time", NAN);
+    rc |= tf_h5_note_slurm(f);
     rc |= attr_str(h, f, "state", "running");
     return rc;
 }
