@@ -288,16 +288,10 @@ enum tf_status tf_h5map_create(const char *path, bool overwrite, const struct tf
 enum tf_status tf_h5map_inspect(const char *path, struct tf_h5map_info *info, char *errmsg,
                                 size_t errlen)
 {
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     memset(info, 0, sizeof *info);
-    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    if (f < 0) {
-        char what[1200];
-        snprintf(what, sizeof what,
-                 "cannot open result file '%s' (truncated, damaged, or not HDF5)", path);
-        tf_h5_fail(what, errmsg, errlen);
+    hid_t f = tf_h5_open_result(path, errmsg, errlen);
+    if (f < 0)
         return TF_EINPUT;
-    }
     char kind[16], state[32];
     int64_t n = -1, version = -1;
     int rc = tf_h5_read_attr_str(f, "kind", kind, sizeof kind);

@@ -666,19 +666,26 @@ int tf_h5_read_attr_i64(hid_t loc, const char *name, int64_t *v)
     return rc;
 }
 
-enum tf_status tf_h5out_inspect(const char *path, struct tf_h5out_info *info, char *errmsg,
-                                size_t errlen)
+hid_t tf_h5_open_result(const char *path, char *errmsg, size_t errlen)
 {
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-    memset(info, 0, sizeof *info);
     hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (f < 0) {
         char what[1200];
         snprintf(what, sizeof what,
                  "cannot open result file '%s' (truncated, damaged, or not HDF5)", path);
         tf_h5_fail(what, errmsg, errlen);
-        return TF_EINPUT;
     }
+    return f;
+}
+
+enum tf_status tf_h5out_inspect(const char *path, struct tf_h5out_info *info, char *errmsg,
+                                size_t errlen)
+{
+    memset(info, 0, sizeof *info);
+    hid_t f = tf_h5_open_result(path, errmsg, errlen);
+    if (f < 0)
+        return TF_EINPUT;
     int64_t ntasks = -1;
     char state[32];
     int rc = tf_h5_read_attr_i64(f, "format_version", &info->format_version);

@@ -17,6 +17,8 @@ hid_t tf_h5_str_type(void); /* variable-length UTF-8; caller closes */
 int tf_h5_write_attr(hid_t loc, const char *name, hid_t type, const void *value);
 int tf_h5_read_attr_str(hid_t loc, const char *name, char *out, size_t outlen);
 int tf_h5_read_attr_i64(hid_t loc, const char *name, int64_t *v);
+/* Open an existing result file read-only, to inspect it; < 0 with one line in errmsg. */
+hid_t tf_h5_open_result(const char *path, char *errmsg, size_t errlen);
 /* The Slurm job this run is part of, as root attributes slurm_* (see slurmenv.h), and its id
  * appended to slurm_job_ids; nothing outside Slurm. -1 on failure. */
 int tf_h5_note_slurm(hid_t file);
