@@ -33,7 +33,10 @@ enum {
     OPT_RETRY_FAILED,
     OPT_ALLOW_CHANGED,
     OPT_WALLTIME,
-    OPT_EXPECTED,
+    OPT_CORES_PER_TASK,
+    OPT_GPUS_PER_TASK,
+    OPT_BIND,
+    OPT_EXPECTED, /* the last option that means nothing to --plugin */
     OPT_NO_JOURNAL,
     OPT_PLUGIN,
     OPT_PLUGIN_ARG,
@@ -58,6 +61,9 @@ static const struct option long_opts[] = {
     {"allow-changed-taskfile", no_argument, NULL, OPT_ALLOW_CHANGED},
     {"walltime", required_argument, NULL, OPT_WALLTIME},
     {"expected-duration", required_argument, NULL, OPT_EXPECTED},
+    {"cores-per-task", required_argument, NULL, OPT_CORES_PER_TASK},
+    {"gpus-per-task", required_argument, NULL, OPT_GPUS_PER_TASK},
+    {"bind", no_argument, NULL, OPT_BIND},
     {"no-journal", no_argument, NULL, OPT_NO_JOURNAL},
     {"plugin", required_argument, NULL, OPT_PLUGIN},
     {"plugin-arg", required_argument, NULL, OPT_PLUGIN_ARG},
@@ -114,6 +120,13 @@ static const char usage_text[] =
     "                      then, and the drain begins in time\n"
     "      --expected-duration T  how long one task takes, for --walltime (default: the\n"
     "                      average of the tasks finished so far)\n"
+    "      --cores-per-task K  each task gets K cores (OMP_NUM_THREADS=K), and a node\n"
+    "                      runs at most (its cores / K) tasks at once; default: Slurm's\n"
+    "                      --cpus-per-task when set\n"
+    "      --bind          pin each task to its own cores (else it may use all of the\n"
+    "                      job's cores on its node)\n"
+    "      --gpus-per-task G  each task gets G GPUs of its node, its own\n"
+    "                      (CUDA_VISIBLE_DEVICES); a node runs at most (GPUs / G) tasks\n"
     "      --resume        continue an existing result file: run only the tasks that did\n"
     "                      not finish (the file is created when it does not exist)\n"
     "      --retry-failed  with --resume, run the tasks that did not succeed again too\n"
@@ -229,6 +242,22 @@ static enum tf_cli_outcome check_plugin_run(int argc, char **argv, struct tf_con
     return TF_CLI_RUN;
 }
 
+/* Inside `sbatch --cpus-per-task=K`, K cores per task unless the command line says. */
+static bool slurm_cores_per_task(struct tf_config *cfg, FILE *err)
+{
+    const char *v = getenv("SLURM_CPUS_PER_TASK");
+    uint64_t k;
+    if (v == NULL || *v == '\0')
+        return true;
+    if (!parse_count(v, &k) || k == 0 || k > 1024) {
+        usage_error(err, "invalid SLURM_CPUS_PER_TASK '%s': give --cores-per-task K", v);
+        return false;
+    }
+    cfg->cores_per_task = (int)k;
+    cfg->cores_from_slurm = true;
+    return true;
+}
+
 static enum tf_cli_outcome parse_run(int argc, char **argv, struct tf_config *cfg, FILE *out,
                                      FILE *err)
 {
@@ -277,6 +306,21 @@ static enum tf_cli_outcome parse_run(int argc, char **argv, struct tf_config *cf
                                     : &cfg->expected_duration) = v;
             break;
         }
+        case OPT_CORES_PER_TASK:
+        case OPT_GPUS_PER_TASK: {
+            uint64_t v;
+            bool cores = c == OPT_CORES_PER_TASK;
+            if (!parse_count(optarg, &v) || v > (cores ? 1024 : 256) || (cores && v == 0))
+                return usage_error(err,
+                                   cores ? "invalid --cores-per-task '%s': a count from 1 to 1024"
+                                         : "invalid --gpus-per-task '%s': a count from 0 to 256",
+                                   optarg);
+            *(cores ? &cfg->cores_per_task : &cfg->gpus_per_task) = (int)v;
+            break;
+        }
+        case OPT_BIND:
+            cfg->bind = true;
+            break;
         case OPT_RETRIES: {
             uint64_t v;
             if (!parse_count(optarg, &v) || v > 1000)
@@ -363,6 +407,8 @@ static enum tf_cli_outcome parse_run(int argc, char **argv, struct tf_config *cf
     if (optind + 1 < argc)
         return usage_error(err, "unexpected argument '%s': give one TASKFILE", argv[optind + 1]);
     cfg->taskfile = argv[optind];
+    if (cfg->cores_per_task == 0 && !slurm_cores_per_task(cfg, err))
+        return TF_CLI_USAGE;
     if (cfg->output == NULL)
         cfg->output = default_output(cfg->taskfile);
     return TF_CLI_RUN;

@@ -3,6 +3,7 @@
  */
 #include "comm.h"
 
+#include <limits.h>
 #include <mpi.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,8 @@
 #define SLEEP_MAX_NS 1000000L
 
 static MPI_Comm farm_comm = MPI_COMM_NULL;
+/* After tf_comm_keep_only: every rank of the job, where the idle ones wait for the end. */
+static MPI_Comm outer_comm = MPI_COMM_NULL;
 static int my_rank, my_size;
 static bool solo, started;
 static bool we_initialized; /* MPI_Finalize is ours to call only when MPI_Init was */
@@ -147,13 +150,15 @@ void tf_comm_finalize(void)
     free(sends);
     sends = NULL;
     cap_sends = nsends = 0;
-    if (farm_comm != MPI_COMM_NULL) {
-        /* Ranks that finish first wait here for the rest: sleeping, not spinning. */
-        MPI_Request req;
-        if (MPI_Ibarrier(farm_comm, &req) == MPI_SUCCESS)
-            wait_lazily(&req);
-        MPI_Comm_free(&farm_comm);
-    }
+    /* Ranks that finish first wait here for the rest: sleeping, not spinning. */
+    MPI_Comm *comms[] = {&farm_comm, &outer_comm};
+    for (int i = 0; i < 2; i++)
+        if (*comms[i] != MPI_COMM_NULL) {
+            MPI_Request req;
+            if (MPI_Ibarrier(*comms[i], &req) == MPI_SUCCESS)
+                wait_lazily(&req);
+            MPI_Comm_free(comms[i]);
+        }
     if (we_initialized)
         MPI_Finalize();
     we_initialized = false;
@@ -240,6 +245,44 @@ static int node_key(void)
         tf_comm_abort(TF_EXIT_INTERNAL);
     MPI_Comm_free(&local);
     return key;
+}
+
+int tf_comm_node_id(void)
+{
+    return solo ? 0 : node_key();
+}
+
+void tf_comm_allgather(const void *mine, size_t len, void *all)
+{
+    if (solo) {
+        memcpy(all, mine, len);
+        return;
+    }
+    MPI_Request req;
+    if (len > INT_MAX ||
+        MPI_Iallgather(mine, (int)len, MPI_BYTE, all, (int)len, MPI_BYTE, farm_comm, &req) !=
+            MPI_SUCCESS ||
+        wait_lazily(&req) != MPI_SUCCESS)
+        tf_comm_abort(TF_EXIT_INTERNAL);
+}
+
+void tf_comm_keep_only(bool keep)
+{
+    if (solo || outer_comm != MPI_COMM_NULL)
+        return;
+    MPI_Comm kept = MPI_COMM_NULL;
+    if (MPI_Comm_split(farm_comm, keep ? 0 : MPI_UNDEFINED, my_rank, &kept) != MPI_SUCCESS)
+        tf_comm_abort(TF_EXIT_INTERNAL);
+    outer_comm = farm_comm;
+    farm_comm = kept;
+    if (keep) {
+        MPI_Comm_set_errhandler(farm_comm, MPI_ERRORS_RETURN);
+        MPI_Comm_rank(farm_comm, &my_rank);
+        MPI_Comm_size(farm_comm, &my_size);
+    } else {
+        my_rank = -1;
+        my_size = 0;
+    }
 }
 
 bool tf_comm_on_master_node(void)

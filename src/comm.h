@@ -62,6 +62,14 @@ enum tf_status tf_comm_progress(bool wait) TF_NODISCARD;
 /* Collective: on the master, node_of[r] for every rank r (ranks that share memory share a
  * value); other ranks pass NULL. */
 void tf_comm_node_map(int *node_of);
+/* Collective: a number shared by exactly the ranks of this node. */
+int tf_comm_node_id(void);
+/* Collective: every rank's len bytes, in rank order, into all (size * len bytes). */
+void tf_comm_allgather(const void *mine, size_t len, void *all);
+/* Collective: from now on the farm is the ranks that pass true (renumbered in rank order;
+ * rank 0 must be one). The others take no further part; tf_comm_finalize lets them wait,
+ * asleep, until the farm is over. */
+void tf_comm_keep_only(bool keep);
 /* Collective: whether this rank shares memory (a node, a page cache) with rank 0. */
 bool tf_comm_on_master_node(void);
 

@@ -36,7 +36,12 @@ struct tf_config {
     double walltime;          /* seconds from start the run must be over by, 0: none */
     double expected_duration; /* seconds a task is expected to take, 0: unknown */
     bool no_journal;          /* diagnostic: measure what crash safety costs */
-    char *command_line;       /* owned: argv joined, shell-quoted where needed */
+    /* resources per task (README "On a cluster"); 0 cores: not asked, tasks unchanged */
+    int cores_per_task;
+    bool cores_from_slurm; /* cores_per_task came from SLURM_CPUS_PER_TASK */
+    int gpus_per_task;
+    bool bind;
+    char *command_line; /* owned: argv joined, shell-quoted where needed */
     /* in-process map (--plugin): then taskfile is NULL */
     char *plugin_lib, *plugin_fn; /* owned */
     const char *plugin_arg;       /* borrowed */

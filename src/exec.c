@@ -98,22 +98,37 @@ static bool launcher_private(const char *var)
     return false;
 }
 
+/* Whether var ("NAME=...") is set by one of extra ("NAME=VALUE" strings). */
+static bool replaced(const char *var, const char *const *extra)
+{
+    for (; extra && *extra; extra++) {
+        size_t len = strcspn(*extra, "=") + 1;
+        if (strncmp(var, *extra, len) == 0)
+            return true;
+    }
+    return false;
+}
+
 static char **task_environment(const struct tf_exec_env *env, const struct tf_task *t,
                                char vars[3][64])
 {
-    size_t n = 0;
+    size_t n = 0, nextra = 0;
     while (environ[n])
         n++;
-    char **envp = tf_xmalloc((n + 4) * sizeof *envp);
+    while (env->extra_env && env->extra_env[nextra])
+        nextra++;
+    char **envp = tf_xmalloc((n + nextra + 4) * sizeof *envp);
     size_t k = 0;
     for (size_t i = 0; i < n; i++)
-        if (!launcher_private(environ[i]))
+        if (!launcher_private(environ[i]) && !replaced(environ[i], env->extra_env))
             envp[k++] = environ[i];
     snprintf(vars[0], 64, "TASKFARM_TASK_ID=%llu", (unsigned long long)t->id);
     snprintf(vars[1], 64, "TASKFARM_NTASKS=%llu", (unsigned long long)env->ntasks);
     snprintf(vars[2], 64, "TASKFARM_RANK=%d", env->rank);
     for (int i = 0; i < 3; i++)
         envp[k++] = vars[i];
+    for (size_t i = 0; i < nextra; i++)
+        envp[k++] = (char *)env->extra_env[i];
     envp[k] = NULL;
     return envp;
 }

@@ -27,6 +27,9 @@ struct tf_exec_env {
      * kill_grace; 2 = SIGKILL now. It is then recorded as NOT_RUN (it was interrupted, it
      * did not fail). Set from the tick hook or a signal handler. */
     const volatile int *cancel;
+    /* "NAME=VALUE" strings set for every task, replacing inherited ones (OMP_NUM_THREADS,
+     * CUDA_VISIBLE_DEVICES of the worker's slot); NULL-terminated, or NULL. */
+    const char *const *extra_env;
     /* Called about every tick_seconds while a task runs (when set), so a worker can answer
      * messages during long tasks. */
     void (*tick)(void *arg);

@@ -18,6 +18,7 @@
 
 #include "comm.h"
 #include "log.h"
+#include "slots.h"
 #include "stopsig.h"
 #include "util.h"
 
@@ -217,7 +218,11 @@ static int master_setup(const struct tf_config *cfg, struct tf_master *m, int nw
     const char *mode = tf_mode_name(tf_sched_mode(m->sched));
     if (tf_h5out_note_str(m->h5, "mode", mode) != TF_OK ||
         tf_h5out_note_str(m->h5, "mode_reason", tf_sched_reason(m->sched)) != TF_OK ||
-        tf_h5out_note_str(m->h5, "order", order) != TF_OK || tf_master_persist(m, true) != TF_OK)
+        tf_h5out_note_str(m->h5, "order", order) != TF_OK ||
+        tf_h5out_note(m->h5, "cores_per_task", cfg->cores_per_task) != TF_OK ||
+        tf_h5out_note(m->h5, "gpus_per_task", cfg->gpus_per_task) != TF_OK ||
+        tf_h5out_note_str(m->h5, "bind", cfg->bind ? "yes" : "no") != TF_OK ||
+        tf_master_persist(m, true) != TF_OK)
         return TF_EXIT_INTERNAL;
     if (info.ntasks == 0)
         tf_log(TF_LOG_WARN, "%s holds no tasks: writing an empty result file", cfg->taskfile);
@@ -457,8 +462,83 @@ static int finish_master(struct tf_master *m, enum tf_status st)
     return c[TF_TASK_SUCCEEDED] == m->ntotal ? TF_EXIT_OK : TF_EXIT_TASKS;
 }
 
+/* What a task of this slot finds in its environment: OMP_NUM_THREADS and its GPUs. */
+struct slot_env {
+    char threads[32], gpus[300];
+    const char *list[3];
+};
+
+static void slot_env_make(const struct tf_config *cfg, const struct tf_slot *s, struct slot_env *e)
+{
+    int n = 0;
+    if (cfg->cores_per_task > 0) {
+        snprintf(e->threads, sizeof e->threads, "OMP_NUM_THREADS=%d", s->ncpus > 0 ? s->ncpus : 1);
+        e->list[n++] = e->threads;
+    }
+    if (cfg->gpus_per_task > 0) {
+        int at = snprintf(e->gpus, sizeof e->gpus, "CUDA_VISIBLE_DEVICES=");
+        if (!tf_slots_gpu_list(s, e->gpus + at, sizeof e->gpus - (size_t)at))
+            tf_log(TF_LOG_WARN, "the GPU list of slot %d is too long to pass on", s->local);
+        e->list[n++] = e->gpus;
+    }
+    e->list[n] = NULL;
+}
+
+static void slots_report(const struct tf_config *cfg, const struct tf_slot *plan, int n, int active)
+{
+    char cpus[256];
+    tf_slots_cpu_text(plan[n > 1 ? 1 : 0].node_cpus, cpus, sizeof cpus);
+    tf_log(TF_LOG_INFO,
+           "%d of %d worker%s run tasks: %d core%s per task%s%s, %d GPU%s per task; "
+           "cores of the first worker's node: %s",
+           active, n > 1 ? n - 1 : 1, n > 2 ? "s" : "", cfg->cores_per_task,
+           cfg->cores_per_task == 1 ? "" : "s",
+           cfg->cores_from_slurm ? " (SLURM_CPUS_PER_TASK)" : "", cfg->bind ? ", bound" : "",
+           cfg->gpus_per_task, cfg->gpus_per_task == 1 ? "" : "s", cpus);
+}
+
+/* Collective: which ranks run tasks on which cores and GPUs (--cores-per-task, --gpus-per-task,
+ * --bind). Returns 0 to go on, -1 on a rank left without a slot (it takes no further part),
+ * or an exit code. */
+static int take_slots(const struct tf_config *cfg, struct tf_slot *mine, int *active)
+{
+    memset(mine, 0, sizeof *mine);
+    if (cfg->cores_per_task == 0 && cfg->gpus_per_task == 0 && !cfg->bind)
+        return 0;
+    int n = tf_comm_size(), rank = tf_comm_rank();
+    struct tf_rank_res me, *all = tf_xcalloc((size_t)n, sizeof *all);
+    struct tf_slot *plan = tf_xcalloc((size_t)n, sizeof *plan);
+    char err[256];
+    tf_slots_local(&me);
+    me.node = tf_comm_node_id();
+    tf_comm_allgather(&me, sizeof me, all);
+    *active = tf_slots_plan(all, n, cfg->cores_per_task, cfg->gpus_per_task, plan, err, sizeof err);
+    *mine = plan[rank];
+    if (rank == 0 && *active > 0)
+        slots_report(cfg, plan, n, *active);
+    free(all);
+    free(plan);
+    if (*active == 0) {
+        if (rank == 0)
+            input_error(err);
+        return TF_EXIT_USAGE;
+    }
+    tf_comm_keep_only(rank == 0 || mine->active);
+    if (!mine->active)
+        return rank == 0 ? 0 : -1;
+    if (!tf_slots_apply(mine, cfg->bind))
+        tf_log(TF_LOG_WARN, "rank %d: cannot set its tasks' cores: %s", rank, strerror(errno));
+    return 0;
+}
+
 int tf_farm_run(const struct tf_config *cfg)
 {
+    struct tf_slot slot;
+    struct slot_env senv;
+    int active = 0, taken = take_slots(cfg, &slot, &active);
+    if (taken != 0)
+        return taken < 0 ? 0 : taken;
+    slot_env_make(cfg, &slot, &senv);
     int rank = tf_comm_rank(), nworkers = tf_comm_size() - 1;
     char host[256] = "";
     gethostname(host, sizeof host - 1);
@@ -483,7 +563,7 @@ int tf_farm_run(const struct tf_config *cfg)
     uint64_t ntasks = m.ntotal;
     tf_comm_bcast_u64(&ntasks);
     if (rank != 0) {
-        enum tf_status st = tf_worker_run(cfg, rank, ntasks);
+        enum tf_status st = tf_worker_run(cfg, rank, ntasks, senv.list);
         if (st != TF_OK)
             tf_comm_abort(TF_EXIT_INTERNAL); /* the master would wait for us forever */
         return 0;
@@ -492,7 +572,8 @@ int tf_farm_run(const struct tf_config *cfg)
                                  .rank = 0,
                                  .capture_max = cfg->capture_bytes,
                                  .timeout = cfg->timeout,
-                                 .kill_grace = cfg->kill_grace};
+                                 .kill_grace = cfg->kill_grace,
+                                 .extra_env = senv.list};
     enum tf_status st = nworkers == 0 ? run_local(&m) : tf_master_run(&m);
     int exit_code = finish_master(&m, st);
     if (st != TF_OK && nworkers > 0)

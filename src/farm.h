@@ -65,7 +65,9 @@ struct tf_master {
  * has been stopped and every result stored. */
 enum tf_status tf_master_run(struct tf_master *m) TF_NODISCARD;
 /* A worker's loop: run what the master assigns until it says stop. */
-enum tf_status tf_worker_run(const struct tf_config *cfg, int rank, uint64_t ntasks) TF_NODISCARD;
+/* extra_env: "NAME=VALUE" strings for every task (the slot's cores and GPUs), or NULL. */
+enum tf_status tf_worker_run(const struct tf_config *cfg, int rank, uint64_t ntasks,
+                             const char *const *extra_env) TF_NODISCARD;
 
 /* The next task from the task file, its command recorded in the result file. A file that
  * ends early (it changed during the run) is TF_EINPUT. */

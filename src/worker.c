@@ -228,10 +228,12 @@ static enum tf_status run_next(struct worker *W)
     return W->error;
 }
 
-enum tf_status tf_worker_run(const struct tf_config *cfg, int rank, uint64_t ntasks)
+enum tf_status tf_worker_run(const struct tf_config *cfg, int rank, uint64_t ntasks,
+                             const char *const *extra_env)
 {
     struct worker W = {.env = {.ntasks = ntasks,
                                .rank = rank,
+                               .extra_env = extra_env,
                                .capture_max = cfg->capture_bytes,
                                .timeout = cfg->timeout,
                                .kill_grace = cfg->kill_grace,

@@ -3,7 +3,8 @@
 # Does nothing when everything is already there.
 set -eu
 pkgs="gcc libc6-dev make cmake pkg-config openmpi-bin libopenmpi-dev libhdf5-openmpi-dev
-      hdf5-tools check python3-h5py python3-pandas valgrind procps"
+      hdf5-tools check python3-h5py python3-pandas valgrind procps
+      slurmctld slurmd slurm-client munge"
 missing=""
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
