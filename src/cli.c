@@ -79,6 +79,7 @@ static const char usage_text[] =
     "Usage: mpirun -n P taskfarm run TASKFILE [options]\n"
     "       taskfarm run TASKFILE [options]      (no MPI launcher: one process runs all)\n"
     "       mpirun -n P taskfarm run --plugin LIB.so:FN --items ITEMS -o OUT.h5 [options]\n"
+    "       taskfarm status RESULTS.h5          (how far a run is; exit as for run)\n"
     "       taskfarm --help | --version\n"
     "\n"
     "Runs every line of TASKFILE as `/bin/sh -c LINE` spread over MPI ranks (rank 0 is the\n"
@@ -433,6 +434,12 @@ enum tf_cli_outcome tf_cli_parse(int argc, char **argv, struct tf_config *cfg, F
         if (out)
             fprintf(out, "taskfarm %s\n", TF_VERSION);
         return TF_CLI_DONE;
+    }
+    if (strcmp(cmd, "status") == 0) {
+        if (argc != 3 || argv[2][0] == '-')
+            return usage_error(err, "%s", "use 'taskfarm status RESULTS.h5'");
+        cfg->output = tf_xstrdup(argv[2]);
+        return TF_CLI_STATUS;
     }
     if (strcmp(cmd, "run") != 0)
         return usage_error(err, cmd[0] == '-' ? "unknown option '%s'" : "unknown command '%s'",

@@ -7,6 +7,7 @@
 #include "cli.h"
 #include "comm.h"
 #include "farm.h"
+#include "h5out.h"
 #include "log.h"
 #include "plugin.h"
 #include "stopsig.h"
@@ -24,6 +25,31 @@ static void set_log_level(int rank, int verbosity)
     tf_log_from_env();
 }
 
+/* `taskfarm status FILE`: one line, and the exit code `run` would give for the file as it is
+ * (0 all succeeded, 1 all have an outcome, 4 some not run yet), so scripts (a campaign
+ * deciding whether to go on) need no HDF5 tools. */
+static int status_main(const char *path)
+{
+    uint64_t c[TF_TASK_STATUS_COUNT], total = 0;
+    bool closed = false;
+    char err[1024];
+    if (tf_h5out_count(path, c, &closed, err, sizeof err) != TF_OK) {
+        fprintf(stderr, "taskfarm: error: %s\n", err);
+        return TF_EXIT_USAGE;
+    }
+    for (int i = 0; i < TF_TASK_STATUS_COUNT; i++)
+        total += c[i];
+    printf("%s: %llu tasks: %llu succeeded, %llu failed, %llu killed, %llu timed out, %llu not "
+           "run%s\n",
+           path, (unsigned long long)total, (unsigned long long)c[TF_TASK_SUCCEEDED],
+           (unsigned long long)c[TF_TASK_FAILED], (unsigned long long)c[TF_TASK_KILLED],
+           (unsigned long long)c[TF_TASK_TIMED_OUT], (unsigned long long)c[TF_TASK_NOT_RUN],
+           closed ? "" : " (its run did not close it: running, or killed; --resume repairs it)");
+    if (c[TF_TASK_NOT_RUN] > 0)
+        return TF_EXIT_INCOMPLETE;
+    return c[TF_TASK_SUCCEEDED] == total ? TF_EXIT_OK : TF_EXIT_TASKS;
+}
+
 int taskfarm_cli_main(int argc, char **argv)
 {
     struct tf_config cfg;
@@ -34,6 +60,11 @@ int taskfarm_cli_main(int argc, char **argv)
         return TF_EXIT_OK;
     case TF_CLI_USAGE:
         return TF_EXIT_USAGE;
+    case TF_CLI_STATUS: {
+        int code = printer ? status_main(cfg.output) : TF_EXIT_OK;
+        tf_config_fini(&cfg);
+        return code;
+    }
     case TF_CLI_RUN:
         break;
     }

@@ -139,16 +139,44 @@ static void make_run_id(char out[33])
         snprintf(out + 2 * i, 3, "%02x", b[i]);
 }
 
-/* The end of the allocation: --walltime, or Slurm's job end time (epoch seconds). */
+/* Seconds left in Slurm job `job` by squeue (Slurm before 23.02 does not export
+ * SLURM_JOB_END_TIME), or 0 when unknown or unlimited. Asked once, at start. */
+static double squeue_time_left(const char *job)
+{
+    char cmd[96];
+    if (strspn(job, "0123456789_") != strlen(job) || strlen(job) > 40)
+        return 0; /* not a job id: never put it in a command line */
+    snprintf(cmd, sizeof cmd, "squeue -h -j %s -o %%L", job);
+    struct tf_task t = {.command = cmd, .command_len = strlen(cmd), .avoid_rank = -1};
+    struct tf_exec_env env = {.ntasks = 1, .capture_max = 256, .timeout = 15, .kill_grace = 1};
+    struct tf_result r = {0};
+    tf_exec_run(&env, &t, &r);
+    double left = 0;
+    char *nl = r.out ? strchr(r.out, '\n') : NULL;
+    if (nl)
+        *nl = '\0';
+    if (r.status != TF_TASK_SUCCEEDED || !r.out || !tf_parse_seconds(r.out, &left))
+        left = 0; /* UNLIMITED, NOT_SET, no squeue: no walltime */
+    tf_result_fini(&r);
+    return left;
+}
+
+/* The end of the allocation: --walltime, or Slurm's job end time (SLURM_JOB_END_TIME, else
+ * squeue's time left). */
 static double end_of_run(const struct tf_config *cfg, double start_mono)
 {
     if (cfg->walltime > 0)
         return start_mono + cfg->walltime;
-    const char *e = getenv("SLURM_JOB_END_TIME");
-    double end = e ? strtod(e, NULL) : 0;
-    if (end > 0) {
-        tf_log(TF_LOG_INFO, "Slurm ends this job in %.0f s: the run stops in time", end - tf_now());
-        return start_mono + (end - tf_now());
+    const char *e = getenv("SLURM_JOB_END_TIME"), *job = getenv("SLURM_JOB_ID");
+    double left = e ? strtod(e, NULL) - tf_now() : 0;
+    const char *how = "SLURM_JOB_END_TIME";
+    if (!e && job && *job) {
+        left = squeue_time_left(job);
+        how = "squeue";
+    }
+    if (left > 0) {
+        tf_log(TF_LOG_INFO, "Slurm ends this job in %.0f s (%s): the run stops in time", left, how);
+        return start_mono + left;
     }
     return 0;
 }

@@ -715,6 +715,69 @@ enum tf_status tf_h5out_inspect(const char *path, struct tf_h5out_info *info, ch
     return st;
 }
 
+/* count_statuses for a file opened read-only (no handle): in blocks, so millions of tasks
+ * cost little memory. */
+static int count_file_statuses(hid_t f, uint64_t counts[TF_TASK_STATUS_COUNT])
+{
+    enum { BLOCK = 1 << 20 };
+    hid_t d = H5Dopen2(f, "tasks/status", H5P_DEFAULT);
+    if (d < 0)
+        return -1;
+    hid_t space = H5Dget_space(d);
+    hssize_t n = H5Sget_simple_extent_npoints(space);
+    int8_t *buf = tf_xmalloc(BLOCK);
+    int rc = n < 0 ? -1 : 0;
+    for (hsize_t at = 0; rc == 0 && at < (hsize_t)n; at += BLOCK) {
+        hsize_t len = (hsize_t)n - at < BLOCK ? (hsize_t)n - at : BLOCK;
+        hid_t mem = H5Screate_simple(1, &len, NULL);
+        rc = H5Sselect_hyperslab(space, H5S_SELECT_SET, &at, NULL, &len, NULL) < 0 ||
+                     H5Dread(d, H5T_NATIVE_INT8, mem, space, H5P_DEFAULT, buf) < 0
+                 ? -1
+                 : 0;
+        H5Sclose(mem);
+        for (hsize_t i = 0; rc == 0 && i < len; i++)
+            counts[buf[i] >= 0 && buf[i] < TF_TASK_STATUS_COUNT ? buf[i] : TF_TASK_NOT_RUN]++;
+    }
+    free(buf);
+    H5Sclose(space);
+    H5Dclose(d);
+    return rc;
+}
+
+enum tf_status tf_h5out_count(const char *path, uint64_t counts[TF_TASK_STATUS_COUNT], bool *closed,
+                              char *errmsg, size_t errlen)
+{
+    memset(counts, 0, TF_TASK_STATUS_COUNT * sizeof *counts);
+    hid_t f = tf_h5_open_result(path, errmsg, errlen);
+    if (f < 0)
+        return TF_EINPUT;
+    char kind[32] = "", state[32] = "";
+    int64_t v[3] = {-1, -1, -1};
+    tf_h5_read_attr_str(f, "kind", kind, sizeof kind);
+    tf_h5_read_attr_str(f, "state", state, sizeof state);
+    *closed = strcmp(state, "closed") == 0;
+    int rc;
+    if (strcmp(kind, "map") == 0) {
+        rc = tf_h5_read_attr_i64(f, "items_done", &v[0]) |
+             tf_h5_read_attr_i64(f, "items_failed", &v[1]) |
+             tf_h5_read_attr_i64(f, "items_not_run", &v[2]);
+        if (rc == 0 && v[0] >= v[1]) {
+            counts[TF_TASK_SUCCEEDED] = (uint64_t)(v[0] - v[1]);
+            counts[TF_TASK_FAILED] = (uint64_t)v[1];
+            counts[TF_TASK_NOT_RUN] = (uint64_t)v[2];
+        }
+    } else {
+        rc = count_file_statuses(f, counts);
+    }
+    H5Eclear2(H5E_DEFAULT);
+    H5Fclose(f);
+    if (rc != 0) {
+        snprintf(errmsg, errlen, "'%s' is not a taskfarm result file", path);
+        return TF_EINPUT;
+    }
+    return TF_OK;
+}
+
 static int open_columns(struct tf_h5out *h)
 {
     for (int c = 0; c < NCOLS; c++) {

@@ -85,6 +85,12 @@ enum tf_status tf_h5out_note_str(struct tf_h5out *h, const char *name,
 enum tf_status tf_h5out_close(struct tf_h5out *h, double end_time,
                               uint64_t counts[TF_TASK_STATUS_COUNT]);
 
+/* How far the result file at `path` is: counts[status] over /tasks/status for a task file;
+ * for an in-process map, counts[SUCCEEDED], [FAILED], [NOT_RUN] are its items. *closed says
+ * whether the run that wrote it last closed it. Errors: one line in errmsg, TF_EINPUT. */
+enum tf_status tf_h5out_count(const char *path, uint64_t counts[TF_TASK_STATUS_COUNT], bool *closed,
+                              char *errmsg, size_t errlen) TF_NODISCARD;
+
 /* Read rows [first, first+n) back: the reader used by tests and by resume. rows[] get owned
  * strings (tf_result_fini), commands[] (may be NULL) get malloc'd strings. */
 enum tf_status tf_h5out_read_rows(const char *path, uint64_t first, size_t n,

@@ -1,11 +1,17 @@
 """The sbatch scripts of slurm/ against a real Slurm: a private single-node cluster (munged,
 slurmctld, slurmd from Debian's packages, in a temporary directory) started and stopped by
-this test. Submits slurm/single-node.sbatch unchanged with `sbatch --wait` (adapted only by
-sbatch options and environment variables) and reads the result file back. Without root or
-the packages it says "skipped" and why, and exits 77 (ctest reports it as skipped)."""
+this test. Scripts are submitted unchanged, adapted only by sbatch options and the
+environment variables they document, and their result files are read back:
+- single-node.sbatch with `sbatch --wait`: every task done on the job's ranks, the job recorded;
+- campaign.sbatch stopped twice the way a time limit stops it (`scancel --batch
+  --signal=TERM`, what `--signal=B:TERM@margin` sends): it resubmits itself, resumes, and
+  ends with the same file as one uninterrupted job; and a campaign whose job finished no
+  task does not resubmit itself.
+Without root or the packages it says "skipped" and why, and exits 77 (ctest: skipped)."""
 import os
 import shutil
 import sys
+import time
 
 import h5py
 
@@ -13,6 +19,104 @@ import harness
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "slurm"))
 from cluster import Cluster, Unavailable  # noqa: E402
+
+COMPARED = ("status", "exit_code", "signal", "stdout", "stderr", "attempts", "command")
+
+
+def read(path):
+    with h5py.File(path, "r") as f:
+        a = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in f.attrs.items()}
+        cols = {n: (d.asstr()[()] if d.dtype.kind == "O" else d[()]) for n, d in f["tasks"].items()}
+        ids = a.get("slurm_job_ids", "").split(",")
+    return a, cols, ids
+
+
+def log_of(wd, job):
+    try:
+        with open(os.path.join(wd, f"taskfarm-{job}.log")) as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
+def single_node(cl, args, wd, env, c):
+    tasks = os.path.join(wd, "t.tasks")
+    with open(tasks, "w") as f:
+        for i in range(40):
+            f.write(f"echo task {i} on $TASKFARM_RANK\n")
+    script = os.path.join(args.source, "slurm", "single-node.sbatch")
+    job, rc, out = cl.sbatch_wait(["--ntasks-per-node=4", script, tasks, "out.h5"], env=env, cwd=wd)
+    c.eq(f"single-node: sbatch --wait exit ({out} {log_of(wd, job)[-500:]})", rc, 0)
+    if rc != 0:
+        return
+    a, cols, ids = read(os.path.join(wd, "out.h5"))
+    c.eq("single-node: every task succeeded", int((cols["status"] == 1).sum()), 40)
+    c.eq("single-node: the job id is recorded", a.get("slurm_job_id"), job)
+    c.eq("single-node: workers", int(a["nworkers"]), 3)
+    c.eq("single-node: tasks ran on ranks 1-3", set(cols["rank"].tolist()), {1, 2, 3})
+    c.eq("single-node: the node list is recorded", a.get("slurm_job_nodelist"), cl.node)
+
+
+def campaign(cl, args, wd, env, c):
+    script = os.path.join(args.source, "slurm", "campaign.sbatch")
+    tasks = os.path.join(wd, "camp.tasks")
+    with open(tasks, "w") as f:
+        for i in range(45):
+            f.write(f"sleep 0.4; echo {i} $(({i} * {i}))\n")
+    env = dict(env, TASKFARM_DRAIN="30")
+    # One uninterrupted job: the reference file.
+    whole, rc, out = cl.sbatch_wait(["--ntasks-per-node=4", script, tasks, "whole.h5"], env=env, cwd=wd)
+    c.eq(f"campaign: an uninterrupted job ends the campaign ({out} {log_of(wd, whole)[-400:]})", rc, 0)
+    c.true("campaign: it says it is done after one job", "done after 1 job" in log_of(wd, whole))
+    # The same campaign stopped twice by its time limit's signal.
+    first = cl.sbatch(["--ntasks-per-node=4", script, tasks, "camp.h5"], env=env, cwd=wd)
+    job, seen = first, [first]
+    for stop in range(2):
+        cl.wait_for(lambda: cl.jobs().get(job) == "RUNNING", f"job {job} to run")
+        time.sleep(3.0)  # some tasks finish, many are left
+        cl.signal_batch(job)
+        job = cl.wait_for(lambda: next((j for j in cl.jobs() if j not in seen), None),
+                          f"the job after {job} (log: {log_of(wd, job)[-600:]})", timeout=90)
+        seen.append(job)
+    cl.wait_for(lambda: not any(j in seen for j in cl.jobs()), "the campaign to end", timeout=180)
+    time.sleep(1.0)
+    extra = [j for j in cl.jobs() if j not in seen]
+    c.eq("campaign: no job after the last one", extra, [])
+    logs = [log_of(wd, j) for j in seen]
+    for i, lg in enumerate(logs[:2]):
+        c.true(f"campaign: job {i + 1} stopped and submitted the next ({lg[-500:]})",
+               f"submitted job {seen[i + 1]}" in lg)
+    c.true(f"campaign: the third job finished it ({logs[2][-500:]})", "done after 3 job(s)" in logs[2])
+    a, cols, ids = read(os.path.join(wd, "camp.h5"))
+    wa, wcols, _ = read(os.path.join(wd, "whole.h5"))
+    c.eq("campaign: every task succeeded", int((cols["status"] == 1).sum()), 45)
+    c.eq("campaign: outputs", list(cols["stdout"]), [f"{i} {i * i}\n" for i in range(45)])
+    c.eq("campaign: every job that wrote the file is recorded, in order", ids, seen)
+    c.eq("campaign: resumed twice", int(a.get("resumes", 0)), 2)
+    c.eq("campaign: closed", a.get("state"), "closed")
+    for name in COMPARED:
+        c.eq(f"campaign: /tasks/{name} as in the uninterrupted run", list(cols[name]), list(wcols[name]))
+
+
+def campaign_no_progress(cl, args, wd, env, c):
+    """A job that finishes no task (here: tasks longer than the drain) must not resubmit
+    itself forever."""
+    script = os.path.join(args.source, "slurm", "campaign.sbatch")
+    tasks = os.path.join(wd, "slow.tasks")
+    with open(tasks, "w") as f:
+        f.write("sleep 60\n" * 3)
+    job = cl.sbatch(["--ntasks-per-node=4", script, tasks, "slow.h5"],
+                    env=dict(env, TASKFARM_DRAIN="0"), cwd=wd)
+    cl.wait_for(lambda: cl.jobs().get(job) == "RUNNING", f"job {job} to run")
+    time.sleep(2.0)
+    cl.signal_batch(job)
+    cl.wait_for(lambda: job not in cl.jobs(), f"job {job} to end", timeout=60)
+    time.sleep(1.0)
+    c.eq("no progress: no job submitted after it", list(cl.jobs()), [])
+    c.true(f"no progress: it says why ({log_of(wd, job)[-400:]})",
+           "finished no task: not submitting" in log_of(wd, job))
+    a, cols, _ = read(os.path.join(wd, "slow.h5"))
+    c.eq("no progress: the tasks stay to be run", int((cols["status"] == 0).sum()), 3)
 
 
 def main():
@@ -25,32 +129,20 @@ def main():
     except Unavailable as e:
         print(f"skipped: {e}")
         sys.exit(77)
+    env = {"TASKFARM": args.taskfarm, "TASKFARM_MPIRUN_ARGS": "--oversubscribe",
+           "OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"}
     try:
-        tasks = os.path.join(wd, "t.tasks")
-        with open(tasks, "w") as f:
-            for i in range(40):
-                f.write(f"echo task {i} on $TASKFARM_RANK\n")
-        env = {"TASKFARM": args.taskfarm, "TASKFARM_MPIRUN_ARGS": "--oversubscribe",
-               "OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"}
-        script = os.path.join(args.source, "slurm", "single-node.sbatch")
-        job, rc, out = cl.sbatch_wait(["--ntasks-per-node=4", "-o", os.path.join(wd, "job.log"),
-                                       script, tasks, "out.h5"], env=env, cwd=wd)
-        with open(os.path.join(wd, "job.log")) as f:
-            log = f.read()
-        c.eq(f"single-node: sbatch --wait exit ({out} {log[-500:]})", rc, 0)
-        with h5py.File(os.path.join(wd, "out.h5"), "r") as f:
-            a = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in f.attrs.items()}
-            status = f["tasks/status"][:]
-            ranks = set(f["tasks/rank"][:].tolist())
-        c.eq("single-node: every task succeeded", (status == 1).sum(), 40)
-        c.eq("single-node: the job id is recorded", a.get("slurm_job_id"), job)
-        c.eq("single-node: workers", int(a["nworkers"]), 3)
-        c.eq("single-node: tasks ran on ranks 1-3", ranks, {1, 2, 3})
-        c.eq("single-node: the node list is recorded", a.get("slurm_job_nodelist"), cl.node)
+        for test in (single_node, campaign, campaign_no_progress):
+            t = time.monotonic()
+            test(cl, args, wd, env, c)
+            print(f"{test.__name__}: {time.monotonic() - t:.1f} s", flush=True)
     finally:
         cl.stop()
         if not c.failures:
             shutil.rmtree(cl.dir, ignore_errors=True)
+            shutil.rmtree(wd, ignore_errors=True)
+        else:
+            print(f"kept for inspection: {wd} {cl.dir}")
     c.finish()
 
 

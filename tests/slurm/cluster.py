@@ -147,6 +147,33 @@ PartitionName=main Nodes={self.node} Default=YES MaxTime=INFINITE State=UP
         job = r.stdout.strip().split(";")[0].splitlines()[0] if r.stdout.strip() else ""
         return job, r.returncode, r.stdout + r.stderr
 
+    def sbatch(self, argv, env=None, cwd=None):
+        """sbatch ARGV without waiting; returns the job id."""
+        r = subprocess.run(["sbatch", "--parsable", *argv], env=dict(self.env, **(env or {})),
+                           cwd=cwd, capture_output=True, text=True, timeout=60)
+        if r.returncode != 0:
+            raise RuntimeError(f"sbatch failed: {r.stderr.strip()}")
+        return r.stdout.strip().split(";")[0]
+
+    def jobs(self):
+        """{job id: state} of every job Slurm still lists."""
+        out = subprocess.run(["squeue", "-h", "-o", "%i %T"], env=self.env, capture_output=True,
+                             text=True).stdout
+        return dict(line.split() for line in out.splitlines() if line.strip())
+
+    def wait_for(self, cond, what, timeout=120, every=0.2):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            got = cond()
+            if got:
+                return got
+            time.sleep(every)
+        raise TimeoutError(f"timed out waiting for {what}; jobs: {self.jobs()}")
+
+    def signal_batch(self, job, sig="TERM"):
+        """What `#SBATCH --signal=B:TERM@margin` does before the time limit."""
+        subprocess.run(["scancel", "--batch", f"--signal={sig}", job], env=self.env, check=True)
+
     # ---- tear-down ---------------------------------------------------------------------
     def stop(self):
         if not self.dir:
