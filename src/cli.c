@@ -36,6 +36,7 @@ enum {
     OPT_CORES_PER_TASK,
     OPT_GPUS_PER_TASK,
     OPT_BIND,
+    OPT_SLICE,
     OPT_EXPECTED, /* the last option that means nothing to --plugin */
     OPT_NO_JOURNAL,
     OPT_PLUGIN,
@@ -64,6 +65,7 @@ static const struct option long_opts[] = {
     {"cores-per-task", required_argument, NULL, OPT_CORES_PER_TASK},
     {"gpus-per-task", required_argument, NULL, OPT_GPUS_PER_TASK},
     {"bind", no_argument, NULL, OPT_BIND},
+    {"slice", required_argument, NULL, OPT_SLICE},
     {"no-journal", no_argument, NULL, OPT_NO_JOURNAL},
     {"plugin", required_argument, NULL, OPT_PLUGIN},
     {"plugin-arg", required_argument, NULL, OPT_PLUGIN_ARG},
@@ -80,6 +82,7 @@ static const char usage_text[] =
     "       taskfarm run TASKFILE [options]      (no MPI launcher: one process runs all)\n"
     "       mpirun -n P taskfarm run --plugin LIB.so:FN --items ITEMS -o OUT.h5 [options]\n"
     "       taskfarm status RESULTS.h5          (how far a run is; exit as for run)\n"
+    "       taskfarm merge -o OUT.h5 [--force] PART.h5...  (join --slice results)\n"
     "       taskfarm --help | --version\n"
     "\n"
     "Runs every line of TASKFILE as `/bin/sh -c LINE` spread over MPI ranks (rank 0 is the\n"
@@ -126,6 +129,9 @@ static const char usage_text[] =
     "                      --cpus-per-task when set\n"
     "      --bind          pin each task to its own cores (else it may use all of the\n"
     "                      job's cores on its node)\n"
+    "      --slice I/N     run only part I (from 0) of N equal contiguous parts of\n"
+    "                      TASKFILE, as one element of a job array (taskfarm merge\n"
+    "                      joins the parts' files; TASKFARM_TASK_ID stays the line's id)\n"
     "      --gpus-per-task G  each task gets G GPUs of its node, its own\n"
     "                      (CUDA_VISIBLE_DEVICES); a node runs at most (GPUs / G) tasks\n"
     "      --resume        continue an existing result file: run only the tasks that did\n"
@@ -153,7 +159,10 @@ void tf_config_fini(struct tf_config *cfg)
     free(cfg->command_line);
     free(cfg->plugin_lib);
     free(cfg->plugin_fn);
+    free(cfg->merge_parts);
     cfg->output = cfg->command_line = cfg->plugin_lib = cfg->plugin_fn = NULL;
+    cfg->merge_parts = NULL;
+    cfg->nmerge = 0;
 }
 
 static enum tf_cli_outcome usage_error(FILE *err, const char *fmt, const char *what)
@@ -215,6 +224,17 @@ static bool parse_count(const char *s, uint64_t *out)
         return false;
     *out = v;
     return true;
+}
+
+/* parse_count over the first len bytes of s. */
+static bool parse_count_n(const char *s, size_t len, uint64_t *out)
+{
+    char buf[32];
+    if (len == 0 || len >= sizeof buf)
+        return false;
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    return parse_count(buf, out);
 }
 
 static const char *long_name(int c)
@@ -322,6 +342,15 @@ static enum tf_cli_outcome parse_run(int argc, char **argv, struct tf_config *cf
         case OPT_BIND:
             cfg->bind = true;
             break;
+        case OPT_SLICE: {
+            char *slash = strchr(optarg, '/');
+            if (slash == NULL ||
+                !parse_count_n(optarg, (size_t)(slash - optarg), &cfg->slice_index) ||
+                !parse_count(slash + 1, &cfg->slice_count) || cfg->slice_count == 0 ||
+                cfg->slice_index >= cfg->slice_count)
+                return usage_error(err, "invalid --slice '%s': use I/N with 0 <= I < N", optarg);
+            break;
+        }
         case OPT_RETRIES: {
             uint64_t v;
             if (!parse_count(optarg, &v) || v > 1000)
@@ -415,6 +444,37 @@ static enum tf_cli_outcome parse_run(int argc, char **argv, struct tf_config *cf
     return TF_CLI_RUN;
 }
 
+/* taskfarm merge -o OUT.h5 [--force] PART.h5... */
+static enum tf_cli_outcome parse_merge(int argc, char **argv, struct tf_config *cfg, FILE *err)
+{
+    cfg->command_line = join_argv(argc, argv);
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i];
+        if ((strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) && i + 1 < argc &&
+            argv[i + 1][0]) {
+            free(cfg->output);
+            cfg->output = tf_xstrdup(argv[++i]);
+        } else if (strncmp(a, "--output=", 9) == 0 && a[9]) {
+            free(cfg->output);
+            cfg->output = tf_xstrdup(a + 9);
+        } else if (strcmp(a, "--force") == 0) {
+            cfg->force = true;
+        } else if (a[0] == '-') {
+            tf_config_fini(cfg);
+            return usage_error(err, "unknown or incomplete option '%s' for merge", a);
+        } else {
+            if (cfg->merge_parts == NULL)
+                cfg->merge_parts = tf_xcalloc((size_t)argc, sizeof *cfg->merge_parts);
+            cfg->merge_parts[cfg->nmerge++] = argv[i];
+        }
+    }
+    if (cfg->output == NULL || cfg->nmerge == 0) {
+        tf_config_fini(cfg);
+        return usage_error(err, "%s", "use 'taskfarm merge -o OUT.h5 PART.h5...'");
+    }
+    return TF_CLI_MERGE;
+}
+
 enum tf_cli_outcome tf_cli_parse(int argc, char **argv, struct tf_config *cfg, FILE *out, FILE *err)
 {
     memset(cfg, 0, sizeof *cfg);
@@ -441,6 +501,8 @@ enum tf_cli_outcome tf_cli_parse(int argc, char **argv, struct tf_config *cfg, F
         cfg->output = tf_xstrdup(argv[2]);
         return TF_CLI_STATUS;
     }
+    if (strcmp(cmd, "merge") == 0)
+        return parse_merge(argc, argv, cfg, err);
     if (strcmp(cmd, "run") != 0)
         return usage_error(err, cmd[0] == '-' ? "unknown option '%s'" : "unknown command '%s'",
                            cmd);

@@ -11,6 +11,7 @@ enum tf_cli_outcome {
     TF_CLI_DONE,   /* help or version was printed: exit 0 */
     TF_CLI_USAGE,  /* a usage error was reported: exit TF_EXIT_USAGE */
     TF_CLI_STATUS, /* `taskfarm status FILE`: cfg->output names FILE */
+    TF_CLI_MERGE,  /* `taskfarm merge -o OUT PART...`: cfg->output, force, merge_parts */
 };
 
 /* Parse argv. Help and version go to `out`, the one-line error to `err`; either may be NULL

@@ -9,6 +9,7 @@
 #include "farm.h"
 #include "h5out.h"
 #include "log.h"
+#include "merge.h"
 #include "plugin.h"
 #include "stopsig.h"
 #include "taskfarm.h"
@@ -62,6 +63,16 @@ int taskfarm_cli_main(int argc, char **argv)
         return TF_EXIT_USAGE;
     case TF_CLI_STATUS: {
         int code = printer ? status_main(cfg.output) : TF_EXIT_OK;
+        tf_config_fini(&cfg);
+        return code;
+    }
+    case TF_CLI_MERGE: {
+        struct tf_merge_args a = {.output = cfg.output,
+                                  .force = cfg.force,
+                                  .command_line = cfg.command_line,
+                                  .parts = cfg.merge_parts,
+                                  .nparts = cfg.nmerge};
+        int code = printer ? tf_merge_run(&a) : TF_EXIT_OK;
         tf_config_fini(&cfg);
         return code;
     }

@@ -41,6 +41,10 @@ struct tf_config {
     bool cores_from_slurm; /* cores_per_task came from SLURM_CPUS_PER_TASK */
     int gpus_per_task;
     bool bind;
+    /* --slice I/N: this run is part I (0-based) of N contiguous parts of the task file */
+    uint64_t slice_index, slice_count; /* slice_count 0: the whole file */
+    char **merge_parts;                /* taskfarm merge: the parts' paths (borrowed from argv) */
+    int nmerge;
     char *command_line; /* owned: argv joined, shell-quoted where needed */
     /* in-process map (--plugin): then taskfile is NULL */
     char *plugin_lib, *plugin_fn; /* owned */

@@ -122,7 +122,7 @@ static char **task_environment(const struct tf_exec_env *env, const struct tf_ta
     for (size_t i = 0; i < n; i++)
         if (!launcher_private(environ[i]) && !replaced(environ[i], env->extra_env))
             envp[k++] = environ[i];
-    snprintf(vars[0], 64, "TASKFARM_TASK_ID=%llu", (unsigned long long)t->id);
+    snprintf(vars[0], 64, "TASKFARM_TASK_ID=%llu", (unsigned long long)(t->id + env->id_offset));
     snprintf(vars[1], 64, "TASKFARM_NTASKS=%llu", (unsigned long long)env->ntasks);
     snprintf(vars[2], 64, "TASKFARM_RANK=%d", env->rank);
     for (int i = 0; i < 3; i++)

@@ -18,6 +18,7 @@
 
 struct tf_exec_env {
     uint64_t ntasks;    /* exported as TASKFARM_NTASKS */
+    uint64_t id_offset; /* added to a task's id for TASKFARM_TASK_ID (--slice) */
     int rank;           /* exported as TASKFARM_RANK and stored in the result */
     size_t capture_max; /* bytes kept per stream */
     bool always_shell;  /* run every line through /bin/sh, even plain commands */

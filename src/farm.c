@@ -181,6 +181,23 @@ static double end_of_run(const struct tf_config *cfg, double start_mono)
     return 0;
 }
 
+/* --slice I/N: tasks [T*I/N, T*(I+1)/N) of the file's T; the stream is moved to the first,
+ * and ids count from there (TASKFARM_TASK_ID adds first_task back). */
+static bool take_slice(const struct tf_config *cfg, struct tf_master *m,
+                       struct tf_taskfile_info *info)
+{
+    unsigned __int128 t = info->ntasks;
+    uint64_t lo = (uint64_t)(t * cfg->slice_index / cfg->slice_count);
+    uint64_t hi = (uint64_t)(t * (cfg->slice_index + 1) / cfg->slice_count);
+    snprintf(m->slice, sizeof m->slice, "%llu/%llu", (unsigned long long)cfg->slice_index,
+             (unsigned long long)cfg->slice_count);
+    m->first_task = lo;
+    info->ntasks = hi - lo;
+    tf_log(TF_LOG_INFO, "slice %s: %llu tasks from task %llu, of %llu", m->slice,
+           (unsigned long long)(hi - lo), (unsigned long long)lo, (unsigned long long)t);
+    return tf_taskfile_skip(m->tasks, lo);
+}
+
 /* Master only: everything that can refuse the run. Returns an exit code, 0 to go on. */
 static int master_setup(const struct tf_config *cfg, struct tf_master *m, int nworkers,
                         const int *node_of)
@@ -195,6 +212,11 @@ static int master_setup(const struct tf_config *cfg, struct tf_master *m, int nw
     if (tf_taskfile_open(cfg->taskfile, &m->tasks, err, sizeof err) != TF_OK ||
         tf_taskfile_open(cfg->taskfile, &m->retry_reader, err, sizeof err) != TF_OK) {
         input_error(err);
+        return TF_EXIT_USAGE;
+    }
+    m->file_tasks = info.ntasks;
+    if (cfg->slice_count > 0 && !take_slice(cfg, m, &info)) {
+        input_error("the task file changed while being read");
         return TF_EXIT_USAGE;
     }
     m->ntasks = m->ntotal = info.ntasks;
@@ -247,9 +269,12 @@ static int master_setup(const struct tf_config *cfg, struct tf_master *m, int nw
     if (tf_h5out_note_str(m->h5, "mode", mode) != TF_OK ||
         tf_h5out_note_str(m->h5, "mode_reason", tf_sched_reason(m->sched)) != TF_OK ||
         tf_h5out_note_str(m->h5, "order", order) != TF_OK ||
-        tf_h5out_note(m->h5, "cores_per_task", cfg->cores_per_task) != TF_OK ||
-        tf_h5out_note(m->h5, "gpus_per_task", cfg->gpus_per_task) != TF_OK ||
+        tf_h5out_note_i64(m->h5, "cores_per_task", cfg->cores_per_task) != TF_OK ||
+        tf_h5out_note_i64(m->h5, "gpus_per_task", cfg->gpus_per_task) != TF_OK ||
         tf_h5out_note_str(m->h5, "bind", cfg->bind ? "yes" : "no") != TF_OK ||
+        tf_h5out_note_str(m->h5, "slice", m->slice) != TF_OK ||
+        tf_h5out_note_i64(m->h5, "first_task", (int64_t)m->first_task) != TF_OK ||
+        tf_h5out_note_i64(m->h5, "taskfile_ntasks", (int64_t)m->file_tasks) != TF_OK ||
         tf_master_persist(m, true) != TF_OK)
         return TF_EXIT_INTERNAL;
     if (info.ntasks == 0)
@@ -588,15 +613,17 @@ int tf_farm_run(const struct tf_config *cfg)
         free(m.prior);
         return code;
     }
-    uint64_t ntasks = m.ntotal;
+    uint64_t ntasks = m.file_tasks, first = m.first_task; /* what tasks are told */
     tf_comm_bcast_u64(&ntasks);
+    tf_comm_bcast_u64(&first);
     if (rank != 0) {
-        enum tf_status st = tf_worker_run(cfg, rank, ntasks, senv.list);
+        enum tf_status st = tf_worker_run(cfg, rank, ntasks, first, senv.list);
         if (st != TF_OK)
             tf_comm_abort(TF_EXIT_INTERNAL); /* the master would wait for us forever */
         return 0;
     }
     m.env = (struct tf_exec_env){.ntasks = ntasks,
+                                 .id_offset = first,
                                  .rank = 0,
                                  .capture_max = cfg->capture_bytes,
                                  .timeout = cfg->timeout,

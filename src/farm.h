@@ -49,7 +49,9 @@ struct tf_master {
     uint8_t *skip;                    /* resume: skip[id] for tasks not to run; NULL: none */
     struct tf_prior *prior;           /* sorted by id */
     size_t nprior;
-    uint64_t ntotal; /* tasks in the file; ntasks counts those this run runs */
+    uint64_t ntotal; /* tasks in the file (its slice); ntasks counts those this run runs */
+    uint64_t first_task, file_tasks; /* --slice: its first task's id, the file's tasks */
+    char slice[48];                  /* --slice: "I/N"; "" for the whole file */
     /* stopping early */
     uint64_t failures; /* tasks that did not succeed, after their retries */
     enum tf_stop stop;
@@ -67,7 +69,7 @@ enum tf_status tf_master_run(struct tf_master *m) TF_NODISCARD;
 /* A worker's loop: run what the master assigns until it says stop. */
 /* extra_env: "NAME=VALUE" strings for every task (the slot's cores and GPUs), or NULL. */
 enum tf_status tf_worker_run(const struct tf_config *cfg, int rank, uint64_t ntasks,
-                             const char *const *extra_env) TF_NODISCARD;
+                             uint64_t first_task, const char *const *extra_env) TF_NODISCARD;
 
 /* The next task from the task file, its command recorded in the result file. A file that
  * ends early (it changed during the run) is TF_EINPUT. */

@@ -558,6 +558,13 @@ enum tf_status tf_h5out_note(struct tf_h5out *h, const char *name, double value)
     return TF_OK;
 }
 
+enum tf_status tf_h5out_note_i64(struct tf_h5out *h, const char *name, int64_t value)
+{
+    if (attr_i64(h->file, name, value) < 0)
+        return tf_h5_fail("writing an attribute to the output file", NULL, 0);
+    return TF_OK;
+}
+
 /* Count rows by status over the whole file: with resumes and retries, only the file knows. */
 static int count_statuses(struct tf_h5out *h, uint64_t counts[TF_TASK_STATUS_COUNT])
 {
@@ -666,6 +673,16 @@ int tf_h5_read_attr_i64(hid_t loc, const char *name, int64_t *v)
     return rc;
 }
 
+static int read_attr_f64(hid_t loc, const char *name, double *v)
+{
+    hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
+    if (a < 0)
+        return -1;
+    int rc = H5Aread(a, H5T_NATIVE_DOUBLE, v) < 0 ? -1 : 0;
+    H5Aclose(a);
+    return rc;
+}
+
 hid_t tf_h5_open_result(const char *path, char *errmsg, size_t errlen)
 {
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
@@ -677,6 +694,23 @@ hid_t tf_h5_open_result(const char *path, char *errmsg, size_t errlen)
         tf_h5_fail(what, errmsg, errlen);
     }
     return f;
+}
+
+/* The optional attributes taskfarm merge needs (absent ones stay 0 or ""). */
+static void inspect_more(hid_t f, struct tf_h5out_info *info)
+{
+    int64_t v = 0;
+    if (tf_h5_read_attr_i64(f, "first_task", &v) == 0 && v >= 0)
+        info->first_task = (uint64_t)v;
+    info->taskfile_ntasks = info->ntasks;
+    if (tf_h5_read_attr_i64(f, "taskfile_ntasks", &v) == 0 && v >= 0)
+        info->taskfile_ntasks = (uint64_t)v;
+    if (tf_h5_read_attr_i64(f, "capture_bytes", &v) == 0 && v >= 0)
+        info->capture_bytes = (uint64_t)v;
+    read_attr_f64(f, "start_time", &info->start_time);
+    read_attr_f64(f, "end_time", &info->end_time);
+    tf_h5_read_attr_str(f, "slurm_job_ids", info->slurm_job_ids, sizeof info->slurm_job_ids);
+    H5Eclear2(H5E_DEFAULT);
 }
 
 enum tf_status tf_h5out_inspect(const char *path, struct tf_h5out_info *info, char *errmsg,
@@ -709,6 +743,8 @@ enum tf_status tf_h5out_inspect(const char *path, struct tf_h5out_info *info, ch
         tf_h5_read_attr_str(f, "run_id", info->run_id, sizeof info->run_id);
         tf_h5_read_attr_str(f, "state", state, sizeof state);
         info->closed = strcmp(state, "closed") == 0;
+        tf_h5_read_attr_str(f, "slice", info->slice, sizeof info->slice);
+        inspect_more(f, info);
     }
     H5Eclear2(H5E_DEFAULT);
     H5Fclose(f);
@@ -869,6 +905,9 @@ static void scatter(enum col_id c, struct tf_result *rows, size_t n, const void 
         case C_STATUS:
             r->status = ((const int8_t *)buf)[i];
             break;
+        case C_LINE:
+            r->line = (uint64_t)((const int64_t *)buf)[i];
+            break;
         case C_EXIT_CODE:
             r->exit_code = ((const int32_t *)buf)[i];
             break;
@@ -954,7 +993,7 @@ enum tf_status tf_h5out_read_rows(const char *path, uint64_t first, size_t n,
     for (size_t i = 0; i < n; i++)
         rows[i].id = first + i;
     for (int c = 0; c < NCOLS && group >= 0 && st == TF_OK; c++) {
-        if (c == C_LINE || (c == C_COMMAND && commands == NULL))
+        if (c == C_COMMAND && commands == NULL)
             continue;
         void *dst = c == C_COMMAND ? (void *)commands : buf;
         if (read_col(group, cols[c].name, mem_type(&r.h, cols[c].kind), first, n, dst) < 0) {

@@ -48,7 +48,12 @@ struct tf_h5out_info {
     char run_id[64];
     char taskfile_sha256[72];
     char taskfile[1024];
-    bool closed; /* the run that wrote it last closed it (no kill -9, no crash) */
+    bool closed;    /* the run that wrote it last closed it (no kill -9, no crash) */
+    char slice[48]; /* --slice "I/N" it holds; "" for a whole task file */
+    /* for taskfarm merge: where the slice starts, the whole file's tasks, the run's times */
+    uint64_t first_task, taskfile_ntasks, capture_bytes;
+    double start_time, end_time;
+    char slurm_job_ids[1024];
 };
 
 /* Read the attributes of the result file at `path`. A file that is not HDF5, is truncated
@@ -76,6 +81,7 @@ double tf_h5out_last_flush(const struct tf_h5out *h);
 
 /* Write a number as a root attribute (run statistics such as the master's peak memory). */
 enum tf_status tf_h5out_note(struct tf_h5out *h, const char *name, double value) TF_NODISCARD;
+enum tf_status tf_h5out_note_i64(struct tf_h5out *h, const char *name, int64_t value) TF_NODISCARD;
 enum tf_status tf_h5out_note_str(struct tf_h5out *h, const char *name,
                                  const char *value) TF_NODISCARD;
 

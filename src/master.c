@@ -240,6 +240,8 @@ enum tf_status tf_master_run(struct tf_master *m)
 {
     struct master_loop L = {.m = m, .next_report = tf_monotonic() + PROGRESS_SECONDS};
     enum tf_status st = TF_OK;
+    /* A walltime already too short for one task, or a signal during start-up: no task. */
+    tf_master_watch(m);
     /* Every worker gets its first batch (or its whole share) without asking. */
     for (int w = 0; w < m->nworkers; w++)
         tf_sched_on_request(m->sched, w);

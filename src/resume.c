@@ -276,6 +276,12 @@ int tf_resume_setup(struct tf_master *m, const struct tf_taskfile_info *info,
     if (have_j &&
         !same_taskfile(m, info, jh.taskfile_sha256, jh.ntasks, "journal", err, sizeof err))
         goto refuse;
+    if (h5_ok && strcmp(hi.slice, m->slice) != 0) {
+        snprintf(err, sizeof err, "%s holds %s%s of %s; this run asks for %s%s", out,
+                 *hi.slice ? "slice " : "the whole", *hi.slice ? hi.slice : "", m->cfg->taskfile,
+                 *m->slice ? "--slice " : "the whole file", m->slice);
+        goto refuse;
+    }
     snprintf(run_id, sizeof run_id, "%s", h5_ok ? hi.run_id : jh.run_id);
     meta->run_id = run_id;
     m->ntotal = info->ntasks;

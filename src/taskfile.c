@@ -187,6 +187,17 @@ enum tf_status tf_taskfile_next(struct tf_taskfile *tf, struct tf_task *task, bo
     return TF_OK;
 }
 
+bool tf_taskfile_skip(struct tf_taskfile *tf, uint64_t n)
+{
+    struct tf_task t;
+    bool got = true;
+    for (uint64_t i = 0; i < n && got; i++)
+        if (tf_taskfile_next(tf, &t, &got) != TF_OK)
+            return false;
+    tf->next_id = 0;
+    return got;
+}
+
 enum tf_status tf_taskfile_read_at(struct tf_taskfile *tf, uint64_t id, uint64_t line,
                                    uint64_t offset, struct tf_task *task)
 {

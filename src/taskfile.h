@@ -41,6 +41,9 @@ enum tf_status tf_taskfile_next(struct tf_taskfile *tf, struct tf_task *task,
  * id and line number back. Moves the stream: tf_taskfile_next continues after it. */
 enum tf_status tf_taskfile_read_at(struct tf_taskfile *tf, uint64_t id, uint64_t line,
                                    uint64_t offset, struct tf_task *task) TF_NODISCARD;
+/* Read past the next n tasks (a --slice starts further on); ids then count from 0 again.
+ * False when the file holds fewer. */
+bool tf_taskfile_skip(struct tf_taskfile *tf, uint64_t n);
 void tf_taskfile_close(struct tf_taskfile *tf); /* NULL-safe */
 
 #endif

@@ -229,9 +229,10 @@ static enum tf_status run_next(struct worker *W)
 }
 
 enum tf_status tf_worker_run(const struct tf_config *cfg, int rank, uint64_t ntasks,
-                             const char *const *extra_env)
+                             uint64_t first_task, const char *const *extra_env)
 {
     struct worker W = {.env = {.ntasks = ntasks,
+                               .id_offset = first_task,
                                .rank = rank,
                                .extra_env = extra_env,
                                .capture_max = cfg->capture_bytes,

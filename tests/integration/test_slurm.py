@@ -6,7 +6,9 @@ environment variables they document, and their result files are read back:
 - campaign.sbatch stopped twice the way a time limit stops it (`scancel --batch
   --signal=TERM`, what `--signal=B:TERM@margin` sends): it resubmits itself, resumes, and
   ends with the same file as one uninterrupted job; and a campaign whose job finished no
-  task does not resubmit itself.
+  task does not resubmit itself;
+- array-of-farms.sbatch as a 3-element job array, then `taskfarm merge` in a dependent job:
+  the same file as one run over the whole task file.
 Without root or the packages it says "skipped" and why, and exits 77 (ctest: skipped)."""
 import os
 import shutil
@@ -119,6 +121,47 @@ def campaign_no_progress(cl, args, wd, env, c):
     c.eq("no progress: the tasks stay to be run", int((cols["status"] == 0).sum()), 3)
 
 
+def array_of_farms(cl, args, wd, env, c):
+    script = os.path.join(args.source, "slurm", "array-of-farms.sbatch")
+    tasks = os.path.join(wd, "arr.tasks")
+    with open(tasks, "w") as f:
+        for i in range(50):
+            f.write(f"echo {i} $TASKFARM_TASK_ID $TASKFARM_NTASKS\n")
+    job, rc, out = cl.sbatch_wait(["--array=0-2", "--ntasks-per-node=2", "-o",
+                                   os.path.join(wd, "arr-%A_%a.log"), script, tasks, "parts"],
+                                  env=env, cwd=wd)
+    c.eq(f"array: every element succeeded ({out})", rc, 0)
+    parts = sorted(os.listdir(os.path.join(wd, "parts")))
+    c.eq("array: one part per element", parts, [f"part-{i}-of-3.h5" for i in range(3)])
+    merge = f"{args.taskfarm} merge -o all.h5 parts/part-*.h5"
+    mjob, rc, out = cl.sbatch_wait([f"--dependency=afterok:{job}", "-o", os.path.join(wd, "merge.log"),
+                                    "--wrap", merge], env=env, cwd=wd)
+    with open(os.path.join(wd, "merge.log")) as f:
+        mlog = f.read()
+    c.eq(f"array: the merge job ({out} {mlog})", rc, 0)
+    if rc != 0:
+        return
+    a, cols, ids = read(os.path.join(wd, "all.h5"))
+    c.eq("array: every task succeeded", int((cols["status"] == 1).sum()), 50)
+    c.eq("array: rows in task order, TASKFARM_TASK_ID of the whole file",
+         list(cols["stdout"]), [f"{i} {i} 50\n" for i in range(50)])
+    c.eq("array: the three elements' jobs recorded", len(ids), 3)
+    c.eq("array: each element one worker (rank 1) beside its master", set(cols["rank"].tolist()), {1})
+    ref = os.path.join(wd, "ref.h5")
+    harness.run(args, 2, "run", tasks, "-o", ref)
+    _, rcols, _ = read(ref)
+    for name in COMPARED + ("line",):
+        c.eq(f"array: /tasks/{name} as one run over the whole file", list(cols[name]), list(rcols[name]))
+    # One element again (as after a failure): it resumes its complete part, runs nothing.
+    job2, rc, out = cl.sbatch_wait(["--array=1", "--ntasks-per-node=2", "-o",
+                                    os.path.join(wd, "again-%A_%a.log"), script, tasks, "parts"],
+                                   env=dict(env, TASKFARM_SLICES="3"), cwd=wd)
+    c.eq(f"array: one element again ({out})", rc, 0)
+    pa, pcols, pids = read(os.path.join(wd, "parts", "part-1-of-3.h5"))
+    c.eq("array: its part resumed, not redone", (int(pa.get("resumes", 0)), int((pcols["attempts"] == 1).sum())),
+         (1, len(pcols["attempts"])))
+
+
 def main():
     args = harness.parse_args()
     wd = harness.workdir()
@@ -132,7 +175,7 @@ def main():
     env = {"TASKFARM": args.taskfarm, "TASKFARM_MPIRUN_ARGS": "--oversubscribe",
            "OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"}
     try:
-        for test in (single_node, campaign, campaign_no_progress):
+        for test in (single_node, campaign, campaign_no_progress, array_of_farms):
             t = time.monotonic()
             test(cl, args, wd, env, c)
             print(f"{test.__name__}: {time.monotonic() - t:.1f} s", flush=True)

@@ -1,11 +1,20 @@
-"""A private single-node Slurm cluster for the tests (issue 6, work in progress): munged,
-slurmctld and slurmd from Debian's packages, configured in a temporary directory, started
-and stopped by pid. Clients find it through SLURM_CONF.
+"""A private Slurm cluster for the tests: munged, slurmctld and slurmd from Debian's packages,
+configured in a temporary directory, started and stopped by pid. Clients find it through
+SLURM_CONF.
 
-    with Cluster(cpus=8) as cl:
-        job = cl.sbatch_wait(["slurm/single-node.sbatch", ...])
+    with Cluster(cpus=8) as cl:                 # one node, "localhost"
+        job, rc, out = cl.sbatch_wait(["slurm/single-node.sbatch", ...])
+    with Cluster(cpus=4, nodes=2) as cl:        # two nodes, each its own network namespace
+        ...
 
-Skips (raises Unavailable with the reason) when not root or the packages are missing."""
+With nodes > 1, every node is a network namespace (`ip netns`) with its own address on a
+veth link, and a UTS namespace with its own host name, so that MPI between ranks on two
+nodes really goes over a network. slurmctld runs on the first node, and so do the
+clients (sbatch, squeue: `ip netns exec`). Host names resolve through /etc/netns/NS/hosts,
+which `ip netns exec` mounts over /etc/hosts; nothing else of the machine is changed.
+
+start() raises Unavailable with the reason when this cannot work here (not root, packages
+missing, no namespaces)."""
 import os
 import shutil
 import signal
@@ -26,29 +35,86 @@ def free_port():
 
 
 class Cluster:
-    def __init__(self, cpus=8, node=None):
+    def __init__(self, cpus=8, nodes=1):
         self.cpus = cpus
-        self.node = node or "localhost"  # always resolves (PMIx stalls on names that do not)
+        self.nnodes = nodes
+        tag = f"{os.getpid() % 100000}"
+        if nodes == 1:
+            self.nodes = ["localhost"]  # resolves everywhere (PMIx stalls on names that do not)
+            self.addrs = ["127.0.0.1"]
+            self.netns = [None]
+        else:
+            net = 10 + os.getpid() % 200
+            self.nodes = [f"tfnode{k + 1}" for k in range(nodes)]
+            self.addrs = [f"10.251.{net}.{k + 1}" for k in range(nodes)]
+            self.netns = [f"tf{tag}n{k + 1}" for k in range(nodes)]
+        self.node = self.nodes[0] if nodes == 1 else f"{self.nodes[0][:-1]}[1-{nodes}]"
         self.dir = None
+        self.conf = None
         self.pids = {}
+        self.made_netns = []
 
     # ---- set-up ------------------------------------------------------------------------
     def check(self):
         if os.geteuid() != 0:
             raise Unavailable("not root: slurmd must run as root")
-        for prog in ("munged", "slurmctld", "slurmd", "sbatch", "scontrol", "sinfo"):
+        progs = ["munged", "slurmctld", "slurmd", "sbatch", "scontrol", "sinfo"]
+        if self.nnodes > 1:
+            progs += ["ip", "unshare"]
+        for prog in progs:
             if not shutil.which(prog) and not os.path.exists(f"/usr/sbin/{prog}"):
                 raise Unavailable(f"{prog} not installed (apt-get install slurmctld slurmd "
-                                  "slurm-client munge)")
-        try:
-            socket.gethostbyname(self.node)
-        except OSError:
-            raise Unavailable(f"host name {self.node} does not resolve (PMIx would stall)")
+                                  "slurm-client munge iproute2)")
+        if self.nnodes == 1:
+            try:
+                socket.gethostbyname(self.nodes[0])
+            except OSError:
+                raise Unavailable(f"host name {self.nodes[0]} does not resolve (PMIx would "
+                                  "stall): add it to /etc/hosts")
+
+    def wrap(self, k, argv, hostname=False):
+        """argv run on node k: in its network namespace, under its host name."""
+        if self.netns[k] is None:
+            return argv
+        if hostname:
+            argv = ["unshare", "-u", "sh", "-c", f'hostname {self.nodes[k]} && exec "$@"', "sh",
+                    *argv]
+        return ["ip", "netns", "exec", self.netns[k], *argv]
+
+    def client(self, argv):
+        return self.wrap(0, argv)
+
+    def make_network(self):
+        for ns in self.netns:
+            self.ip("netns", "add", ns)
+            self.made_netns.append(ns)
+            self.ip("-n", ns, "link", "set", "lo", "up")
+            os.makedirs(f"/etc/netns/{ns}", exist_ok=True)
+            with open(f"/etc/netns/{ns}/hosts", "w") as f:
+                f.write("127.0.0.1 localhost\n")
+                for name, addr in zip(self.nodes, self.addrs):
+                    f.write(f"{addr} {name}\n")
+        if self.nnodes != 2:
+            raise Unavailable("the namespace network links exactly two nodes")
+        a, b = (f"{ns}v" for ns in self.netns)
+        self.ip("link", "add", a, "type", "veth", "peer", "name", b)
+        for ns, dev, addr in zip(self.netns, (a, b), self.addrs):
+            self.ip("link", "set", dev, "netns", ns)
+            self.ip("-n", ns, "addr", "add", f"{addr}/24", "dev", dev)
+            self.ip("-n", ns, "link", "set", dev, "up")
+
+    @staticmethod
+    def ip(*argv):
+        r = subprocess.run(["ip", *argv], capture_output=True, text=True)
+        if r.returncode != 0:
+            raise Unavailable(f"ip {' '.join(argv)}: {r.stderr.strip()}")
 
     def write_config(self):
         d = self.dir
         for sub in ("munge", "state", "spool", "log", "tmp"):
             os.makedirs(os.path.join(d, sub), exist_ok=True)
+        for name in self.nodes:
+            os.makedirs(os.path.join(d, "tmp", name), exist_ok=True)
         os.chmod(os.path.join(d, "munge"), 0o755)
         with open(os.path.join(d, "munge.key"), "wb") as f:
             f.write(os.urandom(1024))
@@ -57,10 +123,12 @@ class Cluster:
         with open("/proc/meminfo") as f:
             for line in f:
                 if line.startswith("MemTotal:"):
-                    mem = int(int(line.split()[1]) / 1024 * 0.9)
+                    mem = int(int(line.split()[1]) / 1024 * 0.9 / self.nnodes)
         self.ctld_port, self.slurmd_port = free_port(), free_port()
+        nodes = "".join(f"NodeName={n} NodeAddr={a} CPUs={self.cpus} RealMemory={mem} "
+                        "State=UNKNOWN\n" for n, a in zip(self.nodes, self.addrs))
         conf = f"""ClusterName=tftest
-SlurmctldHost={self.node}(127.0.0.1)
+SlurmctldHost={self.nodes[0]}({self.addrs[0]})
 SlurmctldPort={self.ctld_port}
 SlurmdPort={self.slurmd_port}
 AuthType=auth/munge
@@ -69,11 +137,11 @@ AuthInfo=socket={d}/munge/munge.sock
 SlurmUser=root
 SlurmdUser=root
 StateSaveLocation={d}/state
-SlurmdSpoolDir={d}/spool
+SlurmdSpoolDir={d}/spool/%n
 SlurmctldPidFile={d}/slurmctld.pid
-SlurmdPidFile={d}/slurmd.pid
+SlurmdPidFile={d}/slurmd-%n.pid
 SlurmctldLogFile={d}/log/slurmctld.log
-SlurmdLogFile={d}/log/slurmd.log
+SlurmdLogFile={d}/log/slurmd-%n.log
 ProctrackType=proctrack/linuxproc
 TaskPlugin=task/none
 JobAcctGatherType=jobacct_gather/none
@@ -86,9 +154,8 @@ SlurmdParameters=config_overrides
 SchedulerParameters=batch_sched_delay=0
 MinJobAge=4
 EnforcePartLimits=ALL
-TmpFS={d}/tmp
-NodeName={self.node} NodeAddr=127.0.0.1 CPUs={self.cpus} RealMemory={mem} State=UNKNOWN
-PartitionName=main Nodes={self.node} Default=YES MaxTime=INFINITE State=UP
+TmpFS={d}/tmp/%n
+{nodes}PartitionName=main Nodes={",".join(self.nodes)} Default=YES MaxTime=INFINITE State=UP
 """
         self.conf = os.path.join(d, "slurm.conf")
         with open(self.conf, "w") as f:
@@ -100,21 +167,33 @@ PartitionName=main Nodes={self.node} Default=YES MaxTime=INFINITE State=UP
     def start(self):
         self.check()
         self.dir = tempfile.mkdtemp(prefix="tf-slurm-")
-        self.write_config()
+        try:
+            if self.nnodes > 1:
+                self.make_network()
+            self.write_config()
+            self.start_daemons()
+        except Exception:
+            self.stop()
+            raise
+        return self
+
+    def start_daemons(self):
         d = self.dir
         subprocess.run(["/usr/sbin/munged", f"--socket={d}/munge/munge.sock",
                         f"--key-file={d}/munge.key", f"--pid-file={d}/munged.pid",
                         f"--log-file={d}/log/munged.log", f"--seed-file={d}/munge.seed",
                         "--force"], check=True, env=self.env)
         self.pids["munged"] = self.read_pid("munged.pid")
-        subprocess.run(["/usr/sbin/slurmctld", "-f", self.conf], check=True, env=self.env)
+        subprocess.run(self.wrap(0, ["/usr/sbin/slurmctld", "-f", self.conf], hostname=True),
+                       check=True, env=self.env)
         self.wait(lambda: "UP" in self.out(["scontrol", "ping"]), "slurmctld to answer")
         self.pids["slurmctld"] = self.read_pid("slurmctld.pid")
-        subprocess.run(["/usr/sbin/slurmd", "-f", self.conf, "-N", self.node], check=True,
-                       env=self.env)
-        self.pids["slurmd"] = self.read_pid("slurmd.pid")
-        self.wait(lambda: "idle" in self.out(["sinfo", "-h", "-o", "%T"]), "the node to be idle")
-        return self
+        for k, name in enumerate(self.nodes):
+            subprocess.run(self.wrap(k, ["/usr/sbin/slurmd", "-f", self.conf, "-N", name],
+                                     hostname=True), check=True, env=self.env)
+            self.pids[f"slurmd-{name}"] = self.read_pid(f"slurmd-{name}.pid")
+        self.wait(lambda: self.out(["sinfo", "-h", "-o", "%T"]).split() == ["idle"],
+                  "every node to be idle")
 
     def read_pid(self, name, timeout=10):
         path = os.path.join(self.dir, name)
@@ -128,7 +207,7 @@ PartitionName=main Nodes={self.node} Default=YES MaxTime=INFINITE State=UP
         raise Unavailable(f"{name} never appeared: see {self.dir}/log")
 
     def out(self, argv):
-        r = subprocess.run(argv, env=self.env, capture_output=True, text=True)
+        r = subprocess.run(self.client(argv), env=self.env, capture_output=True, text=True)
         return r.stdout + r.stderr
 
     def wait(self, cond, what, timeout=30):
@@ -142,23 +221,25 @@ PartitionName=main Nodes={self.node} Default=YES MaxTime=INFINITE State=UP
     # ---- use ---------------------------------------------------------------------------
     def sbatch_wait(self, argv, env=None, cwd=None, timeout=600):
         """sbatch --wait ARGV; returns (job id, exit code, stdout+stderr of sbatch)."""
-        r = subprocess.run(["sbatch", "--wait", "--parsable", *argv], env=dict(self.env, **(env or {})),
-                           cwd=cwd, capture_output=True, text=True, timeout=timeout)
+        r = subprocess.run(self.client(["sbatch", "--wait", "--parsable", *argv]),
+                           env=dict(self.env, **(env or {})), cwd=cwd, capture_output=True,
+                           text=True, timeout=timeout)
         job = r.stdout.strip().split(";")[0].splitlines()[0] if r.stdout.strip() else ""
         return job, r.returncode, r.stdout + r.stderr
 
     def sbatch(self, argv, env=None, cwd=None):
         """sbatch ARGV without waiting; returns the job id."""
-        r = subprocess.run(["sbatch", "--parsable", *argv], env=dict(self.env, **(env or {})),
-                           cwd=cwd, capture_output=True, text=True, timeout=60)
+        r = subprocess.run(self.client(["sbatch", "--parsable", *argv]),
+                           env=dict(self.env, **(env or {})), cwd=cwd, capture_output=True,
+                           text=True, timeout=60)
         if r.returncode != 0:
             raise RuntimeError(f"sbatch failed: {r.stderr.strip()}")
         return r.stdout.strip().split(";")[0]
 
     def jobs(self):
-        """{job id: state} of every job Slurm still lists."""
-        out = subprocess.run(["squeue", "-h", "-o", "%i %T"], env=self.env, capture_output=True,
-                             text=True).stdout
+        """{job id: state} of every job Slurm still lists (array elements as JOB_INDEX)."""
+        out = subprocess.run(self.client(["squeue", "-h", "-o", "%i %T"]), env=self.env,
+                             capture_output=True, text=True).stdout
         return dict(line.split() for line in out.splitlines() if line.strip())
 
     def wait_for(self, cond, what, timeout=120, every=0.2):
@@ -172,15 +253,15 @@ PartitionName=main Nodes={self.node} Default=YES MaxTime=INFINITE State=UP
 
     def signal_batch(self, job, sig="TERM"):
         """What `#SBATCH --signal=B:TERM@margin` does before the time limit."""
-        subprocess.run(["scancel", "--batch", f"--signal={sig}", job], env=self.env, check=True)
+        subprocess.run(self.client(["scancel", "--batch", f"--signal={sig}", job]), env=self.env,
+                       check=True)
 
     # ---- tear-down ---------------------------------------------------------------------
     def stop(self):
-        if not self.dir:
-            return
-        subprocess.run(["scancel", "--full", "-u", "root"], env=self.env, capture_output=True)
-        for name in ("slurmd", "slurmctld", "munged"):
-            pid = self.pids.get(name)
+        if self.dir and self.conf:
+            subprocess.run(self.client(["scancel", "--full", "-u", "root"]), env=self.env,
+                           capture_output=True)
+        for pid in self.pids.values():
             if pid and self.owns(pid):
                 os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + 15
@@ -190,6 +271,10 @@ PartitionName=main Nodes={self.node} Default=YES MaxTime=INFINITE State=UP
         for pid in self.pids.values():
             if pid and self.owns(pid):
                 os.kill(pid, signal.SIGKILL)
+        for ns in self.made_netns:
+            subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+            shutil.rmtree(f"/etc/netns/{ns}", ignore_errors=True)
+        self.made_netns = []
 
     def owns(self, pid):
         """pid is still one of our daemons (its command line names our directory or conf)."""
@@ -198,7 +283,7 @@ PartitionName=main Nodes={self.node} Default=YES MaxTime=INFINITE State=UP
                 cmd = f.read().decode(errors="replace")
         except OSError:
             return False
-        return self.dir in cmd or self.conf in cmd
+        return self.dir in cmd or (self.conf is not None and self.conf in cmd)
 
     def __enter__(self):
         return self.start()
