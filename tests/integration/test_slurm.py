@@ -11,6 +11,7 @@ environment variables they document, and their result files are read back:
   the same file as one run over the whole task file.
 Without root or the packages it says "skipped" and why, and exits 77 (ctest: skipped)."""
 import os
+import re
 import shutil
 import sys
 import time
@@ -47,16 +48,25 @@ def single_node(cl, args, wd, env, c):
         for i in range(40):
             f.write(f"echo task {i} on $TASKFARM_RANK\n")
     script = os.path.join(args.source, "slurm", "single-node.sbatch")
-    job, rc, out = cl.sbatch_wait(["--ntasks-per-node=4", script, tasks, "out.h5"], env=env, cwd=wd)
-    c.eq(f"single-node: sbatch --wait exit ({out} {log_of(wd, job)[-500:]})", rc, 0)
-    if rc != 0:
-        return
-    a, cols, ids = read(os.path.join(wd, "out.h5"))
-    c.eq("single-node: every task succeeded", int((cols["status"] == 1).sum()), 40)
-    c.eq("single-node: the job id is recorded", a.get("slurm_job_id"), job)
-    c.eq("single-node: workers", int(a["nworkers"]), 3)
-    c.eq("single-node: tasks ran on ranks 1-3", set(cols["rank"].tolist()), {1, 2, 3})
-    c.eq("single-node: the node list is recorded", a.get("slurm_job_nodelist"), cl.node)
+    for launcher in ("mpirun", "srun"):
+        out_h5 = f"{launcher}.h5"
+        job, rc, out = cl.sbatch_wait(["--ntasks-per-node=4", "--time=5", script, tasks, out_h5],
+                                      env=dict(env, TASKFARM_LAUNCHER=launcher), cwd=wd)
+        what = f"single-node ({launcher})"
+        log = log_of(wd, job)
+        c.eq(f"{what}: sbatch --wait exit ({out} {log[-500:]})", rc, 0)
+        if rc != 0:
+            continue
+        a, cols, ids = read(os.path.join(wd, out_h5))
+        c.eq(f"{what}: every task succeeded", int((cols["status"] == 1).sum()), 40)
+        c.eq(f"{what}: the job id is recorded", a.get("slurm_job_id"), job)
+        c.eq(f"{what}: workers", int(a["nworkers"]), 3)
+        c.eq(f"{what}: tasks ran on ranks 1-3", set(cols["rank"].tolist()), {1, 2, 3})
+        c.eq(f"{what}: the node list is recorded", a.get("slurm_job_nodelist"), cl.node)
+        # Slurm 22.05 exports no SLURM_JOB_END_TIME: the end comes from squeue's time left.
+        m = re.search(r"Slurm ends this job in (\d+) s \((\w+)\)", log)
+        c.true(f"{what}: the job's end read from Slurm ({log[:300]})",
+               m is not None and 200 <= int(m.group(1)) <= 300)
 
 
 def campaign(cl, args, wd, env, c):

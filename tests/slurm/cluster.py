@@ -11,7 +11,10 @@ With nodes > 1, every node is a network namespace (`ip netns`) with its own addr
 veth link, and a UTS namespace with its own host name, so that MPI between ranks on two
 nodes really goes over a network. slurmctld runs on the first node, and so do the
 clients (sbatch, squeue: `ip netns exec`). Host names resolve through /etc/netns/NS/hosts,
-which `ip netns exec` mounts over /etc/hosts; nothing else of the machine is changed.
+which `ip netns exec` mounts over /etc/hosts; nothing else of the machine is changed. Where
+`ip netns exec` cannot work (in a chroot, "/" is no mount point, so it cannot make its mount
+namespace), processes enter the namespaces with nsenter, and the node names go into
+/etc/hosts for the test's duration, marked and removed at stop.
 
 start() raises Unavailable with the reason when this cannot work here (not root, packages
 missing, no namespaces)."""
@@ -53,6 +56,9 @@ class Cluster:
         self.conf = None
         self.pids = {}
         self.made_netns = []
+        self.use_nsenter = False
+        self.hosts_marker = f"# taskfarm test cluster {os.getpid()}"
+        self.netns_was_mounted = os.path.ismount("/run/netns")
 
     # ---- set-up ------------------------------------------------------------------------
     def check(self):
@@ -79,7 +85,12 @@ class Cluster:
         if hostname:
             argv = ["unshare", "-u", "sh", "-c", f'hostname {self.nodes[k]} && exec "$@"', "sh",
                     *argv]
-        return ["ip", "netns", "exec", self.netns[k], *argv]
+        return self.enter(self.netns[k], argv)
+
+    def enter(self, ns, argv):
+        if self.use_nsenter:
+            return ["nsenter", f"--net=/run/netns/{ns}", *argv]
+        return ["ip", "netns", "exec", ns, *argv]
 
     def client(self, argv):
         return self.wrap(0, argv)
@@ -88,26 +99,42 @@ class Cluster:
         for ns in self.netns:
             self.ip("netns", "add", ns)
             self.made_netns.append(ns)
-            self.ip("-n", ns, "link", "set", "lo", "up")
-            os.makedirs(f"/etc/netns/{ns}", exist_ok=True)
-            with open(f"/etc/netns/{ns}/hosts", "w") as f:
-                f.write("127.0.0.1 localhost\n")
-                for name, addr in zip(self.nodes, self.addrs):
-                    f.write(f"{addr} {name}\n")
+        probe = subprocess.run(["ip", "netns", "exec", self.netns[0], "true"], capture_output=True,
+                               text=True)
+        self.use_nsenter = probe.returncode != 0 or os.environ.get("TF_TEST_NSENTER") == "1"
+        if self.use_nsenter and not shutil.which("nsenter"):
+            raise Unavailable(f"ip netns exec fails ({probe.stderr.strip()}) and no nsenter")
+        lines = "".join(f"{a} {n} {self.hosts_marker}\n" for n, a in zip(self.nodes, self.addrs))
+        for ns in self.netns:
+            self.run_in(ns, ["ip", "link", "set", "lo", "up"])
+            if not self.use_nsenter:
+                os.makedirs(f"/etc/netns/{ns}", exist_ok=True)
+                with open(f"/etc/netns/{ns}/hosts", "w") as f:
+                    f.write("127.0.0.1 localhost\n" + lines)
+        if self.use_nsenter:
+            with open("/etc/hosts", "a") as f:
+                f.write(lines)
         if self.nnodes != 2:
             raise Unavailable("the namespace network links exactly two nodes")
         a, b = (f"{ns}v" for ns in self.netns)
         self.ip("link", "add", a, "type", "veth", "peer", "name", b)
         for ns, dev, addr in zip(self.netns, (a, b), self.addrs):
             self.ip("link", "set", dev, "netns", ns)
-            self.ip("-n", ns, "addr", "add", f"{addr}/24", "dev", dev)
-            self.ip("-n", ns, "link", "set", dev, "up")
+            self.run_in(ns, ["ip", "addr", "add", f"{addr}/24", "dev", dev])
+            self.run_in(ns, ["ip", "link", "set", dev, "up"])
 
     @staticmethod
     def ip(*argv):
-        r = subprocess.run(["ip", *argv], capture_output=True, text=True)
+        Cluster.must(["ip", *argv])
+
+    def run_in(self, ns, argv):
+        self.must(self.enter(ns, argv))
+
+    @staticmethod
+    def must(argv):
+        r = subprocess.run(argv, capture_output=True, text=True)
         if r.returncode != 0:
-            raise Unavailable(f"ip {' '.join(argv)}: {r.stderr.strip()}")
+            raise Unavailable(f"{' '.join(argv)}: {r.stderr.strip()}")
 
     def write_config(self):
         d = self.dir
@@ -274,6 +301,15 @@ TmpFS={d}/tmp/%n
         for ns in self.made_netns:
             subprocess.run(["ip", "netns", "del", ns], capture_output=True)
             shutil.rmtree(f"/etc/netns/{ns}", ignore_errors=True)
+        if self.made_netns and self.use_nsenter:
+            with open("/etc/hosts") as f:
+                kept = [ln for ln in f if self.hosts_marker not in ln]
+            with open("/etc/hosts", "w") as f:
+                f.writelines(kept)
+        # `ip netns add` made /run/netns a mount point; leave none behind that was not there
+        if (self.made_netns and not self.netns_was_mounted and os.path.ismount("/run/netns")
+                and not os.listdir("/run/netns")):
+            subprocess.run(["umount", "/run/netns"], capture_output=True)
         self.made_netns = []
 
     def owns(self, pid):
