@@ -14,7 +14,8 @@ clients (sbatch, squeue: `ip netns exec`). Host names resolve through /etc/netns
 which `ip netns exec` mounts over /etc/hosts; nothing else of the machine is changed. Where
 `ip netns exec` cannot work (in a chroot, "/" is no mount point, so it cannot make its mount
 namespace), processes enter the namespaces with nsenter, and the node names go into
-/etc/hosts for the test's duration, marked and removed at stop.
+/etc/hosts for the test's duration, marked and removed at stop (TF_TEST_NSENTER=1 forces
+this way, to test it where the other works).
 
 start() raises Unavailable with the reason when this cannot work here (not root, packages
 missing, no namespaces)."""
@@ -35,6 +36,16 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def netns_mounted():
+    """/run/netns is a mount point (`ip netns add` binds it onto itself; os.path.ismount
+    cannot see a bind mount of a directory on its own file system)."""
+    try:
+        with open("/proc/self/mountinfo") as f:
+            return any(line.split()[4] == "/run/netns" for line in f)
+    except OSError:
+        return False
 
 
 class Cluster:
@@ -58,7 +69,7 @@ class Cluster:
         self.made_netns = []
         self.use_nsenter = False
         self.hosts_marker = f"# taskfarm test cluster {os.getpid()}"
-        self.netns_was_mounted = os.path.ismount("/run/netns")
+        self.netns_was_mounted = netns_mounted()
 
     # ---- set-up ------------------------------------------------------------------------
     def check(self):
@@ -307,7 +318,7 @@ TmpFS={d}/tmp/%n
             with open("/etc/hosts", "w") as f:
                 f.writelines(kept)
         # `ip netns add` made /run/netns a mount point; leave none behind that was not there
-        if (self.made_netns and not self.netns_was_mounted and os.path.ismount("/run/netns")
+        if (self.made_netns and not self.netns_was_mounted and netns_mounted()
                 and not os.listdir("/run/netns")):
             subprocess.run(["umount", "/run/netns"], capture_output=True)
         self.made_netns = []
