@@ -37,6 +37,9 @@ enum {
     OPT_GPUS_PER_TASK,
     OPT_BIND,
     OPT_SLICE,
+    OPT_TEMPLATE,
+    OPT_PARAMS,
+    OPT_GRID,
     OPT_EXPECTED, /* the last option that means nothing to --plugin */
     OPT_NO_JOURNAL,
     OPT_PLUGIN,
@@ -66,6 +69,9 @@ static const struct option long_opts[] = {
     {"gpus-per-task", required_argument, NULL, OPT_GPUS_PER_TASK},
     {"bind", no_argument, NULL, OPT_BIND},
     {"slice", required_argument, NULL, OPT_SLICE},
+    {"template", required_argument, NULL, OPT_TEMPLATE},
+    {"params", required_argument, NULL, OPT_PARAMS},
+    {"grid", required_argument, NULL, OPT_GRID},
     {"no-journal", no_argument, NULL, OPT_NO_JOURNAL},
     {"plugin", required_argument, NULL, OPT_PLUGIN},
     {"plugin-arg", required_argument, NULL, OPT_PLUGIN_ARG},
@@ -80,6 +86,8 @@ static const struct option long_opts[] = {
 static const char usage_text[] =
     "Usage: mpirun -n P taskfarm run TASKFILE [options]\n"
     "       taskfarm run TASKFILE [options]      (no MPI launcher: one process runs all)\n"
+    "       mpirun -n P taskfarm run --template COMMAND (--params FILE.csv | --grid\n"
+    "                                   NAME=V1,V2,... [NAME=FIRST..LAST ...]) [options]\n"
     "       mpirun -n P taskfarm run --plugin LIB.so:FN --items ITEMS -o OUT.h5 [options]\n"
     "       taskfarm status RESULTS.h5          (how far a run is; exit as for run)\n"
     "       taskfarm merge -o OUT.h5 [--force] PART.h5...  (join --slice results)\n"
@@ -88,6 +96,12 @@ static const char usage_text[] =
     "Runs every line of TASKFILE as `/bin/sh -c LINE` spread over MPI ranks (rank 0 is the\n"
     "master, the others are workers) and stores every task's outcome in one HDF5 file.\n"
     "Blank lines and lines starting with '#' are not tasks.\n"
+    "\n"
+    "With --template, no task file: one task per row of --params FILE.csv (its header\n"
+    "names the columns) or of the --grid's cartesian product; {name} in COMMAND takes\n"
+    "the row's value, quoted for the shell, {#} the task index ({{ and }} are braces).\n"
+    "The commands go to OUT.h5.tasks, the parameters to /params of OUT.h5 (default\n"
+    "output: the CSV's name with .h5, or sweep.h5).\n"
     "\n"
     "With --plugin, no task file: the C function FN of the shared library LIB.so is called\n"
     "in-process on every item, in adaptive batches, and its results are stored as typed\n"
@@ -160,6 +174,11 @@ void tf_config_fini(struct tf_config *cfg)
     free(cfg->plugin_lib);
     free(cfg->plugin_fn);
     free(cfg->merge_parts);
+    free(cfg->grid);
+    free(cfg->sweep_taskfile);
+    cfg->grid = NULL;
+    cfg->sweep_taskfile = NULL;
+    cfg->ngrid = 0;
     cfg->output = cfg->command_line = cfg->plugin_lib = cfg->plugin_fn = NULL;
     cfg->merge_parts = NULL;
     cfg->nmerge = 0;
@@ -279,6 +298,36 @@ static bool slurm_cores_per_task(struct tf_config *cfg, FILE *err)
     return true;
 }
 
+/* --template with --params FILE.csv or --grid NAME=VALUES... (more NAME=VALUES words may
+ * follow as arguments): no task file; the farm writes the commands to OUT.h5.tasks. */
+static enum tf_cli_outcome check_sweep(int argc, char **argv, struct tf_config *cfg, FILE *err)
+{
+    for (; optind < argc; optind++) {
+        if (cfg->grid == NULL || strchr(argv[optind], '=') == NULL)
+            return usage_error(err,
+                               cfg->grid ? "unexpected argument '%s': not a NAME=VALUES of --grid"
+                                         : "unexpected argument '%s': --template takes no TASKFILE",
+                               argv[optind]);
+        cfg->grid[cfg->ngrid++] = argv[optind];
+    }
+    if (cfg->template_cmd == NULL)
+        return usage_error(err, "%s", "--params and --grid need --template COMMAND");
+    if ((cfg->params_file != NULL) == (cfg->grid != NULL))
+        return usage_error(err, "%s", "--template needs one of --params FILE.csv or --grid");
+    if (cfg->output == NULL) {
+        if (cfg->params_file == NULL) {
+            cfg->output = tf_xstrdup("sweep.h5");
+        } else {
+            cfg->output = default_output(cfg->params_file);
+        }
+    }
+    size_t n = strlen(cfg->output) + 7;
+    cfg->sweep_taskfile = tf_xmalloc(n);
+    snprintf(cfg->sweep_taskfile, n, "%s.tasks", cfg->output);
+    cfg->taskfile = cfg->sweep_taskfile;
+    return TF_CLI_RUN;
+}
+
 static enum tf_cli_outcome parse_run(int argc, char **argv, struct tf_config *cfg, FILE *out,
                                      FILE *err)
 {
@@ -341,6 +390,18 @@ static enum tf_cli_outcome parse_run(int argc, char **argv, struct tf_config *cf
         }
         case OPT_BIND:
             cfg->bind = true;
+            break;
+        case OPT_TEMPLATE:
+        case OPT_PARAMS:
+            if (*optarg == '\0')
+                return usage_error(
+                    err, c == OPT_TEMPLATE ? "empty --template%s" : "empty --params%s", "");
+            *(c == OPT_TEMPLATE ? &cfg->template_cmd : &cfg->params_file) = optarg;
+            break;
+        case OPT_GRID:
+            if (cfg->grid == NULL)
+                cfg->grid = tf_xcalloc((size_t)argc, sizeof *cfg->grid);
+            cfg->grid[cfg->ngrid++] = optarg;
             break;
         case OPT_SLICE: {
             char *slash = strchr(optarg, '/');
@@ -432,11 +493,17 @@ static enum tf_cli_outcome parse_run(int argc, char **argv, struct tf_config *cf
         return check_plugin_run(argc, argv, cfg, task_only, err);
     if (cfg->items || cfg->plugin_arg)
         return usage_error(err, "%s", "--items and --plugin-arg need --plugin LIB.so:FUNCTION");
-    if (optind >= argc)
-        return usage_error(err, "%s", "missing TASKFILE");
-    if (optind + 1 < argc)
+    if (cfg->template_cmd || cfg->params_file || cfg->grid) {
+        enum tf_cli_outcome o = check_sweep(argc, argv, cfg, err);
+        if (o != TF_CLI_RUN)
+            return o;
+    } else if (optind >= argc) {
+        return usage_error(err, "%s", "missing TASKFILE (or --template with --params or --grid)");
+    } else if (optind + 1 < argc) {
         return usage_error(err, "unexpected argument '%s': give one TASKFILE", argv[optind + 1]);
-    cfg->taskfile = argv[optind];
+    } else {
+        cfg->taskfile = argv[optind];
+    }
     if (cfg->cores_per_task == 0 && !slurm_cores_per_task(cfg, err))
         return TF_CLI_USAGE;
     if (cfg->output == NULL)

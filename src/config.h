@@ -44,6 +44,11 @@ struct tf_config {
     /* --slice I/N: this run is part I (0-based) of N contiguous parts of the task file */
     uint64_t slice_index, slice_count; /* slice_count 0: the whole file */
     char **merge_parts;                /* taskfarm merge: the parts' paths (borrowed from argv) */
+    /* parameter sweeps: --template with --params or --grid (strings borrowed from argv) */
+    const char *template_cmd, *params_file;
+    const char **grid;
+    int ngrid;
+    char *sweep_taskfile; /* owned: OUT.h5.tasks, the expanded commands (then taskfile) */
     int nmerge;
     char *command_line; /* owned: argv joined, shell-quoted where needed */
     /* in-process map (--plugin): then taskfile is NULL */

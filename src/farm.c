@@ -198,12 +198,83 @@ static bool take_slice(const struct tf_config *cfg, struct tf_master *m,
     return tf_taskfile_skip(m->tasks, lo);
 }
 
+/* The commands of a sweep, one line per parameter row, into cfg->taskfile (OUT.h5.tasks),
+ * written whole under another name first: a reader never sees half of it. */
+static bool write_sweep(const struct tf_config *cfg, const struct tf_params *p, char *err,
+                        size_t errlen)
+{
+    size_t n = strlen(cfg->taskfile) + 8;
+    char *tmp = tf_xmalloc(n);
+    snprintf(tmp, n, "%s.part", cfg->taskfile);
+    FILE *f = fopen(tmp, "w");
+    bool ok = f != NULL;
+    for (uint64_t r = 0; ok && r < tf_params_rows(p); r++) {
+        char *cmd = tf_params_expand(p, cfg->template_cmd, r);
+        ok = fputs(cmd, f) >= 0 && fputc('\n', f) != EOF;
+        free(cmd);
+    }
+    ok = f != NULL && fclose(f) == 0 && ok && rename(tmp, cfg->taskfile) == 0;
+    if (!ok) {
+        snprintf(err, errlen, "cannot write the sweep's commands to '%s': %s", cfg->taskfile,
+                 strerror(errno));
+        unlink(tmp);
+    }
+    free(tmp);
+    return ok;
+}
+
+/* --template with --params or --grid: read the table, check the template against it, and
+ * write the task file the farm then runs. Returns an exit code, 0 to go on. */
+static int sweep_setup(const struct tf_config *cfg, struct tf_master *m)
+{
+    char err[1024];
+    struct tf_params *p = NULL;
+    enum tf_status st = cfg->params_file
+                            ? tf_params_read_csv(cfg->params_file, &p, err, sizeof err)
+                            : tf_params_grid(cfg->grid, cfg->ngrid, &p, err, sizeof err);
+    if (st == TF_OK)
+        st = tf_params_check(p, cfg->template_cmd, err, sizeof err);
+    if (st == TF_OK &&
+        (!check_output(cfg, err, sizeof err) || !write_sweep(cfg, p, err, sizeof err)))
+        st = TF_EINPUT;
+    if (st != TF_OK) {
+        input_error(err);
+        tf_params_free(p);
+        return TF_EXIT_USAGE;
+    }
+    m->params = p;
+    return 0;
+}
+
+/* /params, and how the sweep was made, in the result file. */
+static enum tf_status note_sweep(const struct tf_config *cfg, struct tf_master *m)
+{
+    if (m->params == NULL)
+        return TF_OK;
+    char source[1024] = "";
+    for (int i = 0; cfg->params_file == NULL && i < cfg->ngrid; i++)
+        snprintf(source + strlen(source), sizeof source - strlen(source), "%s%s", i ? " " : "",
+                 cfg->grid[i]);
+    enum tf_status st = tf_h5out_put_params(m->h5, m->params, m->first_task, m->ntotal);
+    if (st == TF_OK)
+        st = tf_h5out_note_str(m->h5, "template", cfg->template_cmd);
+    if (st == TF_OK)
+        st = tf_h5out_note_str(m->h5, cfg->params_file ? "params_file" : "grid",
+                               cfg->params_file ? cfg->params_file : source);
+    return st;
+}
+
 /* Master only: everything that can refuse the run. Returns an exit code, 0 to go on. */
 static int master_setup(const struct tf_config *cfg, struct tf_master *m, int nworkers,
                         const int *node_of)
 {
     char err[1024], run_id[33];
     struct tf_taskfile_info info;
+    if (cfg->template_cmd) {
+        int code = sweep_setup(cfg, m);
+        if (code != 0)
+            return code;
+    }
     if (tf_taskfile_scan(cfg->taskfile, &info, err, sizeof err) != TF_OK ||
         !check_output(cfg, err, sizeof err)) {
         input_error(err);
@@ -245,6 +316,8 @@ static int master_setup(const struct tf_config *cfg, struct tf_master *m, int nw
         return TF_EXIT_USAGE;
     }
     int code = cfg->resume ? tf_resume_setup(m, &info, &meta) : tf_fresh_setup(m, &meta);
+    if (code == 0 && note_sweep(cfg, m) != TF_OK)
+        code = TF_EXIT_INTERNAL;
     char order[1024] = "file order";
     if (code == 0 && d &&
         !plan_longest_first(m, d, cfg->durations_from, order, sizeof order, err, sizeof err)) {
@@ -480,6 +553,8 @@ static int finish_master(struct tf_master *m, enum tf_status st)
         nst = tf_h5out_note_str(m->h5, "stop_reason", m->stop_reason);
     enum tf_status jst = tf_journal_commit(m->journal);
     enum tf_status cst = tf_h5out_close(m->h5, end, c);
+    tf_params_free(m->params);
+    m->params = NULL;
     if (cst == TF_OK)
         cst = nst != TF_OK ? nst : jst;
     /* The journal goes only when the result file holds every task's final outcome. */
@@ -611,6 +686,7 @@ int tf_farm_run(const struct tf_config *cfg)
         free(m.plan);
         free(m.skip);
         free(m.prior);
+        tf_params_free(m.params);
         return code;
     }
     uint64_t ntasks = m.file_tasks, first = m.first_task; /* what tasks are told */

@@ -9,6 +9,7 @@
 #include "exec.h"
 #include "h5out.h"
 #include "journal.h"
+#include "params.h"
 #include "scheduler.h"
 #include "taskfile.h"
 
@@ -52,6 +53,7 @@ struct tf_master {
     uint64_t ntotal; /* tasks in the file (its slice); ntasks counts those this run runs */
     uint64_t first_task, file_tasks; /* --slice: its first task's id, the file's tasks */
     char slice[48];                  /* --slice: "I/N"; "" for the whole file */
+    struct tf_params *params;        /* a sweep's table (--template), else NULL */
     /* stopping early */
     uint64_t failures; /* tasks that did not succeed, after their retries */
     enum tf_stop stop;

@@ -558,6 +558,11 @@ enum tf_status tf_h5out_note(struct tf_h5out *h, const char *name, double value)
     return TF_OK;
 }
 
+hid_t tf_h5out_file(const struct tf_h5out *h)
+{
+    return h->file;
+}
+
 enum tf_status tf_h5out_note_i64(struct tf_h5out *h, const char *name, int64_t value)
 {
     if (attr_i64(h->file, name, value) < 0)

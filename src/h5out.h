@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "params.h"
 #include "status.h"
 #include "task.h"
 
@@ -90,6 +91,11 @@ enum tf_status tf_h5out_note_str(struct tf_h5out *h, const char *name,
  * first error seen; the handle is freed whatever happens. */
 enum tf_status tf_h5out_close(struct tf_h5out *h, double end_time,
                               uint64_t counts[TF_TASK_STATUS_COUNT]);
+
+/* /params: the sweep's parameters of rows [first, first + n) as typed columns (int64,
+ * float64 or strings; see tf_params_type). A file that has them (a resume) is left as it is. */
+enum tf_status tf_h5out_put_params(struct tf_h5out *h, const struct tf_params *p, uint64_t first,
+                                   uint64_t n) TF_NODISCARD;
 
 /* How far the result file at `path` is: counts[status] over /tasks/status for a task file;
  * for an in-process map, counts[SUCCEEDED], [FAILED], [NOT_RUN] are its items. *closed says

@@ -12,7 +12,9 @@
 
 /* Log or store (errmsg != NULL) "what: innermost HDF5 cause"; clears the stack. */
 enum tf_status tf_h5_fail(const char *what, char *errmsg, size_t errlen);
-hid_t tf_h5_str_type(void); /* variable-length UTF-8; caller closes */
+struct tf_h5out;
+hid_t tf_h5out_file(const struct tf_h5out *h); /* the open result file */
+hid_t tf_h5_str_type(void);                    /* variable-length UTF-8; caller closes */
 /* Create or replace a scalar attribute. -1 on failure. */
 int tf_h5_write_attr(hid_t loc, const char *name, hid_t type, const void *value);
 int tf_h5_read_attr_str(hid_t loc, const char *name, char *out, size_t outlen);
