@@ -40,6 +40,7 @@ enum {
     OPT_TEMPLATE,
     OPT_PARAMS,
     OPT_GRID,
+    OPT_COLLECT,
     OPT_EXPECTED, /* the last option that means nothing to --plugin */
     OPT_NO_JOURNAL,
     OPT_PLUGIN,
@@ -72,6 +73,7 @@ static const struct option long_opts[] = {
     {"template", required_argument, NULL, OPT_TEMPLATE},
     {"params", required_argument, NULL, OPT_PARAMS},
     {"grid", required_argument, NULL, OPT_GRID},
+    {"collect", no_argument, NULL, OPT_COLLECT},
     {"no-journal", no_argument, NULL, OPT_NO_JOURNAL},
     {"plugin", required_argument, NULL, OPT_PLUGIN},
     {"plugin-arg", required_argument, NULL, OPT_PLUGIN_ARG},
@@ -143,6 +145,8 @@ static const char usage_text[] =
     "                      --cpus-per-task when set\n"
     "      --bind          pin each task to its own cores (else it may use all of the\n"
     "                      job's cores on its node)\n"
+    "      --collect       the last line a task prints, key=value words or one JSON\n"
+    "                      object, gives typed columns /results/KEY\n"
     "      --slice I/N     run only part I (from 0) of N equal contiguous parts of\n"
     "                      TASKFILE, as one element of a job array (taskfarm merge\n"
     "                      joins the parts' files; TASKFARM_TASK_ID stays the line's id)\n"
@@ -397,6 +401,9 @@ static enum tf_cli_outcome parse_run(int argc, char **argv, struct tf_config *cf
                 return usage_error(
                     err, c == OPT_TEMPLATE ? "empty --template%s" : "empty --params%s", "");
             *(c == OPT_TEMPLATE ? &cfg->template_cmd : &cfg->params_file) = optarg;
+            break;
+        case OPT_COLLECT:
+            cfg->collect = true;
             break;
         case OPT_GRID:
             if (cfg->grid == NULL)

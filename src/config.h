@@ -49,6 +49,7 @@ struct tf_config {
     const char **grid;
     int ngrid;
     char *sweep_taskfile; /* owned: OUT.h5.tasks, the expanded commands (then taskfile) */
+    bool collect;         /* --collect: /results from the tasks' last output lines */
     int nmerge;
     char *command_line; /* owned: argv joined, shell-quoted where needed */
     /* in-process map (--plugin): then taskfile is NULL */

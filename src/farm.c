@@ -542,6 +542,25 @@ static enum tf_status run_local(struct tf_master *m)
     return TF_OK;
 }
 
+static void collect_row(uint64_t id, const char *out, void *arg)
+{
+    tf_collect_row(arg, id, out, strlen(out));
+}
+
+/* --collect: /results from every row's output, earlier runs' rows too (a resume). */
+static enum tf_status collect_results(struct tf_master *m)
+{
+    struct tf_collect *c = tf_collect_new(m->ntotal);
+    enum tf_status st = tf_h5out_each_stdout(m->h5, collect_row, c);
+    if (st == TF_OK)
+        st = tf_h5out_put_results(m->h5, c);
+    if (st == TF_OK)
+        tf_log(TF_LOG_INFO, "--collect: %d result column%s in /results", tf_collect_keys(c),
+               tf_collect_keys(c) == 1 ? "" : "s");
+    tf_collect_free(c);
+    return st;
+}
+
 static int finish_master(struct tf_master *m, enum tf_status st)
 {
     double end = tf_now();
@@ -551,6 +570,8 @@ static int finish_master(struct tf_master *m, enum tf_status st)
     enum tf_status nst = tf_h5out_note(m->h5, "master_peak_rss_mib", (double)ru.ru_maxrss / 1024.0);
     if (nst == TF_OK && m->stop_reason)
         nst = tf_h5out_note_str(m->h5, "stop_reason", m->stop_reason);
+    if (nst == TF_OK && m->cfg->collect)
+        nst = collect_results(m);
     enum tf_status jst = tf_journal_commit(m->journal);
     enum tf_status cst = tf_h5out_close(m->h5, end, c);
     tf_params_free(m->params);

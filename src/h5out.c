@@ -563,6 +563,28 @@ hid_t tf_h5out_file(const struct tf_h5out *h)
     return h->file;
 }
 
+enum tf_status tf_h5out_each_stdout(struct tf_h5out *h,
+                                    void (*fn)(uint64_t id, const char *out, void *arg), void *arg)
+{
+    enum { BLOCK = 4096 };
+    enum tf_status st = tf_h5out_flush(h);
+    char **v = tf_xcalloc(BLOCK, sizeof *v);
+    for (uint64_t first = 0; first < h->ntasks && st == TF_OK; first += BLOCK) {
+        size_t n = h->ntasks - first < BLOCK ? (size_t)(h->ntasks - first) : BLOCK;
+        if (read_col(h->group, cols[C_STDOUT].name, h->str_type, first, n, v) < 0) {
+            st = tf_h5_fail("reading /tasks/stdout", NULL, 0);
+            break;
+        }
+        for (size_t i = 0; i < n; i++) {
+            fn(first + i, v[i] ? v[i] : "", arg);
+            if (v[i])
+                H5free_memory(v[i]);
+        }
+    }
+    free(v);
+    return st;
+}
+
 enum tf_status tf_h5out_note_i64(struct tf_h5out *h, const char *name, int64_t value)
 {
     if (attr_i64(h->file, name, value) < 0)

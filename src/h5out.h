@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "collect.h"
 #include "params.h"
 #include "status.h"
 #include "task.h"
@@ -96,6 +97,13 @@ enum tf_status tf_h5out_close(struct tf_h5out *h, double end_time,
  * float64 or strings; see tf_params_type). A file that has them (a resume) is left as it is. */
 enum tf_status tf_h5out_put_params(struct tf_h5out *h, const struct tf_params *p, uint64_t first,
                                    uint64_t n) TF_NODISCARD;
+
+/* Call fn for every row's captured stdout, in blocks (after a flush). */
+enum tf_status tf_h5out_each_stdout(struct tf_h5out *h,
+                                    void (*fn)(uint64_t id, const char *out, void *arg),
+                                    void *arg) TF_NODISCARD;
+/* /results/<key> from --collect, replacing any earlier ones (a resume collects every row). */
+enum tf_status tf_h5out_put_results(struct tf_h5out *h, const struct tf_collect *c) TF_NODISCARD;
 
 /* How far the result file at `path` is: counts[status] over /tasks/status for a task file;
  * for an in-process map, counts[SUCCEEDED], [FAILED], [NOT_RUN] are its items. *closed says

@@ -76,6 +76,27 @@ def main():
     vals, _, _ = params_of(os.path.join(wd, "s.h5"))
     c.eq("slice: its parameters", vals["n"], list(range(15, 20)))
 
+    # --collect: the last line each task prints gives /results, typed, in task order.
+    r = tf("--template", 'echo "working"; test {a} -ne 3 && echo "sq=$(({a} * {a})) half={a}.5 tag=t{a}"',
+           "--grid", "a=1..5", "--collect", "-o", "c.h5", np_=3)
+    c.eq(f"collect: exit (task a=3 printed nothing and failed) ({r.stderr[-300:]})", r.returncode, 1)
+    with h5py.File(os.path.join(wd, "c.h5"), "r") as f:
+        res = {k: f["results"][k][()] for k in f["results"]}
+        kinds = {k: f["results"][k].dtype.kind for k in f["results"]}
+        a_col = f["params/a"][()].tolist()
+    c.eq("collect: columns and types", kinds, {"sq": "f", "half": "f", "tag": "O"})
+    c.eq("collect: values, NaN where the task gave none",
+         [None if v != v else v for v in res["sq"].tolist()], [1.0, 4.0, None, 16.0, 25.0])
+    c.eq("collect: strings, empty where missing", [t.decode() for t in res["tag"]],
+         ["t1", "t2", "", "t4", "t5"])
+    c.eq("collect: beside /params row by row", a_col, [1, 2, 3, 4, 5])
+    r = tf("--template", 'echo "sq=$(({a} * {a})) half={a}.5 tag=t{a}"', "--grid", "a=1..5",
+           "--collect", "-o", "c.h5", "--resume", "--retry-failed", "--allow-changed-taskfile", np_=2)
+    with h5py.File(os.path.join(wd, "c.h5"), "r") as f:
+        sq = f["results/sq"]
+        c.eq("collect after a resume: every row, now complete, integers", (sq.dtype.kind, sq[()].tolist()),
+             ("i", [1, 4, 9, 16, 25]))
+
     # Usage and input errors: one line, exit 2, no result file, no .tasks file.
     with open(os.path.join(wd, "bad.csv"), "w") as f:
         f.write("a,b\n1,2\n3\n")
