@@ -93,6 +93,7 @@ static const char usage_text[] =
     "       mpirun -n P taskfarm run --plugin LIB.so:FN --items ITEMS -o OUT.h5 [options]\n"
     "       taskfarm status RESULTS.h5          (how far a run is; exit as for run)\n"
     "       taskfarm merge -o OUT.h5 [--force] PART.h5...  (join --slice results)\n"
+    "       taskfarm export RESULTS.h5 [--csv|--tsv|--json-lines] [-o FILE]\n"
     "       taskfarm --help | --version\n"
     "\n"
     "Runs every line of TASKFILE as `/bin/sh -c LINE` spread over MPI ranks (rank 0 is the\n"
@@ -518,6 +519,36 @@ static enum tf_cli_outcome parse_run(int argc, char **argv, struct tf_config *cf
     return TF_CLI_RUN;
 }
 
+/* taskfarm export RESULTS.h5 [--csv | --tsv | --json-lines] [-o FILE] */
+static enum tf_cli_outcome parse_export(int argc, char **argv, struct tf_config *cfg, FILE *err)
+{
+    static const char *const formats[] = {"--csv", "--tsv", "--json-lines"};
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i];
+        int f = -1;
+        for (int k = 0; k < 3; k++)
+            f = strcmp(a, formats[k]) == 0 ? k : f;
+        if (f >= 0) {
+            cfg->export_format = f;
+        } else if ((strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) && i + 1 < argc &&
+                   argv[i + 1][0]) {
+            free(cfg->output);
+            cfg->output = tf_xstrdup(argv[++i]);
+        } else if (a[0] == '-' || cfg->export_file) {
+            return usage_error(err,
+                               a[0] == '-' ? "unknown or incomplete option '%s' for export"
+                                           : "unexpected argument '%s': export takes one file",
+                               a);
+        } else {
+            cfg->export_file = a;
+        }
+    }
+    if (cfg->export_file == NULL)
+        return usage_error(err, "%s",
+                           "use 'taskfarm export RESULTS.h5 [--csv|--tsv|--json-lines] [-o FILE]'");
+    return TF_CLI_EXPORT;
+}
+
 /* taskfarm merge -o OUT.h5 [--force] PART.h5... */
 static enum tf_cli_outcome parse_merge(int argc, char **argv, struct tf_config *cfg, FILE *err)
 {
@@ -577,6 +608,8 @@ enum tf_cli_outcome tf_cli_parse(int argc, char **argv, struct tf_config *cfg, F
     }
     if (strcmp(cmd, "merge") == 0)
         return parse_merge(argc, argv, cfg, err);
+    if (strcmp(cmd, "export") == 0)
+        return parse_export(argc, argv, cfg, err);
     if (strcmp(cmd, "run") != 0)
         return usage_error(err, cmd[0] == '-' ? "unknown option '%s'" : "unknown command '%s'",
                            cmd);

@@ -6,6 +6,7 @@
 
 #include "cli.h"
 #include "comm.h"
+#include "export.h"
 #include "farm.h"
 #include "h5out.h"
 #include "log.h"
@@ -73,6 +74,13 @@ int taskfarm_cli_main(int argc, char **argv)
                                   .parts = cfg.merge_parts,
                                   .nparts = cfg.nmerge};
         int code = printer ? tf_merge_run(&a) : TF_EXIT_OK;
+        tf_config_fini(&cfg);
+        return code;
+    }
+    case TF_CLI_EXPORT: {
+        int code = printer ? tf_export_run(cfg.export_file,
+                                           (enum tf_export_format)cfg.export_format, cfg.output)
+                           : TF_EXIT_OK;
         tf_config_fini(&cfg);
         return code;
     }

@@ -48,8 +48,10 @@ struct tf_config {
     const char *template_cmd, *params_file;
     const char **grid;
     int ngrid;
-    char *sweep_taskfile; /* owned: OUT.h5.tasks, the expanded commands (then taskfile) */
-    bool collect;         /* --collect: /results from the tasks' last output lines */
+    char *sweep_taskfile;    /* owned: OUT.h5.tasks, the expanded commands (then taskfile) */
+    bool collect;            /* --collect: /results from the tasks' last output lines */
+    const char *export_file; /* taskfarm export: the result file (then output: where to) */
+    int export_format;       /* enum tf_export_format */
     int nmerge;
     char *command_line; /* owned: argv joined, shell-quoted where needed */
     /* in-process map (--plugin): then taskfile is NULL */

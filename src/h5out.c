@@ -558,6 +558,11 @@ enum tf_status tf_h5out_note(struct tf_h5out *h, const char *name, double value)
     return TF_OK;
 }
 
+const char *tf_h5out_task_column(int i)
+{
+    return i >= 0 && i < NCOLS ? cols[i].name : NULL;
+}
+
 hid_t tf_h5out_file(const struct tf_h5out *h)
 {
     return h->file;

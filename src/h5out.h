@@ -105,6 +105,21 @@ enum tf_status tf_h5out_each_stdout(struct tf_h5out *h,
 /* /results/<key> from --collect, replacing any earlier ones (a resume collects every row). */
 enum tf_status tf_h5out_put_results(struct tf_h5out *h, const struct tf_collect *c) TF_NODISCARD;
 
+/* The result file as one table of text cells (taskfarm export): /tasks' columns, then
+ * /params and /results ones (named "params.X"/"results.X" where a name is taken). */
+struct tf_h5table;
+enum tf_status tf_h5table_open(const char *path, struct tf_h5table **out, char *err,
+                               size_t errlen) TF_NODISCARD;
+int tf_h5table_cols(const struct tf_h5table *t);
+uint64_t tf_h5table_rows(const struct tf_h5table *t);
+const char *tf_h5table_name(const struct tf_h5table *t, int col);
+bool tf_h5table_numeric(const struct tf_h5table *t, int col);
+/* Rows [first, first + n): cells[row * cols + col], malloc'd text, NULL for a missing value
+ * (NaN); the status column holds names. */
+enum tf_status tf_h5table_read(const struct tf_h5table *t, uint64_t first, size_t n,
+                               char **cells) TF_NODISCARD;
+void tf_h5table_close(struct tf_h5table *t);
+
 /* How far the result file at `path` is: counts[status] over /tasks/status for a task file;
  * for an in-process map, counts[SUCCEEDED], [FAILED], [NOT_RUN] are its items. *closed says
  * whether the run that wrote it last closed it. Errors: one line in errmsg, TF_EINPUT. */

@@ -14,6 +14,7 @@
 enum tf_status tf_h5_fail(const char *what, char *errmsg, size_t errlen);
 struct tf_h5out;
 hid_t tf_h5out_file(const struct tf_h5out *h); /* the open result file */
+const char *tf_h5out_task_column(int i);       /* /tasks' columns in order; NULL past the end */
 hid_t tf_h5_str_type(void);                    /* variable-length UTF-8; caller closes */
 /* Create or replace a scalar attribute. -1 on failure. */
 int tf_h5_write_attr(hid_t loc, const char *name, hid_t type, const void *value);

@@ -4,7 +4,7 @@
 # header (public/taskfarm.h) includes none of them.
 # Run as: cmake -DSRC=<src dir> -P arch_check.cmake
 file(GLOB sources ${SRC}/*.c ${SRC}/*.h ${SRC}/public/*.h)
-set(rules "#include[ ]*<mpi\\.h>=comm.c" "#include[ ]*<hdf5\\.h>=h5out.c|h5out_impl.h|h5map.c|h5params.c"
+set(rules "#include[ ]*<mpi\\.h>=comm.c" "#include[ ]*<hdf5\\.h>=h5out.c|h5out_impl.h|h5map.c|h5params.c|h5table.c"
           "#include[ ]*<spawn\\.h>=exec.c"
           "[^_a-z]fork[ ]*\\(=exec.c" "exec[lv]p?e?[ ]*\\(=exec.c"
           "#include[ ]*<dlfcn\\.h>=plugin.c" "#include[ ]*<pthread\\.h>=bgsync.c")
