@@ -1,8 +1,10 @@
 /* cli_main.c - the command-line tool's wiring: parse argv, start MPI, run the farm (or an
  * in-process map with --plugin), map the outcome to an exit code.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cli.h"
 #include "comm.h"
@@ -14,6 +16,7 @@
 #include "plugin.h"
 #include "stopsig.h"
 #include "taskfarm.h"
+#include "util.h"
 
 static void set_log_level(int rank, int verbosity)
 {
@@ -27,15 +30,67 @@ static void set_log_level(int rank, int verbosity)
     tf_log_from_env();
 }
 
-/* `taskfarm status FILE`: one line, and the exit code `run` would give for the file as it is
- * (0 all succeeded, 1 all have an outcome, 4 some not run yet), so scripts (a campaign
- * deciding whether to go on) need no HDF5 tools. */
+/* The first line of text, at most max bytes, into buf. */
+static void first_line(const char *text, char *buf, size_t max)
+{
+    size_t n = text ? strcspn(text, "\n") : 0;
+    snprintf(buf, max, "%.*s%s", (int)(n < max - 4 ? n : max - 4), text ? text : "",
+             n >= max - 4 ? "..." : "");
+}
+
+/* The lines after the counts: time, utilisation, failures, slowest tasks. */
+static void status_details(const struct tf_h5out_summary *s)
+{
+    uint64_t done = 0;
+    for (int i = 1; i < TF_TASK_STATUS_COUNT; i++)
+        done += s->counts[i];
+    if (done > 0 && !isnan(s->first_start)) {
+        double until = s->closed ? s->last_end : tf_now(), span = until - s->first_start;
+        double workers = s->nworkers > 0 ? (double)s->nworkers : 1;
+        printf("  %.1f s from the first task's start to %s on %lld worker%s: busy %.0f%% of that, "
+               "%.3g tasks/s\n",
+               span, s->closed ? "the last one's end" : "now", (long long)workers,
+               workers == 1 ? "" : "s", span > 0 ? 100 * s->busy / (workers * span) : 0,
+               span > 0 ? (double)done / span : 0);
+    }
+    if (s->nfailed > 0)
+        printf("  did not succeed (the first %d):\n", s->nfailed);
+    for (int i = 0; i < s->nfailed; i++) {
+        const struct tf_result *r = &s->failed[i];
+        char why[64], err[120], cmd[80];
+        if (r->signal)
+            snprintf(why, sizeof why, "signal %d", r->signal);
+        else
+            snprintf(why, sizeof why, "exit %d", r->exit_code);
+        first_line(r->err && *r->err ? r->err : "(no stderr)", err, sizeof err);
+        first_line(s->failed_command[i], cmd, sizeof cmd);
+        printf("    task %llu (line %llu) %s %s: %s\n      %s\n", (unsigned long long)r->id,
+               (unsigned long long)r->line, tf_task_status_name(r->status), why, cmd, err);
+    }
+    if (s->nslowest > 0) {
+        printf("  slowest:");
+        for (int i = 0; i < s->nslowest; i++)
+            printf("%s task %llu (%.1f s)", i ? "," : "", (unsigned long long)s->slowest[i],
+                   s->slowest_seconds[i]);
+        printf("\n");
+    }
+}
+
+/* `taskfarm status FILE`: the counts on one line (scripts read it), details below, and the
+ * exit code `run` would give for the file as it is (0 all succeeded, 1 all have an outcome,
+ * 4 some not run yet), so scripts (a campaign deciding whether to go on) need no HDF5
+ * tools. Works while the run writes the file. */
 static int status_main(const char *path)
 {
     uint64_t c[TF_TASK_STATUS_COUNT], total = 0;
     bool closed = false;
     char err[1024];
-    if (tf_h5out_count(path, c, &closed, err, sizeof err) != TF_OK) {
+    struct tf_h5out_summary sum;
+    bool tasks = tf_h5out_summary(path, &sum, err, sizeof err) == TF_OK;
+    if (tasks) {
+        memcpy(c, sum.counts, sizeof c);
+        closed = sum.closed;
+    } else if (tf_h5out_count(path, c, &closed, err, sizeof err) != TF_OK) {
         fprintf(stderr, "taskfarm: error: %s\n", err);
         return TF_EXIT_USAGE;
     }
@@ -47,6 +102,10 @@ static int status_main(const char *path)
            (unsigned long long)c[TF_TASK_FAILED], (unsigned long long)c[TF_TASK_KILLED],
            (unsigned long long)c[TF_TASK_TIMED_OUT], (unsigned long long)c[TF_TASK_NOT_RUN],
            closed ? "" : " (its run did not close it: running, or killed; --resume repairs it)");
+    if (tasks) {
+        status_details(&sum);
+        tf_h5out_summary_fini(&sum);
+    }
     if (c[TF_TASK_NOT_RUN] > 0)
         return TF_EXIT_INCOMPLETE;
     return c[TF_TASK_SUCCEEDED] == total ? TF_EXIT_OK : TF_EXIT_TASKS;

@@ -715,10 +715,22 @@ static int read_attr_f64(hid_t loc, const char *name, double *v)
     return rc;
 }
 
+/* Read-only opens take no file lock: `taskfarm status` must work while the run that writes
+ * the file holds its lock (HDF5_USE_FILE_LOCKING=FALSE for this open alone). Only a writer
+ * needs the lock, and a writer still takes it. */
+static hid_t open_for_reading(const char *path)
+{
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    H5Pset_file_locking(fapl, 0, 1);
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, fapl);
+    H5Pclose(fapl);
+    return f;
+}
+
 hid_t tf_h5_open_result(const char *path, char *errmsg, size_t errlen)
 {
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    hid_t f = open_for_reading(path);
     if (f < 0) {
         char what[1200];
         snprintf(what, sizeof what,
@@ -998,7 +1010,7 @@ static void reader_open(struct reader *r, const char *path)
 {
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     r->h = (struct tf_h5out){.str_type = tf_h5_str_type(), .status_type = make_status_type()};
-    r->file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    r->file = open_for_reading(path);
     r->group = r->file < 0 ? -1 : H5Gopen2(r->file, "tasks", H5P_DEFAULT);
 }
 
@@ -1010,6 +1022,90 @@ static void reader_close(struct reader *r)
         H5Fclose(r->file);
     H5Tclose(r->h.str_type);
     H5Tclose(r->h.status_type);
+}
+
+/* Keep the k slowest (longest first) in s. */
+static void note_slow(struct tf_h5out_summary *s, uint64_t id, double secs)
+{
+    int at = s->nslowest < TF_SUMMARY_SLOWEST ? s->nslowest++ : TF_SUMMARY_SLOWEST - 1;
+    if (at == TF_SUMMARY_SLOWEST - 1 && s->nslowest == TF_SUMMARY_SLOWEST &&
+        secs <= s->slowest_seconds[at])
+        return;
+    while (at > 0 && s->slowest_seconds[at - 1] < secs) {
+        s->slowest[at] = s->slowest[at - 1];
+        s->slowest_seconds[at] = s->slowest_seconds[at - 1];
+        at--;
+    }
+    s->slowest[at] = id;
+    s->slowest_seconds[at] = secs;
+}
+
+/* One block of rows into the summary; the ids of the first failures into fail_ids. */
+static void summarize(struct tf_h5out_summary *s, uint64_t first, size_t n, const int8_t *st,
+                      const double *start, const double *end, uint64_t *fail_ids)
+{
+    for (size_t i = 0; i < n; i++) {
+        int v = st[i] >= 0 && st[i] < TF_TASK_STATUS_COUNT ? st[i] : TF_TASK_NOT_RUN;
+        s->counts[v]++;
+        if (v != TF_TASK_SUCCEEDED && v != TF_TASK_NOT_RUN && s->nfailed < TF_SUMMARY_FAILED)
+            fail_ids[s->nfailed++] = first + i;
+        if (v == TF_TASK_NOT_RUN || isnan(start[i]) || isnan(end[i]))
+            continue;
+        s->first_start =
+            isnan(s->first_start) || start[i] < s->first_start ? start[i] : s->first_start;
+        s->last_end = isnan(s->last_end) || end[i] > s->last_end ? end[i] : s->last_end;
+        s->busy += end[i] - start[i];
+        note_slow(s, first + i, end[i] - start[i]);
+    }
+}
+
+enum tf_status tf_h5out_summary(const char *path, struct tf_h5out_summary *s, char *errmsg,
+                                size_t errlen)
+{
+    enum { BLOCK = 1 << 16 };
+    struct tf_h5out_info info;
+    memset(s, 0, sizeof *s);
+    s->first_start = s->last_end = NAN;
+    if (tf_h5out_inspect(path, &info, errmsg, errlen) != TF_OK)
+        return TF_EINPUT;
+    s->closed = info.closed;
+    struct reader r;
+    reader_open(&r, path);
+    tf_h5_read_attr_i64(r.file, "nworkers", &s->nworkers);
+    int8_t *st = tf_xmalloc(BLOCK);
+    double *start = tf_xmalloc(BLOCK * sizeof *start), *end = tf_xmalloc(BLOCK * sizeof *end);
+    uint64_t fail_ids[TF_SUMMARY_FAILED];
+    int rc = r.group < 0 ? -1 : 0;
+    for (uint64_t at = 0; rc == 0 && at < info.ntasks; at += BLOCK) {
+        size_t n = info.ntasks - at < BLOCK ? (size_t)(info.ntasks - at) : BLOCK;
+        rc = read_col(r.group, cols[C_STATUS].name, r.h.status_type, at, n, st) |
+             read_col(r.group, cols[C_START].name, H5T_NATIVE_DOUBLE, at, n, start) |
+             read_col(r.group, cols[C_END].name, H5T_NATIVE_DOUBLE, at, n, end);
+        if (rc == 0)
+            summarize(s, at, n, st, start, end, fail_ids);
+    }
+    free(st);
+    free(start);
+    free(end);
+    reader_close(&r);
+    for (int i = 0; rc == 0 && i < s->nfailed; i++)
+        if (tf_h5out_read_rows(path, fail_ids[i], 1, &s->failed[i], &s->failed_command[i]) != TF_OK)
+            rc = -1;
+    if (rc != 0) {
+        snprintf(errmsg, errlen, "cannot read '%s' (if its run is writing it, try again)", path);
+        tf_h5out_summary_fini(s);
+        return TF_EINPUT;
+    }
+    return TF_OK;
+}
+
+void tf_h5out_summary_fini(struct tf_h5out_summary *s)
+{
+    for (int i = 0; i < s->nfailed; i++) {
+        tf_result_fini(&s->failed[i]);
+        free(s->failed_command[i]);
+    }
+    s->nfailed = 0;
 }
 
 enum tf_status tf_h5out_read_rows(const char *path, uint64_t first, size_t n,

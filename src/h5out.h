@@ -120,6 +120,29 @@ enum tf_status tf_h5table_read(const struct tf_h5table *t, uint64_t first, size_
                                char **cells) TF_NODISCARD;
 void tf_h5table_close(struct tf_h5table *t);
 
+#define TF_SUMMARY_FAILED  5
+#define TF_SUMMARY_SLOWEST 3
+
+/* What `taskfarm status` shows beyond the counts. */
+struct tf_h5out_summary {
+    uint64_t counts[TF_TASK_STATUS_COUNT];
+    bool closed;
+    int64_t nworkers;
+    double first_start, last_end, busy; /* over the tasks that ran; busy: sum of durations */
+    int nfailed;                        /* rows in failed[] */
+    struct tf_result failed[TF_SUMMARY_FAILED]; /* the first that did not succeed */
+    char *failed_command[TF_SUMMARY_FAILED];
+    int nslowest;
+    uint64_t slowest[TF_SUMMARY_SLOWEST]; /* ids, longest first */
+    double slowest_seconds[TF_SUMMARY_SLOWEST];
+};
+
+/* Read the summary of a task file's result file (works while its run writes it: no lock is
+ * taken). Free with tf_h5out_summary_fini. */
+enum tf_status tf_h5out_summary(const char *path, struct tf_h5out_summary *s, char *errmsg,
+                                size_t errlen) TF_NODISCARD;
+void tf_h5out_summary_fini(struct tf_h5out_summary *s);
+
 /* How far the result file at `path` is: counts[status] over /tasks/status for a task file;
  * for an in-process map, counts[SUCCEEDED], [FAILED], [NOT_RUN] are its items. *closed says
  * whether the run that wrote it last closed it. Errors: one line in errmsg, TF_EINPUT. */

@@ -2,6 +2,7 @@
 would give for it as it is (0 all succeeded, 1 all have an outcome, 4 tasks left, 2 not a
 result file). Campaign scripts decide on it whether to go on."""
 import os
+import re
 import signal
 import subprocess
 import time
@@ -22,16 +23,40 @@ def main():
 
     def status(path):
         r = subprocess.run([args.taskfarm, "status", path], capture_output=True, text=True)
-        return r.returncode, r.stdout.strip(), r.stderr.strip()
+        return r.returncode, r.stdout.strip().splitlines()[0] if r.stdout.strip() else "", r.stderr.strip()
 
     harness.run(args, 3, "run", tasks, "-o", os.path.join(wd, "mixed.h5"))
     rc, out, _ = status(os.path.join(wd, "mixed.h5"))
     c.eq("mixed: exit", rc, 1)
     c.true(f"mixed: counts ({out})",
            out.endswith("mixed.h5: 4 tasks: 2 succeeded, 1 failed, 1 killed, 0 timed out, 0 not run"))
+    r = subprocess.run([args.taskfarm, "status", os.path.join(wd, "mixed.h5")], capture_output=True, text=True)
+    details = r.stdout.splitlines()[1:]
+    c.true(f"mixed: time and utilisation ({details})", "busy" in details[0] and "workers" in details[0])
+    c.true(f"mixed: the failed and the killed task, with exit code and signal ({details})",
+           any("task 1 (line 2) FAILED exit 3" in d for d in details) and
+           any("task 3 (line 4) KILLED signal 9" in d for d in details))
+    c.true(f"mixed: slowest tasks ({details})", details[-1].startswith("  slowest: task "))
     harness.run(args, 2, "run", ok, "-o", os.path.join(wd, "ok.h5"))
     rc, out, _ = status(os.path.join(wd, "ok.h5"))
     c.eq(f"all succeeded: exit ({out})", rc, 0)
+    # While the run is going (its master holds the file open and locked): counts so far.
+    busy = os.path.join(wd, "busy.tasks")
+    with open(busy, "w") as f:
+        f.write("sleep 0.25\n" * 48)
+    p = subprocess.Popen(harness.command(args, 3, "run", busy, "-o", os.path.join(wd, "busy.h5")),
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(4.0)
+    r = subprocess.run([args.taskfarm, "status", os.path.join(wd, "busy.h5")], capture_output=True, text=True)
+    p.wait(timeout=60)
+    m = re.match(r".*: 48 tasks: (\d+) succeeded, 0 failed, 0 killed, 0 timed out, (\d+) not run \(its run did not close",
+                 r.stdout)
+    c.eq(f"while running: exit 4 ({r.stdout} {r.stderr})", r.returncode, 4)
+    c.true(f"while running: some done, some not ({r.stdout})", m is not None and 0 < int(m.group(1)) < 48)
+    c.true(f"while running: time so far ({r.stdout})", "to now" in r.stdout)
+    rc, out, _ = status(os.path.join(wd, "busy.h5"))
+    c.eq("after it: complete", rc, 0)
+
     # Stopped by a signal (as at a time limit) before anything finished: every task is left.
     slow = os.path.join(wd, "slow.tasks")
     with open(slow, "w") as f:
