@@ -41,6 +41,7 @@ enum {
     OPT_PARAMS,
     OPT_GRID,
     OPT_COLLECT,
+    OPT_PROGRESS,
     OPT_EXPECTED, /* the last option that means nothing to --plugin */
     OPT_NO_JOURNAL,
     OPT_PLUGIN,
@@ -74,6 +75,7 @@ static const struct option long_opts[] = {
     {"params", required_argument, NULL, OPT_PARAMS},
     {"grid", required_argument, NULL, OPT_GRID},
     {"collect", no_argument, NULL, OPT_COLLECT},
+    {"progress", required_argument, NULL, OPT_PROGRESS},
     {"no-journal", no_argument, NULL, OPT_NO_JOURNAL},
     {"plugin", required_argument, NULL, OPT_PLUGIN},
     {"plugin-arg", required_argument, NULL, OPT_PLUGIN_ARG},
@@ -146,6 +148,8 @@ static const char usage_text[] =
     "                      --cpus-per-task when set\n"
     "      --bind          pin each task to its own cores (else it may use all of the\n"
     "                      job's cores on its node)\n"
+    "      --progress T    a progress line every T (default 30s; 0: none); on a\n"
+    "                      terminal one live line instead, redrawn twice a second\n"
     "      --collect       the last line a task prints, key=value words or one JSON\n"
     "                      object, gives typed columns /results/KEY\n"
     "      --slice I/N     run only part I (from 0) of N equal contiguous parts of\n"
@@ -369,15 +373,18 @@ static enum tf_cli_outcome parse_run(int argc, char **argv, struct tf_config *cf
         case OPT_KILL_GRACE:
         case OPT_DRAIN:
         case OPT_WALLTIME:
+        case OPT_PROGRESS:
         case OPT_EXPECTED: {
             double v;
-            if (!tf_parse_seconds(optarg, &v) || (v <= 0 && c != OPT_KILL_GRACE && c != OPT_DRAIN))
+            if (!tf_parse_seconds(optarg, &v) ||
+                (v <= 0 && c != OPT_KILL_GRACE && c != OPT_DRAIN && c != OPT_PROGRESS))
                 return usage_error(err, "invalid duration '%s' (e.g. 90, 2.5, 10m, 01:30:00)",
                                    optarg);
             *(c == OPT_TIMEOUT      ? &cfg->timeout
               : c == OPT_KILL_GRACE ? &cfg->kill_grace
               : c == OPT_DRAIN      ? &cfg->drain
               : c == OPT_WALLTIME   ? &cfg->walltime
+              : c == OPT_PROGRESS   ? &cfg->progress
                                     : &cfg->expected_duration) = v;
             break;
         }
@@ -587,6 +594,7 @@ enum tf_cli_outcome tf_cli_parse(int argc, char **argv, struct tf_config *cfg, F
     cfg->capture_bytes = TF_DEFAULT_CAPTURE;
     cfg->kill_grace = TF_DEFAULT_KILL_GRACE;
     cfg->drain = TF_DEFAULT_DRAIN;
+    cfg->progress = TF_DEFAULT_PROGRESS;
     if (argc < 2)
         return usage_error(err, "%s", "missing command: use 'taskfarm run TASKFILE'");
     const char *cmd = argv[1];

@@ -12,6 +12,7 @@
 #define TF_DEFAULT_CAPTURE    (1024 * 1024)
 #define TF_DEFAULT_KILL_GRACE 5.0
 #define TF_DEFAULT_DRAIN      20.0
+#define TF_DEFAULT_PROGRESS   30.0
 
 enum tf_log_verbosity { TF_QUIET = -1, TF_NORMAL = 0, TF_VERBOSE = 1, TF_DEBUG = 2 };
 
@@ -50,6 +51,7 @@ struct tf_config {
     int ngrid;
     char *sweep_taskfile;    /* owned: OUT.h5.tasks, the expanded commands (then taskfile) */
     bool collect;            /* --collect: /results from the tasks' last output lines */
+    double progress;         /* seconds between progress lines (a terminal: live), 0: none */
     const char *export_file; /* taskfarm export: the result file (then output: where to) */
     int export_format;       /* enum tf_export_format */
     int nmerge;

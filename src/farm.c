@@ -497,6 +497,14 @@ enum tf_status tf_master_persist(struct tf_master *m, bool now)
 }
 
 /* Tick of the master running tasks itself: a stop reaches the running task here. */
+void tf_master_progress(struct tf_master *m, uint64_t running, bool force)
+{
+    uint64_t done = m->counts[1] + m->counts[2] + m->counts[3] + m->counts[4];
+    if (running > m->ntasks - done)
+        running = m->ntasks - done;
+    tf_progress_update(&m->progress, tf_monotonic(), done, done - m->counts[1], running, force);
+}
+
 static void local_tick(void *arg)
 {
     struct tf_master *m = arg;
@@ -532,6 +540,7 @@ static enum tf_status run_local(struct tf_master *m)
                 TF_TRY(st);
             } while (retry && m->stop == TF_RUNNING);
             TF_TRY(tf_master_persist(m, false));
+            tf_master_progress(m, 1, false);
             if (m->stop != TF_RUNNING)
                 return TF_OK; /* the rest stays NOT_RUN */
         }
@@ -726,7 +735,9 @@ int tf_farm_run(const struct tf_config *cfg)
                                  .timeout = cfg->timeout,
                                  .kill_grace = cfg->kill_grace,
                                  .extra_env = senv.list};
+    tf_progress_init(&m.progress, m.ntasks, cfg->verbosity < 0 ? 0 : cfg->progress, tf_monotonic());
     enum tf_status st = nworkers == 0 ? run_local(&m) : tf_master_run(&m);
+    tf_progress_end(&m.progress);
     int exit_code = finish_master(&m, st);
     if (st != TF_OK && nworkers > 0)
         tf_comm_abort(exit_code); /* workers may still be waiting for work */

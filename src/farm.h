@@ -10,6 +10,7 @@
 #include "h5out.h"
 #include "journal.h"
 #include "params.h"
+#include "progress.h"
 #include "scheduler.h"
 #include "taskfile.h"
 
@@ -54,6 +55,7 @@ struct tf_master {
     uint64_t first_task, file_tasks; /* --slice: its first task's id, the file's tasks */
     char slice[48];                  /* --slice: "I/N"; "" for the whole file */
     struct tf_params *params;        /* a sweep's table (--template), else NULL */
+    struct tf_progress progress;     /* progress lines on stderr */
     /* stopping early */
     uint64_t failures; /* tasks that did not succeed, after their retries */
     enum tf_stop stop;
@@ -69,6 +71,10 @@ struct tf_master {
  * has been stopped and every result stored. */
 enum tf_status tf_master_run(struct tf_master *m) TF_NODISCARD;
 /* A worker's loop: run what the master assigns until it says stop. */
+/* Progress on stderr when due (always with force): this run's outcomes so far, and
+ * `running` tasks. */
+void tf_master_progress(struct tf_master *m, uint64_t running, bool force);
+
 /* extra_env: "NAME=VALUE" strings for every task (the slot's cores and GPUs), or NULL. */
 enum tf_status tf_worker_run(const struct tf_config *cfg, int rank, uint64_t ntasks,
                              uint64_t first_task, const char *const *extra_env) TF_NODISCARD;

@@ -20,7 +20,6 @@
 /* A batch message is cut at this size even when the scheduler allows more tasks: long
  * command lines must not make messages of gigabytes. */
 #define ASSIGN_MAX_BYTES (4u << 20)
-#define PROGRESS_SECONDS 30.0
 /* Signals, the walltime and drain deadlines are looked at least this often. */
 #define WATCH_SECONDS 0.2
 
@@ -81,7 +80,6 @@ static struct tf_task returned_take(struct returned *q, int w)
 struct master_loop {
     struct tf_master *m;
     struct returned back;
-    double next_report;
     enum tf_stop told; /* the stop level workers were told about */
 };
 
@@ -224,21 +222,20 @@ static enum tf_status tell_stop(struct master_loop *L)
     return act(L);
 }
 
-static void report_progress(struct master_loop *L)
+static void report_progress(struct master_loop *L, bool force)
 {
     const struct tf_master *m = L->m;
-    double now = tf_monotonic();
-    if (now < L->next_report)
-        return;
-    L->next_report = now + PROGRESS_SECONDS;
     uint64_t done = m->counts[1] + m->counts[2] + m->counts[3] + m->counts[4];
-    tf_log(TF_LOG_INFO, "%llu of %llu tasks done (%llu not succeeded)", (unsigned long long)done,
-           (unsigned long long)m->ntasks, (unsigned long long)(done - m->counts[1]));
+    uint64_t out = m->ntasks - tf_sched_unassigned(m->sched); /* handed out */
+    uint64_t running = out > done ? out - done : 0;
+    if (running > (uint64_t)m->nworkers)
+        running = (uint64_t)m->nworkers; /* the rest wait in workers' queues */
+    tf_master_progress((struct tf_master *)m, running, force);
 }
 
 enum tf_status tf_master_run(struct tf_master *m)
 {
-    struct master_loop L = {.m = m, .next_report = tf_monotonic() + PROGRESS_SECONDS};
+    struct master_loop L = {.m = m};
     enum tf_status st = TF_OK;
     /* A walltime already too short for one task, or a signal during start-up: no task. */
     tf_master_watch(m);
@@ -260,8 +257,9 @@ enum tf_status tf_master_run(struct tf_master *m)
             st = tf_comm_progress(false);
         if (st == TF_OK)
             st = tf_master_persist(m, false);
-        report_progress(&L);
+        report_progress(&L, false);
     }
+
     if (st == TF_OK)
         st = tf_comm_progress(true);
     tf_log(TF_LOG_DEBUG, "%llu steals", (unsigned long long)tf_sched_steals(m->sched));

@@ -3,6 +3,7 @@ would give for it as it is (0 all succeeded, 1 all have an outcome, 4 tasks left
 result file). Campaign scripts decide on it whether to go on."""
 import os
 import re
+import shutil
 import signal
 import subprocess
 import time
@@ -56,6 +57,27 @@ def main():
     c.true(f"while running: time so far ({r.stdout})", "to now" in r.stdout)
     rc, out, _ = status(os.path.join(wd, "busy.h5"))
     c.eq("after it: complete", rc, 0)
+
+    # Progress: plain lines in a log (no carriage returns), one live line on a terminal.
+    prog = os.path.join(wd, "prog.tasks")
+    with open(prog, "w") as f:
+        f.write("sleep 0.2\n" * 12)
+    r = harness.run(args, 3, "run", prog, "-o", os.path.join(wd, "prog.h5"), "--progress", "0.4")
+    lines = [ln for ln in r.stderr.splitlines() if "tasks done" in ln]
+    c.true(f"progress in a log: lines ({r.stderr[-600:]})",
+           len(lines) >= 2 and all(re.match(r"taskfarm: \d+ of 12 tasks done \(0 not succeeded\), \d+ running, "
+                                            r"[0-9.]+ tasks/s", ln) for ln in lines))
+    c.true("progress in a log: no carriage return", "\r" not in r.stderr)
+    r = harness.run(args, 2, "run", prog, "-o", os.path.join(wd, "prog.h5"), "--force", "--progress", "0")
+    c.true(f"--progress 0: none ({r.stderr[-300:]})", "tasks done" not in r.stderr)
+    if shutil.which("script"):
+        cmd = f"{args.taskfarm} run {prog} -o {os.path.join(wd, 'tty.h5')}"
+        r = subprocess.run(["script", "-qec", cmd, "/dev/null"], capture_output=True, timeout=60)
+        tty = r.stdout.decode(errors="replace")  # bytes: text mode would turn \r into \n
+        c.true(f"progress on a terminal: one line redrawn ({tty[-300:]!r})",
+               len(re.findall(r"\r\d+ of 12 tasks done", tty)) >= 2)
+        c.true(f"progress on a terminal: ends with the whole count ({tty[-300:]!r})",
+               re.search(r"\r12 of 12 tasks done[^\r\n]*\r?\n", tty) is not None)
 
     # Stopped by a signal (as at a time limit) before anything finished: every task is left.
     slow = os.path.join(wd, "slow.tasks")
