@@ -96,6 +96,7 @@ static const char usage_text[] =
     "       taskfarm status RESULTS.h5          (how far a run is; exit as for run)\n"
     "       taskfarm merge -o OUT.h5 [--force] PART.h5...  (join --slice results)\n"
     "       taskfarm export RESULTS.h5 [--csv|--tsv|--json-lines] [-o FILE]\n"
+    "       taskfarm report RESULTS.h5 [-o REPORT.html|REPORT.svg]  (timeline, durations)\n"
     "       taskfarm --help | --version\n"
     "\n"
     "Runs every line of TASKFILE as `/bin/sh -c LINE` spread over MPI ranks (rank 0 is the\n"
@@ -556,6 +557,36 @@ static enum tf_cli_outcome parse_export(int argc, char **argv, struct tf_config 
     return TF_CLI_EXPORT;
 }
 
+/* taskfarm report RESULTS.h5 [-o REPORT.html|REPORT.svg] (default: RESULTS.html) */
+static enum tf_cli_outcome parse_report(int argc, char **argv, struct tf_config *cfg, FILE *err)
+{
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i];
+        if ((strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) && i + 1 < argc &&
+            argv[i + 1][0]) {
+            free(cfg->output);
+            cfg->output = tf_xstrdup(argv[++i]);
+        } else if (a[0] == '-' || cfg->export_file) {
+            return usage_error(err,
+                               a[0] == '-' ? "unknown or incomplete option '%s' for report"
+                                           : "unexpected argument '%s': report takes one file",
+                               a);
+        } else {
+            cfg->export_file = a;
+        }
+    }
+    if (cfg->export_file == NULL)
+        return usage_error(err, "%s", "use 'taskfarm report RESULTS.h5 [-o REPORT.html|.svg]'");
+    if (cfg->output == NULL) {
+        const char *base = strrchr(cfg->export_file, '/');
+        base = base ? base + 1 : cfg->export_file;
+        size_t n = strcspn(base, ".");
+        cfg->output = tf_xmalloc(n + 6);
+        snprintf(cfg->output, n + 6, "%.*s.html", (int)n, base);
+    }
+    return TF_CLI_REPORT;
+}
+
 /* taskfarm merge -o OUT.h5 [--force] PART.h5... */
 static enum tf_cli_outcome parse_merge(int argc, char **argv, struct tf_config *cfg, FILE *err)
 {
@@ -618,6 +649,8 @@ enum tf_cli_outcome tf_cli_parse(int argc, char **argv, struct tf_config *cfg, F
         return parse_merge(argc, argv, cfg, err);
     if (strcmp(cmd, "export") == 0)
         return parse_export(argc, argv, cfg, err);
+    if (strcmp(cmd, "report") == 0)
+        return parse_report(argc, argv, cfg, err);
     if (strcmp(cmd, "run") != 0)
         return usage_error(err, cmd[0] == '-' ? "unknown option '%s'" : "unknown command '%s'",
                            cmd);

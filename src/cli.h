@@ -13,6 +13,7 @@ enum tf_cli_outcome {
     TF_CLI_STATUS, /* `taskfarm status FILE`: cfg->output names FILE */
     TF_CLI_MERGE,  /* `taskfarm merge -o OUT PART...`: cfg->output, force, merge_parts */
     TF_CLI_EXPORT, /* `taskfarm export FILE [--csv|--tsv|--json-lines] [-o OUT]` */
+    TF_CLI_REPORT, /* `taskfarm report FILE [-o OUT.html|OUT.svg]`: export_file, output */
 };
 
 /* Parse argv. Help and version go to `out`, the one-line error to `err`; either may be NULL

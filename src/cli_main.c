@@ -14,6 +14,7 @@
 #include "log.h"
 #include "merge.h"
 #include "plugin.h"
+#include "report.h"
 #include "stopsig.h"
 #include "taskfarm.h"
 #include "util.h"
@@ -140,6 +141,11 @@ int taskfarm_cli_main(int argc, char **argv)
         int code = printer ? tf_export_run(cfg.export_file,
                                            (enum tf_export_format)cfg.export_format, cfg.output)
                            : TF_EXIT_OK;
+        tf_config_fini(&cfg);
+        return code;
+    }
+    case TF_CLI_REPORT: {
+        int code = printer ? tf_report_run(cfg.export_file, cfg.output) : TF_EXIT_OK;
         tf_config_fini(&cfg);
         return code;
     }

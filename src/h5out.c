@@ -751,6 +751,7 @@ static void inspect_more(hid_t f, struct tf_h5out_info *info)
         info->taskfile_ntasks = (uint64_t)v;
     if (tf_h5_read_attr_i64(f, "capture_bytes", &v) == 0 && v >= 0)
         info->capture_bytes = (uint64_t)v;
+    tf_h5_read_attr_i64(f, "nworkers", &info->nworkers);
     read_attr_f64(f, "start_time", &info->start_time);
     read_attr_f64(f, "end_time", &info->end_time);
     tf_h5_read_attr_str(f, "slurm_job_ids", info->slurm_job_ids, sizeof info->slurm_job_ids);
@@ -1094,6 +1095,43 @@ enum tf_status tf_h5out_summary(const char *path, struct tf_h5out_summary *s, ch
     if (rc != 0) {
         snprintf(errmsg, errlen, "cannot read '%s' (if its run is writing it, try again)", path);
         tf_h5out_summary_fini(s);
+        return TF_EINPUT;
+    }
+    return TF_OK;
+}
+
+enum tf_status tf_h5out_each_timing(const char *path,
+                                    void (*fn)(const struct tf_timing *t, void *arg), void *arg,
+                                    char *errmsg, size_t errlen)
+{
+    enum { BLOCK = 1 << 16 };
+    struct tf_h5out_info info;
+    if (tf_h5out_inspect(path, &info, errmsg, errlen) != TF_OK)
+        return TF_EINPUT;
+    struct reader r;
+    reader_open(&r, path);
+    int8_t *st = tf_xmalloc(BLOCK);
+    int32_t *rank = tf_xmalloc(BLOCK * sizeof *rank);
+    double *start = tf_xmalloc(BLOCK * sizeof *start), *end = tf_xmalloc(BLOCK * sizeof *end);
+    int rc = r.group < 0 ? -1 : 0;
+    for (uint64_t at = 0; rc == 0 && at < info.ntasks; at += BLOCK) {
+        size_t n = info.ntasks - at < BLOCK ? (size_t)(info.ntasks - at) : BLOCK;
+        rc = read_col(r.group, cols[C_STATUS].name, r.h.status_type, at, n, st) |
+             read_col(r.group, cols[C_RANK].name, H5T_NATIVE_INT32, at, n, rank) |
+             read_col(r.group, cols[C_START].name, H5T_NATIVE_DOUBLE, at, n, start) |
+             read_col(r.group, cols[C_END].name, H5T_NATIVE_DOUBLE, at, n, end);
+        for (size_t i = 0; rc == 0 && i < n; i++) {
+            struct tf_timing t = {at + i, rank[i], st[i], start[i], end[i]};
+            fn(&t, arg);
+        }
+    }
+    free(st);
+    free(rank);
+    free(start);
+    free(end);
+    reader_close(&r);
+    if (rc != 0) {
+        snprintf(errmsg, errlen, "cannot read '%s' (if its run is writing it, try again)", path);
         return TF_EINPUT;
     }
     return TF_OK;

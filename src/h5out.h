@@ -54,6 +54,7 @@ struct tf_h5out_info {
     char slice[48]; /* --slice "I/N" it holds; "" for a whole task file */
     /* for taskfarm merge: where the slice starts, the whole file's tasks, the run's times */
     uint64_t first_task, taskfile_ntasks, capture_bytes;
+    int64_t nworkers;
     double start_time, end_time;
     char slurm_job_ids[1024];
 };
@@ -119,6 +120,19 @@ bool tf_h5table_numeric(const struct tf_h5table *t, int col);
 enum tf_status tf_h5table_read(const struct tf_h5table *t, uint64_t first, size_t n,
                                char **cells) TF_NODISCARD;
 void tf_h5table_close(struct tf_h5table *t);
+
+/* One task's place in time, for reports. */
+struct tf_timing {
+    uint64_t id;
+    int32_t rank;
+    int8_t status;
+    double start, end; /* NaN: not run */
+};
+
+/* Call fn for every row of the result file at path, in blocks (no lock taken). */
+enum tf_status tf_h5out_each_timing(const char *path,
+                                    void (*fn)(const struct tf_timing *t, void *arg), void *arg,
+                                    char *errmsg, size_t errlen) TF_NODISCARD;
 
 #define TF_SUMMARY_FAILED  5
 #define TF_SUMMARY_SLOWEST 3

@@ -4,7 +4,8 @@
 set -eu
 pkgs="gcc libc6-dev make cmake pkg-config openmpi-bin libopenmpi-dev libhdf5-openmpi-dev
       hdf5-tools check python3-h5py python3-pandas valgrind procps
-      slurmctld slurmd slurm-client munge iproute2 r-cran-hdf5r"
+      slurmctld slurmd slurm-client munge iproute2 r-cran-hdf5r
+      chromium python3-pil"
 # A minimal Debian (a container, a debootstrap chroot) may have no /etc/hosts, and then not
 # even "localhost" resolves: Slurm's and PMIx's name lookups stall on it (tests/slurm).
 if ! getent hosts localhost >/dev/null && [ "$(id -u)" = 0 ]; then

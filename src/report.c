@@ -1,0 +1,259 @@
+/* report.c - a run's timeline, duration histogram and utilisation as SVG (alone, or inside
+ * a small HTML page), computed from the result file's rank, start, end and status columns.
+ */
+#include "report.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "h5out.h"
+#include "task.h"
+#include "util.h"
+
+#define WIDTH      1200.0
+#define LEFT       80.0 /* lane labels */
+#define PLOT_W     (WIDTH - LEFT - 20.0)
+#define LANE_MAX_H 18.0
+#define LANES_H    420.0 /* the timeline's height at most */
+#define HIST_BINS  40
+#define UTIL_BINS  300
+#define MARKER     "#123456" /* one per lane at its left edge: tests count lanes by it */
+
+static const char *const colours[TF_TASK_STATUS_COUNT] = {"#bdbdbd", "#2e7d32", "#c62828",
+                                                          "#6a1b9a", "#ef6c00"};
+
+struct bar {
+    int32_t rank;
+    int8_t status;
+    double start, end;
+};
+
+struct data {
+    struct bar *v;
+    size_t n, cap;
+    int lanes, first_rank; /* a lane per worker: ranks first_rank .. first_rank + lanes - 1 */
+    uint64_t total, counts[TF_TASK_STATUS_COUNT];
+    double t0, t1;
+};
+
+static void take(const struct tf_timing *t, void *arg)
+{
+    struct data *d = arg;
+    d->total++;
+    d->counts[t->status >= 0 && t->status < TF_TASK_STATUS_COUNT ? t->status : 0]++;
+    if (t->status == TF_TASK_NOT_RUN || isnan(t->start) || isnan(t->end) || t->rank < 0)
+        return;
+    if (d->n == d->cap) {
+        d->cap = d->cap ? 2 * d->cap : 1024;
+        d->v = tf_xrealloc(d->v, d->cap * sizeof *d->v);
+    }
+    d->v[d->n++] = (struct bar){t->rank, t->status, t->start, t->end};
+    d->t0 = d->n == 1 || t->start < d->t0 ? t->start : d->t0;
+    d->t1 = d->n == 1 || t->end > d->t1 ? t->end : d->t1;
+}
+
+static int by_lane(const void *a, const void *b)
+{
+    const struct bar *x = a, *y = b;
+    if (x->rank != y->rank)
+        return x->rank < y->rank ? -1 : 1;
+    return x->start < y->start ? -1 : x->start > y->start;
+}
+
+/* Bars of one lane, neighbours of one colour closer than half a pixel drawn as one: a
+ * million tasks make at most a few thousand rectangles per lane. */
+static void draw_lane(FILE *f, const struct bar *b, size_t n, double y, double h, double t0,
+                      double scale)
+{
+    size_t i = 0;
+    while (i < n) {
+        double x0 = (b[i].start - t0) * scale, x1 = (b[i].end - t0) * scale;
+        size_t j = i + 1;
+        while (j < n && b[j].status == b[i].status && (b[j].start - t0) * scale - x1 < 0.5) {
+            double e = (b[j].end - t0) * scale;
+            x1 = e > x1 ? e : x1;
+            j++;
+        }
+        fprintf(f, "<rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\" fill=\"%s\"/>\n",
+                LEFT + x0, y, x1 - x0 < 0.5 ? 0.5 : x1 - x0, h, colours[b[i].status]);
+        i = j;
+    }
+}
+
+static double timeline(FILE *f, struct data *d, double top)
+{
+    int lanes = d->lanes;
+    double h = LANES_H / lanes < LANE_MAX_H ? LANES_H / lanes : LANE_MAX_H;
+    double span = d->t1 > d->t0 ? d->t1 - d->t0 : 1, scale = PLOT_W / span;
+    fprintf(f,
+            "<text x=\"%.0f\" y=\"%.0f\" class=\"h\">Timeline: one lane per rank, one bar per "
+            "task (%.1f s)</text>\n",
+            LEFT, top + 14, span);
+    top += 24;
+    qsort(d->v, d->n, sizeof *d->v, by_lane);
+    size_t at = 0;
+    while (at < d->n && d->v[at].rank < d->first_rank)
+        at++; /* tasks of a rank that is not a worker now (an earlier run's layout) */
+    for (int lane = 0; lane < lanes; lane++) {
+        int rank = d->first_rank + lane;
+        double y = top + lane * h;
+        fprintf(f, "<rect x=\"%.0f\" y=\"%.2f\" width=\"%.0f\" height=\"%.2f\" fill=\"%s\"/>\n",
+                LEFT, y, PLOT_W, h, lane % 2 ? "#ffffff" : "#f3f3f3");
+        fprintf(f, "<rect x=\"2\" y=\"%.2f\" width=\"8\" height=\"%.2f\" fill=\"" MARKER "\"/>\n",
+                y + h * 0.2, h * 0.6 < 1 ? 1 : h * 0.6);
+        if (h >= 9)
+            fprintf(f, "<text x=\"14\" y=\"%.2f\" class=\"s\">rank %d</text>\n", y + h * 0.75,
+                    rank);
+        size_t from = at;
+        while (at < d->n && d->v[at].rank == rank)
+            at++;
+        draw_lane(f, d->v + from, at - from, y + 1, h - 2 > 1 ? h - 2 : 1, d->t0, scale);
+    }
+    return top + lanes * h + 16;
+}
+
+static double histogram(FILE *f, const struct data *d, double top)
+{
+    double lo = INFINITY, hi = 0;
+    for (size_t i = 0; i < d->n; i++) {
+        double s = d->v[i].end - d->v[i].start;
+        lo = s < lo ? s : lo;
+        hi = s > hi ? s : hi;
+    }
+    uint64_t bins[HIST_BINS] = {0}, most = 1;
+    double width = hi > lo ? (hi - lo) / HIST_BINS : 1;
+    for (size_t i = 0; i < d->n; i++) {
+        int b = (int)((d->v[i].end - d->v[i].start - lo) / width);
+        bins[b >= HIST_BINS ? HIST_BINS - 1 : b]++;
+    }
+    for (int b = 0; b < HIST_BINS; b++)
+        most = bins[b] > most ? bins[b] : most;
+    fprintf(f,
+            "<text x=\"%.0f\" y=\"%.0f\" class=\"h\">Task durations: %.3g s to %.3g s, %d "
+            "bins</text>\n",
+            LEFT, top + 14, d->n ? lo : 0, hi, HIST_BINS);
+    top += 24;
+    double bw = PLOT_W / HIST_BINS, hh = 120;
+    for (int b = 0; b < HIST_BINS; b++) {
+        double h = hh * (double)bins[b] / (double)most;
+        fprintf(f,
+                "<rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\" fill=\"#1565c0\">"
+                "<title>%.3g-%.3g s: %llu tasks</title></rect>\n",
+                LEFT + b * bw + 1, top + hh - h, bw - 2, h, lo + b * width, lo + (b + 1) * width,
+                (unsigned long long)bins[b]);
+    }
+    return top + hh + 24;
+}
+
+static double utilisation(FILE *f, const struct data *d, double top, int workers)
+{
+    double busy[UTIL_BINS] = {0}, span = d->t1 > d->t0 ? d->t1 - d->t0 : 1;
+    double bin = span / UTIL_BINS;
+    for (size_t i = 0; i < d->n; i++) /* each task's seconds spread over the bins it covers */
+        for (int b = (int)((d->v[i].start - d->t0) / bin); b < UTIL_BINS; b++) {
+            double b0 = d->t0 + b * bin, b1 = b0 + bin;
+            double s = d->v[i].start > b0 ? d->v[i].start : b0,
+                   e = d->v[i].end < b1 ? d->v[i].end : b1;
+            if (e <= b0 && b0 > d->v[i].end)
+                break;
+            busy[b] += e > s ? e - s : 0;
+        }
+    double hh = 100;
+    fprintf(f, "<text x=\"%.0f\" y=\"%.0f\" class=\"h\">Workers busy over time (of %d)</text>\n",
+            LEFT, top + 14, workers);
+    top += 24;
+    fprintf(f, "<rect x=\"%.0f\" y=\"%.0f\" width=\"%.0f\" height=\"%.0f\" fill=\"#f3f3f3\"/>\n",
+            LEFT, top, PLOT_W, hh);
+    fprintf(f, "<polyline fill=\"none\" stroke=\"#2e7d32\" stroke-width=\"1.5\" points=\"");
+    for (int b = 0; b < UTIL_BINS; b++) {
+        double share = busy[b] / (bin * (workers > 0 ? workers : 1));
+        fprintf(f, "%.1f,%.1f ", LEFT + (b + 0.5) * PLOT_W / UTIL_BINS,
+                top + hh - hh * (share > 1 ? 1 : share));
+    }
+    fprintf(f, "\"/>\n");
+    return top + hh + 20;
+}
+
+static void legend(FILE *f, const struct data *d, const char *path, double y)
+{
+    fprintf(f, "<text x=\"%.0f\" y=\"%.0f\" class=\"t\">", LEFT, y);
+    for (const char *p = path; *p; p++) /* the file name, XML-escaped */
+        fputs(*p == '<' ? "&lt;" : *p == '&' ? "&amp;" : *p == '>' ? "&gt;" : (char[2]){*p, 0}, f);
+    fprintf(f, ": %llu tasks</text>\n", (unsigned long long)d->total);
+    double x = LEFT;
+    for (int s = 1; s < TF_TASK_STATUS_COUNT + 1; s++) {
+        int st = s % TF_TASK_STATUS_COUNT;
+        fprintf(f,
+                "<rect x=\"%.0f\" y=\"%.0f\" width=\"12\" height=\"12\" fill=\"%s\"/>"
+                "<text x=\"%.0f\" y=\"%.0f\" class=\"s\">%s %llu</text>\n",
+                x, y + 10, colours[st], x + 16, y + 21, tf_task_status_name(st),
+                (unsigned long long)d->counts[st]);
+        x += 190;
+    }
+}
+
+static void write_svg(FILE *f, struct data *d, const char *path, int workers)
+{
+    double lane_h = LANES_H / d->lanes < LANE_MAX_H ? LANES_H / d->lanes : LANE_MAX_H;
+    double height = 50 + 24 + d->lanes * lane_h + 16 + 168 + 144 + 10;
+    fprintf(f,
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" "
+            "viewBox=\"0 0 %.0f %.0f\" font-family=\"sans-serif\">\n"
+            "<style>.t{font-size:16px;font-weight:bold}.h{font-size:13px}.s{font-size:11px}"
+            "</style>\n<rect width=\"100%%\" height=\"100%%\" fill=\"#ffffff\"/>\n",
+            WIDTH, height, WIDTH, height);
+    legend(f, d, path, 20);
+    double y = timeline(f, d, 50);
+    y = histogram(f, d, y);
+    utilisation(f, d, y, workers);
+    fprintf(f, "</svg>\n");
+}
+
+int tf_report_run(const char *path, const char *output)
+{
+    char err[1200];
+    struct data d = {0};
+    struct tf_h5out_info info;
+    if (tf_h5out_inspect(path, &info, err, sizeof err) != TF_OK ||
+        tf_h5out_each_timing(path, take, &d, err, sizeof err) != TF_OK) {
+        fprintf(stderr, "taskfarm: error: %s\n", err);
+        free(d.v);
+        return TF_EXIT_USAGE;
+    }
+    size_t len = strlen(output);
+    bool svg = len > 4 && strcmp(output + len - 4, ".svg") == 0;
+    FILE *f = fopen(output, "wx");
+    if (f == NULL) {
+        fprintf(stderr, "taskfarm: error: cannot create '%s': %s\n", output,
+                errno == EEXIST ? "it exists (choose another name, or remove it)"
+                                : strerror(errno));
+        free(d.v);
+        return TF_EXIT_USAGE;
+    }
+    /* workers are ranks 1..nworkers; a run without a launcher is rank 0 alone */
+    int workers = info.nworkers > 0 ? (int)info.nworkers : 1;
+    bool solo = true;
+    for (size_t i = 0; i < d.n && solo; i++)
+        solo = d.v[i].rank == 0;
+    d.lanes = workers;
+    d.first_rank = solo && d.n > 0 ? 0 : 1;
+    if (!svg)
+        fprintf(
+            f, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>taskfarm report</title>"
+               "</head>\n<body style=\"margin:0;background:#fff\">\n");
+    write_svg(f, &d, path, workers);
+    if (!svg)
+        fprintf(f, "</body></html>\n");
+    free(d.v);
+    if (ferror(f) | fclose(f)) {
+        fprintf(stderr, "taskfarm: error: writing '%s' failed; it was removed\n", output);
+        unlink(output);
+        return TF_EXIT_INTERNAL;
+    }
+    return TF_EXIT_OK;
+}

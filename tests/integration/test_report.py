@@ -1,0 +1,84 @@
+"""taskfarm report: the HTML and SVG files for a run of 5 workers with failures and a
+timed-out task. The SVG text is checked (a lane per worker, bars in the outcome colours,
+self-contained: no external reference), then the HTML is rendered by headless Chromium
+(Debian's chromium) to a PNG whose pixels are checked: not blank, five lane markers, red
+and orange bars present. Without chromium or python3-pil: "skipped" and why (exit 77)."""
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+import harness
+
+MARKER = (0x12, 0x34, 0x56)
+
+
+def main():
+    args = harness.parse_args()
+    wd = harness.workdir()
+    c = harness.Checker()
+    tasks = os.path.join(wd, "r.tasks")
+    with open(tasks, "w") as f:
+        for i in range(40):
+            f.write("sleep 5\n" if i == 7 else f"sleep 0.0{i % 7}; exit {int(i % 13 == 5)}\n")
+    out = os.path.join(wd, "r.h5")
+    r = harness.run(args, 6, "run", tasks, "-o", out, "--timeout", "0.5")
+    c.eq(f"the run: some failed ({r.stderr[-300:]})", r.returncode, 1)
+    rep = os.path.join(wd, "r.html")
+    r = subprocess.run([args.taskfarm, "report", out], cwd=wd, capture_output=True, text=True)
+    c.eq(f"report: exit ({r.stderr})", r.returncode, 0)
+    with open(rep) as f:
+        html = f.read()
+    c.eq("report: a lane marker per worker", html.count('fill="#123456"'), 5)
+    c.eq("report: lanes labelled rank 1..5", re.findall(r">rank (\d+)<", html), ["1", "2", "3", "4", "5"])
+    c.true("report: failed bars in red, the timed-out one in orange",
+           'fill="#c62828"/>' in html and 'fill="#ef6c00"/>' in html)
+    c.true("report: legend counts", "FAILED 3<" in html and "TIMED_OUT 1<" in html and "SUCCEEDED 36<" in html)
+    c.true("report: self-contained (no external reference)",
+           re.search(r"(src|href)=|url\(|@import|<script", html) is None)
+    svg = os.path.join(wd, "r.svg")
+    r = subprocess.run([args.taskfarm, "report", out, "-o", svg], capture_output=True, text=True)
+    with open(svg) as f:
+        c.true("report .svg: a bare SVG document", f.read().startswith("<svg xmlns="))
+    r = subprocess.run([args.taskfarm, "report", out, "-o", svg], capture_output=True, text=True)
+    c.eq(f"report over an existing file: refused ({r.stderr})", r.returncode, 2)
+    r = subprocess.run([args.taskfarm, "report", tasks, "-o", os.path.join(wd, "x.html")],
+                       capture_output=True, text=True)
+    c.eq("report of a file that is not a result file: exit 2", r.returncode, 2)
+    c.true("... and nothing written", not os.path.exists(os.path.join(wd, "x.html")))
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    try:
+        from PIL import Image
+    except ImportError:
+        Image = None
+    if not chromium or Image is None:
+        c.finish()  # the text checks above must pass before the skip is reported
+        print("skipped the rendering: chromium and python3-pil are needed (apt-get install "
+              "chromium python3-pil)")
+        sys.exit(77)
+    png = os.path.join(wd, "r.png")
+    r = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                        "--window-size=1200,900", f"--screenshot={png}", "file://" + rep],
+                       capture_output=True, text=True, timeout=120, cwd=wd)
+    c.true(f"chromium rendered it ({r.stderr[-300:]})", os.path.exists(png))
+    if os.path.exists(png):
+        img = Image.open(png).convert("RGB")
+        w, h = img.size
+        colours = set(img.getdata())
+        c.true(f"the picture is not blank ({len(colours)} colours)", len(colours) > 20)
+        runs, inside = 0, False
+        for y in range(h):  # lane markers: runs of the marker colour down the left edge
+            px = img.getpixel((5, y))
+            hit = all(abs(a - b) < 24 for a, b in zip(px, MARKER))
+            runs += hit and not inside
+            inside = hit
+        c.eq("the picture has five lanes", runs, 5)
+        red = sum(1 for p in img.getdata() if p[0] > 170 and p[1] < 70 and p[2] < 70)
+        c.true(f"failed tasks show in red ({red} pixels)", red > 50)
+    c.finish()
+
+
+if __name__ == "__main__":
+    main()
