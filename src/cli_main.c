@@ -71,7 +71,7 @@ static void status_details(const struct tf_h5out_summary *s)
     if (s->nslowest > 0) {
         printf("  slowest:");
         for (int i = 0; i < s->nslowest; i++)
-            printf("%s task %llu (%.1f s)", i ? "," : "", (unsigned long long)s->slowest[i],
+            printf("%s task %llu (%.3g s)", i ? "," : "", (unsigned long long)s->slowest[i],
                    s->slowest_seconds[i]);
         printf("\n");
     }
