@@ -196,10 +196,13 @@ void tf_config_fini(struct tf_config *cfg)
 
 static enum tf_cli_outcome usage_error(FILE *err, const char *fmt, const char *what)
 {
+    /* One write: under mpirun, its own notices can land between the pieces of a line. */
+    char msg[2048], line[2200];
     if (err) {
-        fprintf(err, "taskfarm: error: ");
-        fprintf(err, fmt, what);
-        fprintf(err, " (see 'taskfarm --help')\n");
+        snprintf(msg, sizeof msg, fmt, what);
+        snprintf(line, sizeof line, "taskfarm: error: %s (see 'taskfarm --help')\n", msg);
+        fputs(line, err);
+        fflush(err);
     }
     return TF_CLI_USAGE;
 }

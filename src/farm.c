@@ -28,7 +28,7 @@
 
 static void input_error(const char *msg)
 {
-    fprintf(stderr, "taskfarm: error: %s\n", msg);
+    tf_print_error("%s", msg);
 }
 
 /* Refuse an output path we must not or cannot write. One line in errmsg. */

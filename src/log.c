@@ -50,3 +50,15 @@ void tf_log_emit(enum tf_log_level lvl, const char *fmt, ...)
     ssize_t w = write(STDERR_FILENO, line, len);
     (void)w; /* nothing sensible to do if stderr is gone */
 }
+
+void tf_print_error(const char *fmt, ...)
+{
+    char msg[2048], line[2100];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    snprintf(line, sizeof line, "taskfarm: error: %s\n", msg);
+    fputs(line, stderr);
+    fflush(stderr);
+}

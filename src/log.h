@@ -25,4 +25,8 @@ void tf_log_emit(enum tf_log_level lvl, const char *fmt, ...) TF_PRINTF(2, 3);
             tf_log_emit((lvl), __VA_ARGS__);                                                       \
     } while (0)
 
+/* "taskfarm: error: MESSAGE" on stderr as one write: under mpirun, the launcher's own
+ * notices can otherwise land between the pieces of the line. */
+void tf_print_error(const char *fmt, ...) TF_PRINTF(1, 2);
+
 #endif

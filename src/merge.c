@@ -23,9 +23,9 @@ struct part {
 
 static int refuse(const char *fmt, const char *a, const char *b)
 {
-    fprintf(stderr, "taskfarm: error: ");
-    fprintf(stderr, fmt, a, b);
-    fputc('\n', stderr);
+    char msg[2048];
+    snprintf(msg, sizeof msg, fmt, a, b);
+    tf_print_error("%s", msg);
     return TF_EXIT_USAGE;
 }
 

@@ -23,9 +23,9 @@ typedef int (*setup_fn)(struct taskfarm_map *map, const char *arg);
 static int fail(const char *fmt, const char *a, const char *b)
 {
     if (tf_comm_rank() == 0) {
-        fprintf(stderr, "taskfarm: error: ");
-        fprintf(stderr, fmt, a, b);
-        fputc('\n', stderr);
+        char msg[2048];
+        snprintf(msg, sizeof msg, fmt, a, b);
+        tf_print_error("%s", msg);
     }
     return TF_EXIT_USAGE;
 }
