@@ -530,29 +530,53 @@ static enum tf_cli_outcome parse_run(int argc, char **argv, struct tf_config *cf
     return TF_CLI_RUN;
 }
 
+/* For merge, export and report: whether argv[*i] is -o FILE, --output FILE or --output=FILE
+ * (then taken into cfg->output, *i past it). */
+static bool take_output(int argc, char **argv, int *i, struct tf_config *cfg)
+{
+    const char *a = argv[*i], *v = NULL;
+    if ((strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) && *i + 1 < argc && argv[*i + 1][0])
+        v = argv[++*i];
+    else if (strncmp(a, "--output=", 9) == 0 && a[9])
+        v = a + 9;
+    if (v) {
+        free(cfg->output);
+        cfg->output = tf_xstrdup(v);
+    }
+    return v != NULL;
+}
+
+/* For export and report: -o FILE or the one result file to read (cfg->export_file). */
+static enum tf_cli_outcome take_output_or_file(int argc, char **argv, int *i, struct tf_config *cfg,
+                                               FILE *err)
+{
+    const char *a = argv[*i];
+    if (take_output(argc, argv, i, cfg))
+        return TF_CLI_RUN;
+    if (a[0] == '-')
+        return usage_error(err,
+                           strcmp(argv[1], "export") == 0
+                               ? "unknown or incomplete option '%s' for export"
+                               : "unknown or incomplete option '%s' for report",
+                           a);
+    if (cfg->export_file)
+        return usage_error(err, "unexpected argument '%s': give one result file", a);
+    cfg->export_file = a;
+    return TF_CLI_RUN;
+}
+
 /* taskfarm export RESULTS.h5 [--csv | --tsv | --json-lines] [-o FILE] */
 static enum tf_cli_outcome parse_export(int argc, char **argv, struct tf_config *cfg, FILE *err)
 {
     static const char *const formats[] = {"--csv", "--tsv", "--json-lines"};
     for (int i = 2; i < argc; i++) {
-        const char *a = argv[i];
         int f = -1;
         for (int k = 0; k < 3; k++)
-            f = strcmp(a, formats[k]) == 0 ? k : f;
-        if (f >= 0) {
+            f = strcmp(argv[i], formats[k]) == 0 ? k : f;
+        if (f >= 0)
             cfg->export_format = f;
-        } else if ((strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) && i + 1 < argc &&
-                   argv[i + 1][0]) {
-            free(cfg->output);
-            cfg->output = tf_xstrdup(argv[++i]);
-        } else if (a[0] == '-' || cfg->export_file) {
-            return usage_error(err,
-                               a[0] == '-' ? "unknown or incomplete option '%s' for export"
-                                           : "unexpected argument '%s': export takes one file",
-                               a);
-        } else {
-            cfg->export_file = a;
-        }
+        else if (take_output_or_file(argc, argv, &i, cfg, err) != TF_CLI_RUN)
+            return TF_CLI_USAGE;
     }
     if (cfg->export_file == NULL)
         return usage_error(err, "%s",
@@ -563,21 +587,9 @@ static enum tf_cli_outcome parse_export(int argc, char **argv, struct tf_config 
 /* taskfarm report RESULTS.h5 [-o REPORT.html|REPORT.svg] (default: RESULTS.html) */
 static enum tf_cli_outcome parse_report(int argc, char **argv, struct tf_config *cfg, FILE *err)
 {
-    for (int i = 2; i < argc; i++) {
-        const char *a = argv[i];
-        if ((strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) && i + 1 < argc &&
-            argv[i + 1][0]) {
-            free(cfg->output);
-            cfg->output = tf_xstrdup(argv[++i]);
-        } else if (a[0] == '-' || cfg->export_file) {
-            return usage_error(err,
-                               a[0] == '-' ? "unknown or incomplete option '%s' for report"
-                                           : "unexpected argument '%s': report takes one file",
-                               a);
-        } else {
-            cfg->export_file = a;
-        }
-    }
+    for (int i = 2; i < argc; i++)
+        if (take_output_or_file(argc, argv, &i, cfg, err) != TF_CLI_RUN)
+            return TF_CLI_USAGE;
     if (cfg->export_file == NULL)
         return usage_error(err, "%s", "use 'taskfarm report RESULTS.h5 [-o REPORT.html|.svg]'");
     if (cfg->output == NULL) {
@@ -596,17 +608,11 @@ static enum tf_cli_outcome parse_merge(int argc, char **argv, struct tf_config *
     cfg->command_line = join_argv(argc, argv);
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
-        if ((strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) && i + 1 < argc &&
-            argv[i + 1][0]) {
-            free(cfg->output);
-            cfg->output = tf_xstrdup(argv[++i]);
-        } else if (strncmp(a, "--output=", 9) == 0 && a[9]) {
-            free(cfg->output);
-            cfg->output = tf_xstrdup(a + 9);
-        } else if (strcmp(a, "--force") == 0) {
+        if (take_output(argc, argv, &i, cfg))
+            continue;
+        if (strcmp(a, "--force") == 0) {
             cfg->force = true;
         } else if (a[0] == '-') {
-            tf_config_fini(cfg);
             return usage_error(err, "unknown or incomplete option '%s' for merge", a);
         } else {
             if (cfg->merge_parts == NULL)
@@ -614,11 +620,28 @@ static enum tf_cli_outcome parse_merge(int argc, char **argv, struct tf_config *
             cfg->merge_parts[cfg->nmerge++] = argv[i];
         }
     }
-    if (cfg->output == NULL || cfg->nmerge == 0) {
-        tf_config_fini(cfg);
+    if (cfg->output == NULL || cfg->nmerge == 0)
         return usage_error(err, "%s", "use 'taskfarm merge -o OUT.h5 PART.h5...'");
-    }
     return TF_CLI_MERGE;
+}
+
+/* Every command but run and the informational ones; cfg is freed on a usage error. */
+static enum tf_cli_outcome parse_tool(int argc, char **argv, struct tf_config *cfg, FILE *err)
+{
+    const char *cmd = argv[1];
+    enum tf_cli_outcome o;
+    if (strcmp(cmd, "status") == 0) {
+        if (argc != 3 || argv[2][0] == '-')
+            return usage_error(err, "%s", "use 'taskfarm status RESULTS.h5'");
+        cfg->output = tf_xstrdup(argv[2]);
+        return TF_CLI_STATUS;
+    }
+    o = strcmp(cmd, "merge") == 0    ? parse_merge(argc, argv, cfg, err)
+        : strcmp(cmd, "export") == 0 ? parse_export(argc, argv, cfg, err)
+                                     : parse_report(argc, argv, cfg, err);
+    if (o == TF_CLI_USAGE)
+        tf_config_fini(cfg);
+    return o;
 }
 
 enum tf_cli_outcome tf_cli_parse(int argc, char **argv, struct tf_config *cfg, FILE *out, FILE *err)
@@ -642,18 +665,9 @@ enum tf_cli_outcome tf_cli_parse(int argc, char **argv, struct tf_config *cfg, F
             fprintf(out, "taskfarm %s\n", TF_VERSION);
         return TF_CLI_DONE;
     }
-    if (strcmp(cmd, "status") == 0) {
-        if (argc != 3 || argv[2][0] == '-')
-            return usage_error(err, "%s", "use 'taskfarm status RESULTS.h5'");
-        cfg->output = tf_xstrdup(argv[2]);
-        return TF_CLI_STATUS;
-    }
-    if (strcmp(cmd, "merge") == 0)
-        return parse_merge(argc, argv, cfg, err);
-    if (strcmp(cmd, "export") == 0)
-        return parse_export(argc, argv, cfg, err);
-    if (strcmp(cmd, "report") == 0)
-        return parse_report(argc, argv, cfg, err);
+    if (strcmp(cmd, "status") == 0 || strcmp(cmd, "merge") == 0 || strcmp(cmd, "export") == 0 ||
+        strcmp(cmd, "report") == 0)
+        return parse_tool(argc, argv, cfg, err);
     if (strcmp(cmd, "run") != 0)
         return usage_error(err, cmd[0] == '-' ? "unknown option '%s'" : "unknown command '%s'",
                            cmd);

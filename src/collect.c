@@ -65,16 +65,6 @@ const char *tf_collect_value(const struct tf_collect *c, int k, uint64_t row)
     return c->cols[k].v[row];
 }
 
-static bool is_key(const char *s, size_t n)
-{
-    if (n == 0 || n > 64 || !(isalpha((unsigned char)s[0]) || s[0] == '_'))
-        return false;
-    for (size_t i = 1; i < n; i++)
-        if (!(isalnum((unsigned char)s[i]) || s[i] == '_'))
-            return false;
-    return true;
-}
-
 /* Column of key (made on first sight), or -1 past MAX_KEYS. */
 static int column(struct tf_collect *c, const char *key, size_t n)
 {
@@ -106,7 +96,7 @@ static void found_clear(struct found *f)
 
 static bool found_add(struct found *f, const char *key, size_t keylen, char *val)
 {
-    if (!is_key(key, keylen) || f->n == MAX_KEYS) {
+    if (keylen > 64 || !tf_params_is_name(key, keylen) || f->n == MAX_KEYS) {
         free(val);
         return false;
     }
@@ -288,25 +278,6 @@ int tf_collect_row(struct tf_collect *c, uint64_t row, const char *out, size_t l
     return taken;
 }
 
-static bool is_int(const char *s)
-{
-    char *end;
-    errno = 0;
-    if (*s == '\0' || isspace((unsigned char)*s))
-        return false;
-    (void)strtoll(s, &end, 10);
-    return *end == '\0' && errno == 0;
-}
-
-static bool is_num(const char *s)
-{
-    char *end;
-    if (*s == '\0' || isspace((unsigned char)*s))
-        return false;
-    double v = strtod(s, &end);
-    return *end == '\0' && !isnan(v);
-}
-
 enum tf_param_type tf_collect_type(const struct tf_collect *c, int k)
 {
     bool ints = true, nums = true, missing = false;
@@ -316,8 +287,8 @@ enum tf_param_type tf_collect_type(const struct tf_collect *c, int k)
             missing = true;
             continue;
         }
-        ints = ints && is_int(v);
-        nums = nums && is_num(v);
+        ints = ints && tf_text_is_int64(v);
+        nums = nums && tf_text_is_double(v, false);
     }
     return ints && !missing ? TF_PARAM_INT : nums ? TF_PARAM_FLOAT : TF_PARAM_STRING;
 }

@@ -93,7 +93,7 @@ const char *tf_params_value(const struct tf_params *p, uint64_t row, int col)
     return p->cells[row * (uint64_t)p->ncols + (uint64_t)col];
 }
 
-static bool is_name(const char *s, size_t len)
+bool tf_params_is_name(const char *s, size_t len)
 {
     if (len == 0 || !(isalpha((unsigned char)s[0]) || s[0] == '_'))
         return false;
@@ -233,7 +233,7 @@ static bool csv_header(struct tf_params **out, char **f, int n, const char *path
                        size_t errlen)
 {
     for (int i = 0; i < n; i++) {
-        if (!is_name(f[i], strlen(f[i]))) {
+        if (!tf_params_is_name(f[i], strlen(f[i]))) {
             snprintf(err, errlen,
                      "%s: column %d is named '%s'; names are letters, digits and _, "
                      "not starting with a digit",
@@ -324,7 +324,7 @@ static bool parse_range(const char *s, long long *lo, long long *hi)
 static bool parse_axis(const char *spec, struct axis *a, char **name, char *err, size_t errlen)
 {
     const char *eq = strchr(spec, '=');
-    if (eq == NULL || !is_name(spec, (size_t)(eq - spec)) || eq[1] == '\0') {
+    if (eq == NULL || !tf_params_is_name(spec, (size_t)(eq - spec)) || eq[1] == '\0') {
         snprintf(err, errlen, "invalid --grid '%s': use NAME=V1,V2,... or NAME=FIRST..LAST", spec);
         return false;
     }
@@ -414,32 +414,13 @@ enum tf_status tf_params_grid(const char *const *specs, int nspecs, struct tf_pa
 
 /* ---- types -------------------------------------------------------------------------- */
 
-static bool is_int(const char *s)
-{
-    char *end;
-    errno = 0;
-    if (*s == '\0' || isspace((unsigned char)*s))
-        return false;
-    (void)strtoll(s, &end, 10);
-    return *end == '\0' && errno == 0;
-}
-
-static bool is_float(const char *s)
-{
-    char *end;
-    if (*s == '\0' || isspace((unsigned char)*s))
-        return false;
-    double v = strtod(s, &end);
-    return *end == '\0' && isfinite(v);
-}
-
 enum tf_param_type tf_params_type(const struct tf_params *p, int col)
 {
     bool ints = p->nrows > 0, floats = p->nrows > 0;
     for (uint64_t r = 0; r < p->nrows && (ints || floats); r++) {
         const char *v = tf_params_value(p, r, col);
-        ints = ints && is_int(v);
-        floats = floats && is_float(v);
+        ints = ints && tf_text_is_int64(v);
+        floats = floats && tf_text_is_double(v, true);
     }
     return ints ? TF_PARAM_INT : floats ? TF_PARAM_FLOAT : TF_PARAM_STRING;
 }
@@ -457,7 +438,7 @@ static size_t field_len(const char *t)
     size_t n = 1;
     while (isalnum((unsigned char)t[n]) || t[n] == '_')
         n++;
-    return t[n] == '}' && is_name(t + 1, n - 1) ? n + 1 : 0;
+    return t[n] == '}' && tf_params_is_name(t + 1, n - 1) ? n + 1 : 0;
 }
 
 enum tf_status tf_params_check(const struct tf_params *p, const char *tmpl, char *err,

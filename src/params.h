@@ -26,6 +26,9 @@ enum tf_status tf_params_read_csv(const char *path, struct tf_params **out, char
 enum tf_status tf_params_grid(const char *const *specs, int nspecs, struct tf_params **out,
                               char *err, size_t errlen) TF_NODISCARD;
 void tf_params_free(struct tf_params *p);
+/* Whether the len bytes at s are a column name: letters, digits and _, not starting with a
+ * digit (also what --collect accepts as a key). */
+bool tf_params_is_name(const char *s, size_t len);
 
 uint64_t tf_params_rows(const struct tf_params *p);
 int tf_params_cols(const struct tf_params *p);

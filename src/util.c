@@ -3,7 +3,9 @@
  */
 #include "util.h"
 
+#include <ctype.h>
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -311,4 +313,23 @@ bool tf_parse_seconds(const char *s, double *out)
     }
     *out = v;
     return true;
+}
+
+bool tf_text_is_int64(const char *s)
+{
+    char *end;
+    if (*s == '\0' || isspace((unsigned char)*s))
+        return false;
+    errno = 0;
+    (void)strtoll(s, &end, 10);
+    return *end == '\0' && errno == 0;
+}
+
+bool tf_text_is_double(const char *s, bool finite)
+{
+    char *end;
+    if (*s == '\0' || isspace((unsigned char)*s))
+        return false;
+    double v = strtod(s, &end);
+    return *end == '\0' && (finite ? isfinite(v) : !isnan(v));
 }

@@ -28,6 +28,10 @@ bool tf_parse_bytes(const char *s, uint64_t *out);
 /* A duration: seconds ("90", "2.5"), with a unit ("30s", "10m", "2h", "1d"), or Slurm's
  * clock forms "MM:SS", "HH:MM:SS", "D-HH:MM:SS". False unless finite and >= 0. */
 bool tf_parse_seconds(const char *s, double *out);
+/* Whether all of s is a decimal integer that fits int64; a number (with finite, not inf or
+ * nan; without, not nan). No leading space. For typing table columns. */
+bool tf_text_is_int64(const char *s);
+bool tf_text_is_double(const char *s, bool finite);
 
 /* SHA-256, incremental. */
 struct tf_sha256 {

@@ -21,7 +21,7 @@ import h5py
 import harness
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "slurm"))
-from cluster import Cluster, Unavailable  # noqa: E402
+from cluster import Cluster, Unavailable, log_of  # noqa: E402
 
 COMPARED = ("status", "exit_code", "signal", "stdout", "stderr", "attempts", "command")
 
@@ -32,14 +32,6 @@ def read(path):
         cols = {n: (d.asstr()[()] if d.dtype.kind == "O" else d[()]) for n, d in f["tasks"].items()}
         ids = a.get("slurm_job_ids", "").split(",")
     return a, cols, ids
-
-
-def log_of(wd, job):
-    try:
-        with open(os.path.join(wd, f"taskfarm-{job}.log")) as f:
-            return f.read()
-    except OSError:
-        return ""
 
 
 def single_node(cl, args, wd, env, c):

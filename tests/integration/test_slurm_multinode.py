@@ -14,7 +14,7 @@ import h5py
 import harness
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "slurm"))
-from cluster import Cluster, Unavailable  # noqa: E402
+from cluster import Cluster, Unavailable, log_of  # noqa: E402
 
 
 def read(path):
@@ -22,14 +22,6 @@ def read(path):
         a = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in f.attrs.items()}
         cols = {n: (d.asstr()[()] if d.dtype.kind == "O" else d[()]) for n, d in f["tasks"].items()}
     return a, cols
-
-
-def log_of(wd, job):
-    try:
-        with open(os.path.join(wd, f"taskfarm-{job}.log")) as f:
-            return f.read()
-    except OSError:
-        return ""
 
 
 def main():

@@ -38,6 +38,15 @@ def free_port():
         return s.getsockname()[1]
 
 
+def log_of(wd, job):
+    """What job's script printed: taskfarm-JOB.log, the scripts' default --output, in wd."""
+    try:
+        with open(os.path.join(wd, f"taskfarm-{job}.log")) as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
 def netns_mounted():
     """/run/netns is a mount point (`ip netns add` binds it onto itself; os.path.ismount
     cannot see a bind mount of a directory on its own file system)."""
