@@ -64,8 +64,8 @@ static long returned_find(const struct returned *q, int w)
     return -1;
 }
 
-/* Take the next task from q for worker w (a retry prefers another worker; it does not wait
- * for one: with none better, w gets it). */
+/* Take the next task from q for worker w: one w may run, or a retry that failed on w when
+ * the scheduler found nothing else for it. */
 static struct tf_task returned_take(struct returned *q, int w)
 {
     long at = returned_find(q, w);
@@ -90,15 +90,10 @@ static enum tf_status assign(struct master_loop *L, int w, uint64_t count, bool 
     struct tf_buf buf = {0};
     uint64_t from_back = 0, from_stream = 0;
     tf_wire_begin(&buf, TF_MSG_ASSIGN);
-    /* Only retries of tasks that just failed on w are waiting: w takes new tasks instead, so
-     * another worker runs them. */
-    if (from_returned && returned_find(&L->back, w) < 0 && tf_sched_new_left(m->sched) > 0) {
-        from_returned = false;
-        if (count > tf_sched_new_left(m->sched))
-            count = tf_sched_new_left(m->sched);
-    }
     while (from_returned && from_back < count && L->back.len > 0 && buf.len < ASSIGN_MAX_BYTES) {
         struct tf_task t = returned_take(&L->back, w);
+        if (t.avoid_rank > 0)
+            tf_sched_on_retry_assigned(m->sched, t.avoid_rank - 1);
         tf_wire_put_task(&buf, &t);
         free((char *)t.command);
         from_back++;
@@ -181,7 +176,7 @@ static enum tf_status handle(struct master_loop *L, const struct tf_msg *msg)
         TF_TRY(tf_master_finish(m, &r, rep.host, &retry, &again));
         if (retry) {
             returned_push(&L->back, &again);
-            tf_sched_on_requeue(m->sched, 1);
+            tf_sched_on_requeue(m->sched, 1, again.avoid_rank - 1);
         }
     }
     TF_TRY(tf_master_persist(m, false)); /* from here on these tasks are finished */

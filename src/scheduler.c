@@ -46,6 +46,7 @@ struct worker_state {
     bool pending; /* asked for work, not yet answered */
     bool stopped;
     bool steal_inflight; /* asked to give tasks back, has not answered yet */
+    uint64_t avoided;    /* retries waiting that failed here: another worker should run them */
 };
 
 struct tf_sched {
@@ -194,10 +195,18 @@ void tf_sched_on_release(struct tf_sched *s, int w, uint64_t n, bool shed)
     }
 }
 
-void tf_sched_on_requeue(struct tf_sched *s, uint64_t n)
+void tf_sched_on_requeue(struct tf_sched *s, uint64_t n, int failed_on)
 {
     s->returned += n;
     s->requeued += n;
+    if (failed_on >= 0 && failed_on < s->nworkers)
+        s->w[failed_on].avoided += n;
+}
+
+void tf_sched_on_retry_assigned(struct tf_sched *s, int failed_on)
+{
+    if (failed_on >= 0 && failed_on < s->nworkers && s->w[failed_on].avoided > 0)
+        s->w[failed_on].avoided--;
 }
 
 void tf_sched_stop_new(struct tf_sched *s)
@@ -243,12 +252,10 @@ static uint64_t new_left(const struct tf_sched *s)
     return s->ntasks - s->next_new;
 }
 
-static int idle_pending(const struct tf_sched *s)
+/* Given-back tasks w may take: all but the retries of tasks that failed on w. */
+static uint64_t returned_for(const struct tf_sched *s, int w)
 {
-    int n = 0;
-    for (int i = 0; i < s->nworkers; i++)
-        n += s->w[i].pending && outstanding(&s->w[i]) == 0;
-    return n;
+    return s->returned > s->w[w].avoided ? s->returned - s->w[w].avoided : 0;
 }
 
 static uint64_t pool_batch(const struct tf_sched *s)
@@ -275,23 +282,41 @@ static uint64_t pool_batch(const struct tf_sched *s)
 /* What one scan over the pending workers computes once, so a scan costs O(workers) rather
  * than O(workers^2): thousands of ranks must not make the master the bottleneck. */
 struct scan {
+    int pending;         /* workers asking for work */
     int idle;            /* pending workers that hold nothing */
+    int idle_open;       /* ... of which some given-back task may go to */
     int queued_anywhere; /* -1 not computed yet, else 0 or 1 */
     bool no_victim;      /* a victim search found none (it would find none for others) */
 };
 
+static struct scan scan_pending(const struct tf_sched *s)
+{
+    struct scan sc = {.queued_anywhere = -1};
+    for (int i = 0; i < s->nworkers; i++) {
+        if (!s->w[i].pending || s->w[i].stopped)
+            continue;
+        sc.pending++;
+        if (outstanding(&s->w[i]) == 0) {
+            sc.idle++;
+            sc.idle_open += returned_for(s, i) > 0;
+        }
+    }
+    return sc;
+}
+
 /* How many tasks to hand w now, and from where; 0 when nothing is meant for it. */
-static uint64_t batch_size(const struct tf_sched *s, int w, int idle, bool *from_returned)
+static uint64_t batch_size(const struct tf_sched *s, int w, const struct scan *sc,
+                           bool *from_returned)
 {
     /* Tasks given back go to idle workers first: a busy worker asking ahead must not take
-     * what was stolen for an idle one. */
+     * what was stolen for an idle one. A retry avoids the worker it failed on, so a busy
+     * worker does take retries when the only idle ones are those they failed on. */
     *from_returned = false;
-    if (s->returned > 0) {
-        if (outstanding(&s->w[w]) == 0 || idle == 0) {
-            uint64_t k = (uint64_t)(idle > 0 ? idle : 1);
-            *from_returned = true;
-            return (s->returned + k - 1) / k;
-        }
+    uint64_t mine = returned_for(s, w);
+    if (mine > 0 && (outstanding(&s->w[w]) == 0 || sc->idle_open == 0)) {
+        uint64_t k = (uint64_t)(sc->idle_open > 0 ? sc->idle_open : 1);
+        *from_returned = true;
+        return (mine + k - 1) / k;
     }
     if (new_left(s) == 0)
         return 0;
@@ -340,7 +365,7 @@ static bool decide(struct tf_sched *s, int w, struct scan *sc, struct tf_action 
         goto stop;
     }
     bool from_returned;
-    uint64_t n = batch_size(s, w, sc->idle, &from_returned);
+    uint64_t n = batch_size(s, w, sc, &from_returned);
     if (n > 0) {
         *a = (struct tf_action){TF_ACT_ASSIGN, w, -1, n, from_returned};
         ws->pending = false;
@@ -352,7 +377,7 @@ static bool decide(struct tf_sched *s, int w, struct scan *sc, struct tf_action 
     if (s->no_stealing && s->returned == 0)
         goto stop;
     int v = -1;
-    if (s->steals_inflight < sc->idle && !sc->no_victim) {
+    if (!s->no_stealing && s->steals_inflight < sc->idle && !sc->no_victim) {
         v = pick_victim(s, w);
         sc->no_victim = v < 0;
     }
@@ -368,6 +393,16 @@ static bool decide(struct tf_sched *s, int w, struct scan *sc, struct tf_action 
         sc->queued_anywhere = work_queued_anywhere(s);
     if (s->steals_inflight > 0 || sc->queued_anywhere)
         return false;
+    if (s->returned > 0) {
+        /* Only retries that failed on w are left and w has nothing else to do: another
+         * asking worker takes them in this scan; with none, w does rather than wait. */
+        if (sc->pending > 1)
+            return false;
+        *a = (struct tf_action){TF_ACT_ASSIGN, w, -1, s->returned, true};
+        ws->pending = false;
+        s->npending--;
+        return true;
+    }
 stop:
     *a = (struct tf_action){TF_ACT_STOP, w, -1, 0, false};
     ws->pending = false;
@@ -381,7 +416,7 @@ bool tf_sched_next_action(struct tf_sched *s, struct tf_action *a)
 {
     if (s->npending == 0)
         return false;
-    struct scan sc = {.idle = idle_pending(s), .queued_anywhere = -1};
+    struct scan sc = scan_pending(s);
     for (int i = 0; i < s->nworkers; i++) {
         int w = (s->cursor + i) % s->nworkers;
         if (!s->w[w].pending || s->w[w].stopped)

@@ -49,8 +49,13 @@ void tf_sched_on_done(struct tf_sched *s, int w, uint64_t n, double seconds);
 /* w gave n tasks back: the answer to a steal (n may be 0), or unasked (`shed`), because a
  * long task held them; w then no longer counts as asking for work. */
 void tf_sched_on_release(struct tf_sched *s, int w, uint64_t n, bool shed);
-/* n finished tasks go round again (a retry): they wait with the given-back ones. */
-void tf_sched_on_requeue(struct tf_sched *s, uint64_t n);
+/* n finished tasks go round again (a retry): they wait with the given-back ones. They
+ * failed on worker `failed_on` (-1: none), so they go to another worker when one asks, and
+ * to that one only when it has nothing else to do (no new task, nothing to steal) and no
+ * other worker is asking. */
+void tf_sched_on_requeue(struct tf_sched *s, uint64_t n, int failed_on);
+/* A retry that failed on `failed_on` was handed out (besides tf_sched_on_assign). */
+void tf_sched_on_retry_assigned(struct tf_sched *s, int failed_on);
 /* Hand out nothing more (a stop signal, --max-failures, the walltime): each worker is sent
  * STOP once it holds no task. The master asks workers to give their queues back. */
 void tf_sched_stop_new(struct tf_sched *s);

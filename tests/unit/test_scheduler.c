@@ -552,18 +552,144 @@ START_TEST(requeued_tasks_run_again_before_the_end)
     ck_assert(tf_sched_next_action(s, &a) && a.kind == TF_ACT_ASSIGN && a.count == 1);
     tf_sched_on_assign(s, 0, 1, true);
     tf_sched_on_done(s, 0, 1, 0.1);
-    tf_sched_on_requeue(s, 1); /* it failed and has a retry left */
+    tf_sched_on_requeue(s, 1, 0); /* it failed and has a retry left */
     ck_assert(!tf_sched_finished(s));
     tf_sched_on_request(s, 0);
     ck_assert(tf_sched_next_action(s, &a));
     ck_assert_int_eq(a.kind, TF_ACT_ASSIGN);
-    ck_assert(a.from_returned);
+    ck_assert(a.from_returned); /* on the worker it failed on: there is no other */
     tf_sched_on_assign(s, 0, 1, false);
+    tf_sched_on_retry_assigned(s, 0);
     tf_sched_on_done(s, 0, 1, 0.1);
     ck_assert(tf_sched_finished(s));
     tf_sched_on_request(s, 0);
     ck_assert(tf_sched_next_action(s, &a) && a.kind == TF_ACT_STOP);
     ck_assert_double_eq_tol(tf_sched_mean(s), 0.1, 1e-12);
+    tf_sched_free(s);
+}
+END_TEST
+
+/* Two workers, each handed its first batch and running its first task; got: the sizes. */
+static struct tf_sched *two_started(enum tf_mode mode, uint64_t ntasks, uint64_t got[2])
+{
+    struct tf_sched *s = tf_sched_new(mode, ntasks, 2, NULL);
+    struct tf_action a;
+    tf_sched_on_request(s, 0);
+    tf_sched_on_request(s, 1);
+    for (int i = 0; i < 2; i++) {
+        ck_assert(tf_sched_next_action(s, &a) && a.kind == TF_ACT_ASSIGN && !a.from_returned);
+        got[a.worker] = a.count;
+        tf_sched_on_assign(s, a.worker, a.count, true);
+        tf_sched_on_report(s, a.worker, a.count - 1, a.count); /* one running */
+    }
+    return s;
+}
+
+/* Worker 0 finished everything it had; its first task failed and goes round again. */
+static void zero_fails_one(struct tf_sched *s, uint64_t got0)
+{
+    tf_sched_on_done(s, 0, got0, 0.1 * (double)got0);
+    tf_sched_on_report(s, 0, 0, got0);
+    tf_sched_on_requeue(s, 1, 0);
+    tf_sched_on_request(s, 0);
+}
+
+START_TEST(retry_goes_to_another_worker_while_new_tasks_last)
+{
+    uint64_t got[2];
+    struct tf_sched *s = two_started(TF_MODE_POOL, 100, got);
+    struct tf_action a;
+    zero_fails_one(s, got[0]);
+    ck_assert(tf_sched_next_action(s, &a) && a.kind == TF_ACT_ASSIGN && a.worker == 0);
+    ck_assert(!a.from_returned); /* new tasks for the worker it failed on */
+    tf_sched_on_assign(s, 0, a.count, true);
+    ck_assert_uint_eq(tf_sched_unassigned(s), 100 - got[0] - got[1] - a.count + 1);
+    /* worker 1 asks ahead, busy: the retry is for it even so, since no idle worker may run it */
+    tf_sched_on_request(s, 1);
+    ck_assert(tf_sched_next_action(s, &a) && a.kind == TF_ACT_ASSIGN && a.worker == 1);
+    ck_assert(a.from_returned);
+    ck_assert_uint_eq(a.count, 1);
+    tf_sched_on_assign(s, 1, 1, false);
+    tf_sched_on_retry_assigned(s, 0);
+    ck_assert(!tf_sched_next_action(s, &a));
+    tf_sched_free(s);
+}
+END_TEST
+
+START_TEST(retry_waits_while_its_worker_can_steal)
+{
+    uint64_t got[2];
+    struct tf_sched *s = two_started(TF_MODE_PROCESS, 2 + 2, got); /* all handed out */
+    ck_assert_uint_eq(got[1], 2);
+    struct tf_action a;
+    zero_fails_one(s, got[0]);
+    /* worker 1 runs a task with one queued behind it: worker 0 steals that, not its retry */
+    ck_assert(tf_sched_next_action(s, &a) && a.kind == TF_ACT_STEAL);
+    ck_assert_int_eq(a.worker, 0);
+    ck_assert_int_eq(a.victim, 1);
+    ck_assert(!tf_sched_next_action(s, &a));
+    tf_sched_on_release(s, 1, 1, false);
+    ck_assert(tf_sched_next_action(s, &a) && a.kind == TF_ACT_ASSIGN && a.worker == 0);
+    ck_assert(a.from_returned);
+    ck_assert_uint_eq(a.count, 1); /* the stolen task, not the retry */
+    tf_sched_on_assign(s, 0, 1, false);
+    /* worker 1 finishes and asks: the retry goes there */
+    tf_sched_on_done(s, 1, 1, 0.1);
+    tf_sched_on_report(s, 1, 0, 2);
+    tf_sched_on_request(s, 1);
+    ck_assert(tf_sched_next_action(s, &a) && a.kind == TF_ACT_ASSIGN && a.worker == 1);
+    ck_assert(a.from_returned);
+    tf_sched_on_assign(s, 1, 1, false);
+    tf_sched_on_retry_assigned(s, 0);
+    ck_assert_uint_eq(tf_sched_unassigned(s), 0);
+    tf_sched_free(s);
+}
+END_TEST
+
+START_TEST(retry_runs_on_its_worker_rather_than_wait)
+{
+    uint64_t got[2];
+    struct tf_sched *s = two_started(TF_MODE_POOL, 1 + 1, got); /* worker 1 runs one long task */
+    struct tf_action a;
+    zero_fails_one(s, got[0]);
+    ck_assert(tf_sched_next_action(s, &a) && a.kind == TF_ACT_ASSIGN && a.worker == 0);
+    ck_assert(a.from_returned);
+    ck_assert_uint_eq(a.count, 1);
+    tf_sched_on_assign(s, 0, 1, false);
+    tf_sched_on_retry_assigned(s, 0);
+    tf_sched_on_done(s, 0, 1, 0.1);
+    tf_sched_on_request(s, 0);
+    ck_assert(tf_sched_next_action(s, &a) && a.kind == TF_ACT_STOP && a.worker == 0);
+    ck_assert(!tf_sched_finished(s)); /* worker 1's task is still running */
+    tf_sched_on_done(s, 1, 1, 9.0);
+    tf_sched_on_report(s, 1, 0, 1);
+    tf_sched_on_request(s, 1);
+    ck_assert(tf_sched_next_action(s, &a) && a.kind == TF_ACT_STOP && a.worker == 1);
+    ck_assert(tf_sched_finished(s));
+    tf_sched_free(s);
+}
+END_TEST
+
+START_TEST(retries_of_two_workers_cross_over)
+{
+    uint64_t got[2];
+    struct tf_sched *s = two_started(TF_MODE_POOL, 1 + 1, got);
+    struct tf_action a;
+    tf_sched_on_done(s, 0, 1, 0.1);
+    tf_sched_on_done(s, 1, 1, 0.1);
+    tf_sched_on_report(s, 0, 0, 1);
+    tf_sched_on_report(s, 1, 0, 1);
+    tf_sched_on_requeue(s, 1, 0);
+    tf_sched_on_requeue(s, 1, 1);
+    tf_sched_on_request(s, 0);
+    tf_sched_on_request(s, 1);
+    for (int i = 0; i < 2; i++) {
+        ck_assert(tf_sched_next_action(s, &a) && a.kind == TF_ACT_ASSIGN && a.from_returned);
+        ck_assert_uint_eq(a.count, 1); /* one each: the one that failed on the other */
+        tf_sched_on_assign(s, a.worker, 1, false);
+        tf_sched_on_retry_assigned(s, 1 - a.worker);
+    }
+    ck_assert_uint_eq(tf_sched_unassigned(s), 0);
     tf_sched_free(s);
 }
 END_TEST
@@ -586,6 +712,10 @@ static Suite *scheduler_suite(void)
     tcase_add_test(tc, what_stealing_buys);
     tcase_add_test(tc, stop_new_hands_out_nothing_more);
     tcase_add_test(tc, requeued_tasks_run_again_before_the_end);
+    tcase_add_test(tc, retry_goes_to_another_worker_while_new_tasks_last);
+    tcase_add_test(tc, retry_waits_while_its_worker_can_steal);
+    tcase_add_test(tc, retry_runs_on_its_worker_rather_than_wait);
+    tcase_add_test(tc, retries_of_two_workers_cross_over);
     suite_add_tcase(s, tc);
     return s;
 }
