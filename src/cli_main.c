@@ -121,7 +121,9 @@ int taskfarm_cli_main(int argc, char **argv)
     case TF_CLI_DONE:
         return TF_EXIT_OK;
     case TF_CLI_USAGE:
-        return TF_EXIT_USAGE;
+        /* Only rank 0 says what is wrong and gives the exit code. Another rank exiting 2
+         * first would have the launcher kill rank 0, perhaps before its line was out. */
+        return printer ? TF_EXIT_USAGE : TF_EXIT_OK;
     case TF_CLI_STATUS: {
         int code = printer ? status_main(cfg.output) : TF_EXIT_OK;
         tf_config_fini(&cfg);
