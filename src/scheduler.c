@@ -436,11 +436,6 @@ uint64_t tf_sched_unassigned(const struct tf_sched *s)
     return new_left(s) + s->returned;
 }
 
-uint64_t tf_sched_new_left(const struct tf_sched *s)
-{
-    return new_left(s);
-}
-
 bool tf_sched_finished(const struct tf_sched *s)
 {
     return s->done_total == s->ntasks + s->requeued;

@@ -87,7 +87,6 @@ bool tf_sched_next_action(struct tf_sched *s, struct tf_action *a);
 /* ---- state ---- */
 
 uint64_t tf_sched_unassigned(const struct tf_sched *s); /* new + given back, not yet handed out */
-uint64_t tf_sched_new_left(const struct tf_sched *s);   /* new tasks not yet handed out */
 bool tf_sched_finished(const struct tf_sched *s);       /* every task done */
 int tf_sched_stopped(const struct tf_sched *s);         /* workers sent STOP */
 bool tf_sched_worker_stopped(const struct tf_sched *s, int w);
