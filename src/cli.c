@@ -51,6 +51,7 @@ enum {
 
 static const struct option long_opts[] = {
     {"output", required_argument, NULL, 'o'},
+    {"jobs", required_argument, NULL, 'j'},
     {"mode", required_argument, NULL, OPT_MODE},
     {"capture", required_argument, NULL, OPT_CAPTURE},
     {"force", no_argument, NULL, OPT_FORCE},
@@ -121,6 +122,9 @@ static const char usage_text[] =
     "Options for run:\n"
     "  -o, --output FILE   result file (default: TASKFILE's name with .h5, in the current\n"
     "                      directory); an existing file is never overwritten without --force\n"
+    "  -j, --jobs N        tasks one taskfarm process runs at once (default: its share of\n"
+    "                      its node's cores, divided by --cores-per-task; with --plugin,\n"
+    "                      threads, when the function is declared thread-safe)\n"
     "      --mode MODE     auto (default), process (a fixed share per worker, handed out at\n"
     "                      once) or pool (dynamic batches)\n"
     "      --capture BYTES stdout and stderr kept per task and stream; K, M, G suffixes\n"
@@ -348,7 +352,7 @@ static enum tf_cli_outcome parse_run(int argc, char **argv, struct tf_config *cf
     const char *task_only = NULL; /* the first option that means nothing to --plugin */
     opterr = 0;
     optind = 1;
-    while ((c = getopt_long(argc, argv, ":o:vqhV", long_opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":o:j:vqhV", long_opts, NULL)) != -1) {
         if (task_only == NULL && c >= OPT_MODE && c <= OPT_EXPECTED && c != OPT_FORCE &&
             c != OPT_RESUME)
             task_only = long_name(c);
@@ -359,6 +363,14 @@ static enum tf_cli_outcome parse_run(int argc, char **argv, struct tf_config *cf
             free(cfg->output);
             cfg->output = tf_xstrdup(optarg);
             break;
+        case 'j': {
+            uint64_t v;
+            if (!parse_count(optarg, &v) || v == 0 || v > TF_MAX_JOBS)
+                return usage_error(err, "invalid --jobs '%s': a count from 1 to " TF_MAX_JOBS_TEXT,
+                                   optarg);
+            cfg->jobs = (int)v;
+            break;
+        }
         case OPT_MODE:
             if (!tf_mode_parse(optarg, &cfg->mode))
                 return usage_error(err, "invalid --mode '%s': use auto, process or pool", optarg);

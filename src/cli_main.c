@@ -47,11 +47,12 @@ static void status_details(const struct tf_h5out_summary *s)
         done += s->counts[i];
     if (done > 0 && !isnan(s->first_start)) {
         double until = s->closed ? s->last_end : tf_now(), span = until - s->first_start;
-        double workers = s->nworkers > 0 ? (double)s->nworkers : 1;
-        printf("  %.1f s from the first task's start to %s on %lld worker%s: busy %.0f%% of that, "
-               "%.3g tasks/s\n",
-               span, s->closed ? "the last one's end" : "now", (long long)workers,
-               workers == 1 ? "" : "s", span > 0 ? 100 * s->busy / (workers * span) : 0,
+        double slots = s->nslots > 0 ? (double)s->nslots : 1;
+        printf("  %.1f s from the first task's start to %s in %lld slot%s of %lld process%s: "
+               "busy %.0f%% of that, %.3g tasks/s\n",
+               span, s->closed ? "the last one's end" : "now", (long long)slots,
+               slots == 1 ? "" : "s", (long long)(s->nworkers > 0 ? s->nworkers : 1),
+               s->nworkers > 1 ? "es" : "", span > 0 ? 100 * s->busy / (slots * span) : 0,
                span > 0 ? (double)done / span : 0);
     }
     if (s->nfailed > 0)

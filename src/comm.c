@@ -1,8 +1,10 @@
 /* comm.c - the only file that includes <mpi.h>: init, a private duplicate of
- * MPI_COMM_WORLD with errors returned rather than fatal, framed send/receive, agreement.
+ * MPI_COMM_WORLD with errors returned rather than fatal, framed send/receive (with a local
+ * queue for messages to this rank itself), waiting on messages and descriptors, agreement.
  */
 #include "comm.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <mpi.h>
 #include <stdlib.h>
@@ -33,6 +35,26 @@ struct pending_send {
 static struct pending_send *sends;
 static size_t nsends, cap_sends;
 
+/* Messages to this rank itself, in the order sent (a ring). */
+static struct tf_msg *loopback;
+static size_t loop_head, loop_len, loop_cap;
+
+static void loopback_push(enum tf_msg_kind kind, void *data, size_t len)
+{
+    if (loop_len == loop_cap) {
+        size_t cap = loop_cap ? 2 * loop_cap : 16;
+        struct tf_msg *q = tf_xmalloc(cap * sizeof *q);
+        for (size_t i = 0; i < loop_len; i++)
+            q[i] = loopback[(loop_head + i) % loop_cap];
+        free(loopback);
+        loopback = q;
+        loop_head = 0;
+        loop_cap = cap;
+    }
+    loopback[(loop_head + loop_len++) % loop_cap] =
+        (struct tf_msg){.kind = kind, .peer = my_rank, .data = data, .len = len};
+}
+
 static enum tf_status mpi_fail(const char *what, int rc)
 {
     char text[MPI_MAX_ERROR_STRING];
@@ -50,10 +72,10 @@ static void nap(long ns)
 
 enum tf_status tf_comm_init(int *argc, char ***argv)
 {
-    int already = 0;
+    int already = 0, provided = 0;
     MPI_Initialized(&already);
     if (!already) {
-        if (MPI_Init(argc, argv) != MPI_SUCCESS)
+        if (MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS)
             return TF_EMPI;
         we_initialized = true;
     }
@@ -145,6 +167,14 @@ void tf_comm_finalize(void)
     if (!started)
         return;
     started = false;
+    while (loop_len > 0) {
+        free(loopback[loop_head].data);
+        loop_head = (loop_head + 1) % loop_cap;
+        loop_len--;
+    }
+    free(loopback);
+    loopback = NULL;
+    loop_head = loop_cap = 0;
     if (solo)
         return;
     free(sends);
@@ -184,6 +214,13 @@ int tf_comm_size(void)
 
 enum tf_status tf_comm_send(int peer, enum tf_msg_kind kind, const void *data, size_t len)
 {
+    if (peer == my_rank) {
+        void *copy = tf_xmalloc(len + 1);
+        if (len)
+            memcpy(copy, data, len);
+        loopback_push(kind, copy, len);
+        return TF_OK;
+    }
     if (len > (size_t)INT32_MAX) {
         tf_log(TF_LOG_ERROR, "message of %zu bytes is too large for MPI", len);
         return TF_EMPI;
@@ -198,6 +235,10 @@ enum tf_status tf_comm_isend(int peer, enum tf_msg_kind kind, void *data, size_t
         tf_log(TF_LOG_ERROR, "message of %zu bytes is too large for MPI", len);
         free(data);
         return TF_EMPI;
+    }
+    if (peer == my_rank) {
+        loopback_push(kind, data, len);
+        return TF_OK;
     }
     if (nsends == cap_sends) {
         cap_sends = cap_sends ? 2 * cap_sends : 64;
@@ -310,6 +351,18 @@ enum tf_status tf_comm_recv(struct tf_msg *msg, double timeout, bool *got)
     int flag = 0;
     struct backoff b = backoff_start();
     *got = false;
+    if (loop_len > 0) {
+        *msg = loopback[loop_head];
+        loop_head = (loop_head + 1) % loop_cap;
+        loop_len--;
+        *got = true;
+        return TF_OK;
+    }
+    if (solo) { /* nothing but the local queue can bring a message */
+        if (timeout > 0)
+            nap((long)(timeout * 1e9));
+        return TF_OK;
+    }
     for (;;) {
         int rc = MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, farm_comm, &flag, &status);
         if (rc != MPI_SUCCESS)
@@ -335,6 +388,45 @@ enum tf_status tf_comm_recv(struct tf_msg *msg, double timeout, bool *got)
     }
     *got = true;
     return TF_OK;
+}
+
+/* Poll fds for at most `seconds` (0: just look). */
+static int poll_for(struct pollfd *fds, nfds_t n, double seconds)
+{
+    struct timespec ts = {(time_t)seconds, (long)((seconds - (double)(time_t)seconds) * 1e9)};
+    int rc = ppoll(fds, n, &ts, NULL);
+    return rc < 0 && errno != EINTR ? 0 : rc;
+}
+
+int tf_comm_wait(struct pollfd *fds, nfds_t n, double until)
+{
+    if (loop_len > 0)
+        return poll_for(fds, n, 0);
+    if (solo) {
+        if (until <= 0) {
+            int rc = ppoll(fds, n, NULL, NULL);
+            return rc < 0 && errno != EINTR ? 0 : rc;
+        }
+        double left = until - tf_monotonic();
+        return poll_for(fds, n, left > 0 ? left : 0);
+    }
+    struct backoff b = backoff_start();
+    for (;;) {
+        int flag = 0;
+        if (MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, farm_comm, &flag, MPI_STATUS_IGNORE) !=
+                MPI_SUCCESS ||
+            flag)
+            return poll_for(fds, n, 0); /* the caller receives it (or meets the error) */
+        double now = tf_monotonic(), waited = now - b.t0;
+        double slice = waited < SPIN_SECONDS ? 0 : (double)b.sleep_ns / 1e9;
+        if (until > 0 && now + slice > until)
+            slice = until > now ? until - now : 0;
+        int rc = poll_for(fds, n, slice);
+        if (rc != 0 || (until > 0 && tf_monotonic() >= until))
+            return rc;
+        if (waited >= SPIN_SECONDS)
+            b.sleep_ns = b.sleep_ns * 2 > SLEEP_MAX_NS ? SLEEP_MAX_NS : b.sleep_ns * 2;
+    }
 }
 
 void tf_msg_clear(struct tf_msg *msg)

@@ -3,11 +3,14 @@
  * Messages are byte buffers (see wire.h) whose kind travels as the MPI tag. Receives poll
  * with a growing sleep rather than blocking in MPI, because Open MPI's blocking calls
  * spin a core, and an oversubscribed node (more ranks than cores) would then spend its
- * cores waiting instead of running tasks.
+ * cores waiting instead of running tasks. A message a rank sends to itself (rank 0's
+ * master to its own agent, and back) never enters MPI: it waits in a local queue, so a run
+ * without a launcher speaks the same protocol with no MPI at all.
  */
 #ifndef TF_COMM_H
 #define TF_COMM_H
 
+#include <poll.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -21,7 +24,7 @@ enum tf_msg_kind {
     TF_MSG_STOP = 4,       /* master -> worker: no more work; leave the loop */
     TF_MSG_STEAL = 5,      /* master -> worker: give back up to N queued tasks */
     TF_MSG_RELEASE = 6,    /* worker -> master: report + tasks given back */
-    TF_MSG_DRAIN = 7,      /* master -> worker: stop level (see enum tf_stop in farm.h) */
+    TF_MSG_DRAIN = 7,      /* master -> worker: stop level (see enum tf_stop in master.h) */
     TF_MSG_MAP_ASSIGN = 8, /* master -> worker: a range of items (and their bytes) */
     TF_MSG_MAP_RESULT = 9, /* worker -> master: a batch's results, failures and timing */
 };
@@ -33,7 +36,8 @@ struct tf_msg {
     size_t len;
 };
 
-/* Start MPI, or join it when the program already did (then MPI_Finalize stays its job). */
+/* Start MPI, or join it when the program already did (then MPI_Finalize stays its job).
+ * Threads that never call MPI may run beside the one that does (MPI_THREAD_FUNNELED). */
 enum tf_status tf_comm_init(int *argc, char ***argv) TF_NODISCARD;
 /* For the library: nothing when already started; join or start MPI when the program did or
  * a launcher started us; otherwise solo. */
@@ -76,6 +80,12 @@ bool tf_comm_on_master_node(void);
 /* Wait up to timeout seconds (< 0: forever) for a message from anyone. *got says whether
  * one arrived. */
 enum tf_status tf_comm_recv(struct tf_msg *msg, double timeout, bool *got) TF_NODISCARD;
+/* Wait until a message is here, one of fds[0..n) is ready (revents set, as poll does), a
+ * signal arrives, or the tf_monotonic() time `until` passes (0: no limit). Returns poll's
+ * result: > 0 when fds are ready, 0 otherwise, -1 on a signal. With MPI it sleeps in short
+ * slices between probes (the back-off above); alone, only fds, the local queue and `until`
+ * can end the wait. */
+int tf_comm_wait(struct pollfd *fds, nfds_t n, double until);
 void tf_msg_clear(struct tf_msg *msg);
 
 /* Collective: every rank passes its own code and gets the largest one, so all ranks take

@@ -13,6 +13,8 @@
 #define TF_DEFAULT_KILL_GRACE 5.0
 #define TF_DEFAULT_DRAIN      20.0
 #define TF_DEFAULT_PROGRESS   30.0
+#define TF_MAX_JOBS           4096 /* -j: slots (or threads) of one process */
+#define TF_MAX_JOBS_TEXT      "4096"
 
 enum tf_log_verbosity { TF_QUIET = -1, TF_NORMAL = 0, TF_VERBOSE = 1, TF_DEBUG = 2 };
 
@@ -42,6 +44,7 @@ struct tf_config {
     bool cores_from_slurm; /* cores_per_task came from SLURM_CPUS_PER_TASK */
     int gpus_per_task;
     bool bind;
+    int jobs; /* -j N: tasks (or item threads) one process runs at once; 0: its cores' share */
     /* --slice I/N: this run is part I (0-based) of N contiguous parts of the task file */
     uint64_t slice_index, slice_count; /* slice_count 0: the whole file */
     char **merge_parts;                /* taskfarm merge: the parts' paths (borrowed from argv) */

@@ -1,18 +1,18 @@
-/* exec.c - posix_spawn, capture and reaping of shell tasks.
+/* exec.c - posix_spawn, capture and reaping of shell tasks, any number at once.
  *
  * RATIONALE: posix_spawn (vfork-like in glibc) rather than fork: a worker that has run
  * MPI_Init may have large pinned memory regions, which fork would copy-on-write and some
  * fabrics forbid; spawn also costs less per task. The child's exit is watched through a
- * pidfd in the same poll() as its pipes, so no SIGCHLD handler and no busy loop.
+ * pidfd in the same poll() as its pipes, so no SIGCHLD handler and no busy loop: the
+ * caller's one poll() covers every running task and whatever else it waits for.
  */
 #include "exec.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <spawn.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,12 +21,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "slots.h"
 #include "util.h"
 
 extern char **environ;
 
 /* After the shell exits, how long to wait for pipes held open by escaped descendants. */
-#define DRAIN_AFTER_EXIT_MS 1000
+#define DRAIN_AFTER_EXIT 1.0
+/* Without a pidfd (kernels before 5.3) the exit is looked for this often. */
+#define NO_PIDFD_POLL 0.01
 
 struct capture {
     int fd;
@@ -109,26 +112,32 @@ static bool replaced(const char *var, const char *const *extra)
     return false;
 }
 
-static char **task_environment(const struct tf_exec_env *env, const struct tf_task *t,
-                               char vars[3][64])
+#define NVARS 4
+
+static char **task_environment(const struct tf_exec_env *env, const struct tf_exec_slot *slot,
+                               const struct tf_task *t, char vars[NVARS][64])
 {
+    const char *const *extra = slot ? slot->env : NULL;
     size_t n = 0, nextra = 0;
     while (environ[n])
         n++;
-    while (env->extra_env && env->extra_env[nextra])
+    while (extra && extra[nextra])
         nextra++;
-    char **envp = tf_xmalloc((n + nextra + 4) * sizeof *envp);
+    char **envp = tf_xmalloc((n + nextra + NVARS + 1) * sizeof *envp);
     size_t k = 0;
     for (size_t i = 0; i < n; i++)
-        if (!launcher_private(environ[i]) && !replaced(environ[i], env->extra_env))
+        if (!launcher_private(environ[i]) && !replaced(environ[i], extra))
             envp[k++] = environ[i];
-    snprintf(vars[0], 64, "TASKFARM_TASK_ID=%llu", (unsigned long long)(t->id + env->id_offset));
-    snprintf(vars[1], 64, "TASKFARM_NTASKS=%llu", (unsigned long long)env->ntasks);
-    snprintf(vars[2], 64, "TASKFARM_RANK=%d", env->rank);
-    for (int i = 0; i < 3; i++)
+    int nv = 0;
+    snprintf(vars[nv++], 64, "TASKFARM_TASK_ID=%llu", (unsigned long long)(t->id + env->id_offset));
+    snprintf(vars[nv++], 64, "TASKFARM_NTASKS=%llu", (unsigned long long)env->ntasks);
+    snprintf(vars[nv++], 64, "TASKFARM_RANK=%d", env->rank);
+    if (slot && slot->index >= 0)
+        snprintf(vars[nv++], 64, "TASKFARM_SLOT=%d", slot->index);
+    for (int i = 0; i < nv; i++)
         envp[k++] = vars[i];
     for (size_t i = 0; i < nextra; i++)
-        envp[k++] = (char *)env->extra_env[i];
+        envp[k++] = (char *)extra[i];
     envp[k] = NULL;
     return envp;
 }
@@ -181,13 +190,27 @@ static size_t plain_command(const char *line, char *copy, char **argv, size_t ma
 
 #define MAX_DIRECT_WORDS 256
 
-static int spawn_task(const struct tf_exec_env *env, const struct tf_task *t, int out_w, int err_w,
-                      pid_t *pid)
+/* The spawned task inherits the calling thread's affinity: with --bind, this thread takes
+ * the slot's cores for the moment of the spawn. Returns whether it must be put back. */
+static bool bind_for_spawn(const uint64_t *cpus, cpu_set_t *saved)
+{
+    if (cpus == NULL || sched_getaffinity(0, sizeof *saved, saved) != 0)
+        return false;
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    for (int c = 0; c < TF_MAX_CPUS && c < CPU_SETSIZE; c++)
+        if ((cpus[c / 64] >> (c % 64)) & 1u)
+            CPU_SET(c, &set);
+    return CPU_COUNT(&set) > 0 && sched_setaffinity(0, sizeof set, &set) == 0;
+}
+
+static int spawn_task(const struct tf_exec_env *env, const struct tf_exec_slot *slot,
+                      const struct tf_task *t, int out_w, int err_w, pid_t *pid)
 {
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t attr;
     sigset_t none, all;
-    char vars[3][64];
+    char vars[NVARS][64];
     char *shell_argv[] = {"sh", "-c", (char *)t->command, NULL};
     char *direct_argv[MAX_DIRECT_WORDS];
 
@@ -206,8 +229,10 @@ static int spawn_task(const struct tf_exec_env *env, const struct tf_task *t, in
     posix_spawnattr_setpgroup(&attr, 0);
     posix_spawnattr_setsigmask(&attr, &none);
     posix_spawnattr_setsigdefault(&attr, &all); /* undo any SIG_IGN inherited from MPI */
-    char **envp = task_environment(env, t, vars);
+    char **envp = task_environment(env, slot, t, vars);
     char *copy = tf_xmalloc(t->command_len + 1);
+    cpu_set_t saved;
+    bool rebind = bind_for_spawn(slot ? slot->cpus : NULL, &saved);
     int rc = -1;
     /* RATIONALE: skipping the shell halves the cost of a short task (one exec, not two).
      * If the direct start fails (not found, not executable, a script without #!), nothing
@@ -216,23 +241,13 @@ static int spawn_task(const struct tf_exec_env *env, const struct tf_task *t, in
         rc = posix_spawnp(pid, direct_argv[0], &fa, &attr, direct_argv, envp);
     if (rc != 0)
         rc = posix_spawn(pid, "/bin/sh", &fa, &attr, shell_argv, envp);
+    if (rebind)
+        sched_setaffinity(0, sizeof saved, &saved);
     free(copy);
     free(envp);
     posix_spawnattr_destroy(&attr);
     posix_spawn_file_actions_destroy(&fa);
     return rc;
-}
-
-static void record_spawn_failure(struct tf_result *r, int err)
-{
-    char msg[256];
-    int n = snprintf(msg, sizeof msg, "taskfarm: could not start /bin/sh: %s\n", strerror(err));
-    r->status = TF_TASK_FAILED;
-    r->exit_code = -1;
-    r->err = tf_xstrndup(msg, (size_t)n);
-    r->err_len = (size_t)n;
-    r->out = tf_xstrdup("");
-    r->end = tf_now();
 }
 
 static bool exited_unreaped(pid_t pid)
@@ -241,115 +256,100 @@ static bool exited_unreaped(pid_t pid)
     return waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == pid;
 }
 
-/* Why we are ending a task, and how far we have got. */
-struct stopper {
-    enum { RUNNING, TERM_SENT, KILL_SENT } stage;
+/* ---- one running task ------------------------------------------------------------------ */
+
+struct tf_child {
+    enum { RUNNING, DRAINING, OVER } stage;
+    pid_t pid;
+    int pidfd;
+    struct capture cap[2];
+    struct tf_result r; /* filled as the task goes */
+    double kill_grace;
+    /* Why we are ending the task, and how far we have got. */
+    enum { NOT_SIGNALLED, TERM_SENT, KILL_SENT } signalled;
     bool timed_out, cancelled;
-    double timeout_at, kill_at; /* monotonic; 0: none */
+    double timeout_at, kill_at, drain_until; /* monotonic; 0: none */
 };
 
+static struct tf_child *child_over(struct tf_child *c, int err)
+{
+    char msg[256];
+    int n = snprintf(msg, sizeof msg, "taskfarm: could not start /bin/sh: %s\n", strerror(err));
+    c->r.status = TF_TASK_FAILED;
+    c->r.exit_code = -1;
+    c->r.err = tf_xstrndup(msg, (size_t)n);
+    c->r.err_len = (size_t)n;
+    c->r.out = tf_xstrdup("");
+    c->r.end = tf_now();
+    c->stage = OVER;
+    return c;
+}
+
+struct tf_child *tf_exec_start(const struct tf_exec_env *env, const struct tf_exec_slot *slot,
+                               const struct tf_task *t)
+{
+    struct tf_child *c = tf_xcalloc(1, sizeof *c);
+    struct tf_result *r = &c->r;
+    int out_p[2], err_p[2];
+    r->id = t->id;
+    r->line = t->line;
+    r->offset = t->offset;
+    r->rank = env->rank;
+    r->slot = slot ? slot->index : -1;
+    r->attempts = t->attempts + 1;
+    r->max_rss = -1;
+    r->exit_code = -1;
+    r->status = TF_TASK_FAILED;
+    r->start = tf_now();
+    c->pidfd = c->cap[0].fd = c->cap[1].fd = -1;
+    c->kill_grace = env->kill_grace;
+    if (pipe2(out_p, O_CLOEXEC) != 0)
+        return child_over(c, errno);
+    if (pipe2(err_p, O_CLOEXEC) != 0) {
+        int e = errno;
+        close(out_p[0]), close(out_p[1]);
+        return child_over(c, e);
+    }
+    int rc = spawn_task(env, slot, t, out_p[1], err_p[1], &c->pid);
+    close(out_p[1]);
+    close(err_p[1]);
+    if (rc != 0) {
+        close(out_p[0]), close(err_p[0]);
+        return child_over(c, rc);
+    }
+    c->cap[0] = (struct capture){.fd = out_p[0], .max = env->capture_max};
+    c->cap[1] = (struct capture){.fd = err_p[0], .max = env->capture_max};
+    c->pidfd = (int)syscall(SYS_pidfd_open, c->pid, 0);
+    c->timeout_at = env->timeout > 0 ? tf_monotonic() + env->timeout : 0;
+    return c;
+}
+
+void tf_exec_pollfds(const struct tf_child *c, struct pollfd fds[TF_EXEC_NFDS])
+{
+    fds[0] = (struct pollfd){.fd = c->cap[0].fd, .events = POLLIN};
+    fds[1] = (struct pollfd){.fd = c->cap[1].fd, .events = POLLIN};
+    fds[2] = (struct pollfd){.fd = c->stage == RUNNING ? c->pidfd : -1, .events = POLLIN};
+}
+
 /* Send the next signal a timed-out or cancelled task has coming, if its time has come. */
-static void stop_step(const struct tf_exec_env *env, pid_t pid, struct stopper *sp)
+static void signal_step(struct tf_child *c, double now, int cancel)
 {
-    double now = tf_monotonic();
-    int cancel = env->cancel ? *env->cancel : 0;
-    if (sp->stage == RUNNING && (cancel || (sp->timeout_at > 0 && now >= sp->timeout_at))) {
-        sp->cancelled = cancel != 0;
-        sp->timed_out = !sp->cancelled;
-        kill(-pid, SIGTERM);
-        sp->stage = TERM_SENT;
-        sp->kill_at = now + env->kill_grace;
+    if (c->signalled == NOT_SIGNALLED && (cancel || (c->timeout_at > 0 && now >= c->timeout_at))) {
+        c->cancelled = cancel != 0;
+        c->timed_out = !c->cancelled;
+        kill(-c->pid, SIGTERM);
+        c->signalled = TERM_SENT;
+        c->kill_at = now + c->kill_grace;
     }
-    if (sp->stage == TERM_SENT && (now >= sp->kill_at || cancel >= 2)) {
-        kill(-pid, SIGKILL); /* it ignored SIGTERM, or we must stop now */
-        sp->stage = KILL_SENT;
+    if (c->signalled == TERM_SENT && (now >= c->kill_at || cancel >= 2)) {
+        kill(-c->pid, SIGKILL); /* it ignored SIGTERM, or we must stop now */
+        c->signalled = KILL_SENT;
     }
 }
 
-/* Milliseconds until the next thing to do (tick, SIGTERM, SIGKILL); -1: nothing but wait. */
-static int next_wakeup_ms(const struct tf_exec_env *env, const struct stopper *sp, double next_tick,
-                          bool have_pidfd)
+static void record_exit(struct tf_child *c, int wstatus, const struct rusage *ru)
 {
-    double at = env->tick ? next_tick : 0;
-    double when = sp->stage == RUNNING ? sp->timeout_at : sp->stage == TERM_SENT ? sp->kill_at : 0;
-    if (when > 0 && (at == 0 || when < at))
-        at = when;
-    int ms = -1;
-    if (at > 0) {
-        double left = (at - tf_monotonic()) * 1000 + 1;
-        ms = left < 0 ? 0 : left > 60000 ? 60000 : (int)left;
-    }
-    if (!have_pidfd && (ms < 0 || ms > 10))
-        ms = 10; /* without a pidfd (old kernels) we look for the exit every 10 ms */
-    return ms;
-}
-
-/* Wait until the process is a zombie (not reaped), capturing its output meanwhile, calling
- * env->tick about every tick_seconds, and ending it when it times out or is cancelled. */
-static void pump_until_exit(const struct tf_exec_env *env, pid_t pid, int pidfd,
-                            struct capture cap[2], struct stopper *sp)
-{
-    double next_tick = env->tick ? tf_monotonic() + env->tick_seconds : 0;
-    for (;;) {
-        struct pollfd fds[3];
-        int at[2] = {-1, -1};
-        nfds_t n = 0;
-        for (int i = 0; i < 2; i++)
-            if (cap[i].fd >= 0) {
-                at[i] = (int)n;
-                fds[n++] = (struct pollfd){.fd = cap[i].fd, .events = POLLIN};
-            }
-        int pid_at = pidfd >= 0 ? (int)n : -1;
-        if (pidfd >= 0)
-            fds[n++] = (struct pollfd){.fd = pidfd, .events = POLLIN};
-        stop_step(env, pid, sp);
-        int rc = poll(fds, n, next_wakeup_ms(env, sp, next_tick, pidfd >= 0));
-        if (rc < 0 && errno != EINTR)
-            break;
-        for (int i = 0; i < 2; i++)
-            if (rc > 0 && at[i] >= 0 && fds[at[i]].revents)
-                capture_read(&cap[i]);
-        if (pid_at >= 0 ? rc > 0 && fds[pid_at].revents : exited_unreaped(pid))
-            return;
-        if (env->tick && tf_monotonic() >= next_tick) {
-            env->tick(env->tick_arg);
-            next_tick = tf_monotonic() + env->tick_seconds;
-        }
-    }
-}
-
-static void drain_after_exit(struct capture cap[2])
-{
-    double deadline = tf_monotonic() + DRAIN_AFTER_EXIT_MS / 1000.0;
-    while (cap[0].fd >= 0 || cap[1].fd >= 0) {
-        int left = (int)((deadline - tf_monotonic()) * 1000);
-        if (left <= 0)
-            break;
-        struct pollfd fds[2];
-        int at[2] = {-1, -1};
-        nfds_t n = 0;
-        for (int i = 0; i < 2; i++)
-            if (cap[i].fd >= 0) {
-                at[i] = (int)n;
-                fds[n++] = (struct pollfd){.fd = cap[i].fd, .events = POLLIN};
-            }
-        int rc = poll(fds, n, left);
-        if (rc < 0 && errno != EINTR)
-            break;
-        for (int i = 0; i < 2; i++)
-            if (rc > 0 && at[i] >= 0 && fds[at[i]].revents)
-                capture_read(&cap[i]);
-    }
-    for (int i = 0; i < 2; i++)
-        if (cap[i].fd >= 0) {
-            close(cap[i].fd); /* an escaped descendant still holds it: stop listening */
-            cap[i].fd = -1;
-        }
-}
-
-static void record_exit(struct tf_result *r, int wstatus, const struct stopper *sp,
-                        const struct rusage *ru)
-{
+    struct tf_result *r = &c->r;
     if (WIFEXITED(wstatus)) {
         r->exit_code = WEXITSTATUS(wstatus);
         r->status = r->exit_code == 0 ? TF_TASK_SUCCEEDED : TF_TASK_FAILED;
@@ -358,9 +358,9 @@ static void record_exit(struct tf_result *r, int wstatus, const struct stopper *
         r->status = TF_TASK_KILLED;
     }
     /* However it ended once we had signalled it, the outcome is ours, not the task's. */
-    if (sp->timed_out)
+    if (c->timed_out)
         r->status = TF_TASK_TIMED_OUT;
-    else if (sp->cancelled)
+    else if (c->cancelled)
         r->status = TF_TASK_NOT_RUN;
     /* Linux reports the peak of the task and of every descendant it waited for, in KiB. */
     r->max_rss = (int64_t)ru->ru_maxrss * 1024;
@@ -368,58 +368,105 @@ static void record_exit(struct tf_result *r, int wstatus, const struct stopper *
     r->cpu_system = (double)ru->ru_stime.tv_sec + (double)ru->ru_stime.tv_usec / 1e6;
 }
 
-void tf_exec_run(const struct tf_exec_env *env, const struct tf_task *t, struct tf_result *r)
+/* The shell has exited (a zombie, not reaped): its pid, which is the group's id, cannot be
+ * reused yet, so killing the group now reaches only what the task left behind. */
+static void reap(struct tf_child *c, double now)
 {
-    int out_p[2], err_p[2];
-    pid_t pid;
-
-    memset(r, 0, sizeof *r);
-    r->id = t->id;
-    r->line = t->line;
-    r->offset = t->offset;
-    r->rank = env->rank;
-    r->attempts = t->attempts + 1;
-    r->max_rss = -1;
-    r->exit_code = -1;
-    r->status = TF_TASK_FAILED;
-    r->start = tf_now();
-    if (pipe2(out_p, O_CLOEXEC) != 0) {
-        record_spawn_failure(r, errno);
-        return;
-    }
-    if (pipe2(err_p, O_CLOEXEC) != 0) {
-        record_spawn_failure(r, errno);
-        close(out_p[0]), close(out_p[1]);
-        return;
-    }
-    int rc = spawn_task(env, t, out_p[1], err_p[1], &pid);
-    close(out_p[1]);
-    close(err_p[1]);
-    if (rc != 0) {
-        record_spawn_failure(r, rc);
-        close(out_p[0]), close(err_p[0]);
-        return;
-    }
-    struct capture cap[2] = {{.fd = out_p[0], .max = env->capture_max},
-                             {.fd = err_p[0], .max = env->capture_max}};
-    int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-    struct stopper sp = {.timeout_at = env->timeout > 0 ? tf_monotonic() + env->timeout : 0};
-
-    pump_until_exit(env, pid, pidfd, cap, &sp);
-    r->end = tf_now();
-    /* The shell is a zombie, so its pid (= the group id) cannot be reused yet: killing the
-     * group now reaches only what the task left behind. */
-    kill(-pid, SIGKILL);
+    c->r.end = tf_now();
+    kill(-c->pid, SIGKILL);
     int wstatus = 0;
     struct rusage ru = {0};
-    while (wait4(pid, &wstatus, 0, &ru) < 0 && errno == EINTR)
+    while (wait4(c->pid, &wstatus, 0, &ru) < 0 && errno == EINTR)
         ;
-    if (pidfd >= 0)
-        close(pidfd);
-    drain_after_exit(cap);
-    record_exit(r, wstatus, &sp, &ru);
-    r->out = capture_take(&cap[0], &r->out_len);
-    r->err = capture_take(&cap[1], &r->err_len);
-    r->out_truncated = cap[0].truncated;
-    r->err_truncated = cap[1].truncated;
+    if (c->pidfd >= 0)
+        close(c->pidfd);
+    c->pidfd = -1;
+    record_exit(c, wstatus, &ru);
+    c->stage = DRAINING;
+    c->drain_until = now + DRAIN_AFTER_EXIT;
+}
+
+bool tf_exec_step(struct tf_child *c, const struct pollfd *fds)
+{
+    if (c->stage == OVER)
+        return true;
+    for (int i = 0; i < 2; i++)
+        if (fds && c->cap[i].fd >= 0 && fds[i].fd == c->cap[i].fd && fds[i].revents)
+            capture_read(&c->cap[i]);
+    double now = tf_monotonic();
+    if (c->stage == RUNNING) {
+        /* With no poll result to go by (a timer), ask the kernel. */
+        bool exited = c->pidfd >= 0 && fds ? fds[2].fd == c->pidfd && fds[2].revents
+                                           : exited_unreaped(c->pid);
+        if (exited)
+            reap(c, now);
+        else
+            signal_step(c, now, 0);
+    }
+    if (c->stage == DRAINING && ((c->cap[0].fd < 0 && c->cap[1].fd < 0) || now >= c->drain_until)) {
+        for (int i = 0; i < 2; i++)
+            if (c->cap[i].fd >= 0) { /* an escaped descendant still holds it: stop listening */
+                close(c->cap[i].fd);
+                c->cap[i].fd = -1;
+            }
+        c->stage = OVER;
+    }
+    return c->stage == OVER;
+}
+
+double tf_exec_deadline(const struct tf_child *c)
+{
+    if (c->stage == DRAINING)
+        return c->drain_until;
+    if (c->stage != RUNNING)
+        return 0;
+    double at = c->signalled == NOT_SIGNALLED ? c->timeout_at
+                : c->signalled == TERM_SENT   ? c->kill_at
+                                              : 0;
+    if (c->pidfd < 0) {
+        double poll_at = tf_monotonic() + NO_PIDFD_POLL;
+        at = at > 0 && at < poll_at ? at : poll_at;
+    }
+    return at;
+}
+
+void tf_exec_cancel(struct tf_child *c, int level)
+{
+    if (c->stage == RUNNING && level > 0)
+        signal_step(c, tf_monotonic(), level);
+}
+
+void tf_exec_finish(struct tf_child *c, struct tf_result *r)
+{
+    *r = c->r;
+    if (r->out == NULL) { /* it ran: its captured output */
+        r->out = capture_take(&c->cap[0], &r->out_len);
+        r->err = capture_take(&c->cap[1], &r->err_len);
+        r->out_truncated = c->cap[0].truncated;
+        r->err_truncated = c->cap[1].truncated;
+    }
+    free(c);
+}
+
+void tf_exec_run(const struct tf_exec_env *env, const struct tf_task *t, const volatile int *cancel,
+                 struct tf_result *r)
+{
+    struct tf_child *c = tf_exec_start(env, NULL, t);
+    struct pollfd fds[TF_EXEC_NFDS];
+    bool over = tf_exec_step(c, NULL);
+    while (!over) {
+        if (cancel && *cancel)
+            tf_exec_cancel(c, *cancel);
+        tf_exec_pollfds(c, fds);
+        double at = tf_exec_deadline(c);
+        int ms = cancel ? 100 : -1; /* a cancel is looked at this often */
+        if (at > 0) {
+            double left = (at - tf_monotonic()) * 1000 + 1;
+            int due = left < 0 ? 0 : left > 60000 ? 60000 : (int)left;
+            ms = ms < 0 || due < ms ? due : ms;
+        }
+        int n = poll(fds, TF_EXEC_NFDS, ms);
+        over = tf_exec_step(c, n > 0 ? fds : NULL);
+    }
+    tf_exec_finish(c, r);
 }

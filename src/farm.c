@@ -1,6 +1,7 @@
-/* farm.c - start of a run on every rank: the master validates the task file and the output
- * path and creates the result file; then all ranks agree whether to go on. Also the master
- * running tasks itself when it is alone (-n 1 or no launcher).
+/* farm.c - start of a task-file run on every rank: which ranks run how many tasks at once
+ * (slots), the master's checks of the task file and the output path and the result file it
+ * creates; then all ranks agree whether to go on and run the event loop: an agent for the
+ * rank's slots, and on rank 0 the master beside it.
  *
  * Nothing is written before every input check has passed, so a refused run leaves no file
  * behind and never touches an existing one.
@@ -12,24 +13,31 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "agent.h"
 #include "comm.h"
 #include "log.h"
+#include "loop.h"
+#include "master.h"
 #include "slots.h"
 #include "stopsig.h"
 #include "util.h"
-
-#ifndef TF_VERSION
-#define TF_VERSION "unknown"
-#endif
 
 static void input_error(const char *msg)
 {
     tf_print_error("%s", msg);
 }
+
+/* Which ranks run tasks, and how many at once (after the ranks with no slot left). */
+struct layout {
+    int nranks;
+    int *slots_of, *node_of; /* per rank */
+    int nworkers;            /* ranks with slots */
+    int *worker_rank, *worker_node, *worker_slots;
+    struct tf_rank_plan mine;
+};
 
 /* Refuse an output path we must not or cannot write. One line in errmsg. */
 static bool check_output(const struct tf_config *cfg, char *errmsg, size_t errlen)
@@ -150,7 +158,7 @@ static double squeue_time_left(const char *job)
     struct tf_task t = {.command = cmd, .command_len = strlen(cmd), .avoid_rank = -1};
     struct tf_exec_env env = {.ntasks = 1, .capture_max = 256, .timeout = 15, .kill_grace = 1};
     struct tf_result r = {0};
-    tf_exec_run(&env, &t, &r);
+    tf_exec_run(&env, &t, NULL, &r);
     double left = 0;
     char *nl = r.out ? strchr(r.out, '\n') : NULL;
     if (nl)
@@ -265,8 +273,7 @@ static enum tf_status note_sweep(const struct tf_config *cfg, struct tf_master *
 }
 
 /* Master only: everything that can refuse the run. Returns an exit code, 0 to go on. */
-static int master_setup(const struct tf_config *cfg, struct tf_master *m, int nworkers,
-                        const int *node_of)
+static int master_setup(const struct tf_config *cfg, struct tf_master *m, const struct layout *lay)
 {
     char err[1024], run_id[33];
     struct tf_taskfile_info info;
@@ -291,9 +298,8 @@ static int master_setup(const struct tf_config *cfg, struct tf_master *m, int nw
         return TF_EXIT_USAGE;
     }
     m->ntasks = m->ntotal = info.ntasks;
-    m->nworkers = nworkers;
     m->start = tf_now();
-    m->end_at = end_of_run(cfg, tf_monotonic());
+    tf_stopwatch_init(&m->watch, cfg->drain, end_of_run(cfg, tf_monotonic()));
     make_run_id(run_id);
     struct tf_run_meta meta = {
         .version = TF_VERSION,
@@ -305,7 +311,7 @@ static int master_setup(const struct tf_config *cfg, struct tf_master *m, int nw
         .mode_reason = "",
         .order = "file order",
         .master_host = m->host,
-        .nworkers = nworkers > 0 ? nworkers : 1,
+        .nworkers = m->nworkers,
         .ntasks = info.ntasks,
         .capture_bytes = cfg->capture_bytes,
         .start_time = m->start,
@@ -327,9 +333,7 @@ static int master_setup(const struct tf_config *cfg, struct tf_master *m, int nw
     tf_durations_free(d);
     if (code != 0)
         return code;
-    /* node_of[0] is the master's; workers are ranks 1.. */
-    m->sched = tf_sched_new(cfg->mode, m->ntasks, nworkers > 0 ? nworkers : 1,
-                            nworkers > 0 ? node_of + 1 : NULL);
+    m->sched = tf_sched_new(cfg->mode, m->ntasks, m->nworkers, lay->worker_node, lay->worker_slots);
     if (cfg->no_steal)
         tf_sched_disable_stealing(m->sched);
     if (m->plan && m->ntasks > 0) { /* unknown durations were set to the mean of known ones */
@@ -345,6 +349,8 @@ static int master_setup(const struct tf_config *cfg, struct tf_master *m, int nw
         tf_h5out_note_i64(m->h5, "cores_per_task", cfg->cores_per_task) != TF_OK ||
         tf_h5out_note_i64(m->h5, "gpus_per_task", cfg->gpus_per_task) != TF_OK ||
         tf_h5out_note_str(m->h5, "bind", cfg->bind ? "yes" : "no") != TF_OK ||
+        tf_h5out_note_i64(m->h5, "nslots", m->nslots) != TF_OK ||
+        tf_h5out_note_i32s(m->h5, "slots_per_rank", lay->slots_of, lay->nranks) != TF_OK ||
         tf_h5out_note_str(m->h5, "slice", m->slice) != TF_OK ||
         tf_h5out_note_i64(m->h5, "first_task", (int64_t)m->first_task) != TF_OK ||
         tf_h5out_note_i64(m->h5, "taskfile_ntasks", (int64_t)m->file_tasks) != TF_OK ||
@@ -352,394 +358,246 @@ static int master_setup(const struct tf_config *cfg, struct tf_master *m, int nw
         return TF_EXIT_INTERNAL;
     if (info.ntasks == 0)
         tf_log(TF_LOG_WARN, "%s holds no tasks: writing an empty result file", cfg->taskfile);
-    tf_log(TF_LOG_INFO, "%llu tasks from %s on %d worker%s, mode %s: %s; %s",
-           (unsigned long long)m->ntasks, cfg->taskfile, meta.nworkers,
-           meta.nworkers == 1 ? "" : "s", mode, tf_sched_reason(m->sched), order);
+    tf_log(TF_LOG_INFO, "%llu tasks from %s in %d slot%s of %d process%s, mode %s: %s; %s",
+           (unsigned long long)m->ntasks, cfg->taskfile, m->nslots, m->nslots == 1 ? "" : "s",
+           m->nworkers, m->nworkers == 1 ? "" : "es", mode, tf_sched_reason(m->sched), order);
     return 0;
 }
 
-static int32_t prior_attempts(const struct tf_master *m, uint64_t id)
+/* Which ranks are the workers, for the master. */
+static void master_workers(struct tf_master *m, const struct layout *lay)
 {
-    size_t lo = 0, hi = m->nprior;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (m->prior[mid].id < id)
-            lo = mid + 1;
-        else
-            hi = mid;
+    m->nranks = lay->nranks;
+    m->nworkers = lay->nworkers;
+    m->rank_of = tf_xcalloc((size_t)lay->nworkers, sizeof *m->rank_of);
+    m->worker_of = tf_xcalloc((size_t)lay->nranks, sizeof *m->worker_of);
+    for (int r = 0; r < lay->nranks; r++)
+        m->worker_of[r] = -1;
+    for (int w = 0; w < lay->nworkers; w++) {
+        m->rank_of[w] = lay->worker_rank[w];
+        m->worker_of[lay->worker_rank[w]] = w;
+        m->nslots += lay->worker_slots[w];
     }
-    return lo < m->nprior && m->prior[lo].id == id ? m->prior[lo].attempts : 0;
 }
 
-enum tf_status tf_master_next_task(struct tf_master *m, struct tf_task *t)
-{
-    bool got = false;
-    if (m->plan) {
-        const struct tf_planned *p = &m->plan[m->planned++];
-        got = tf_taskfile_read_at(m->tasks, p->id, p->line, p->offset, t) == TF_OK;
-    }
-    while (!m->plan && (got = tf_taskfile_next(m->tasks, t, &got) == TF_OK && got) && m->skip &&
-           t->id < m->ntotal && m->skip[t->id])
-        ;
-    if (!got) {
-        tf_log(TF_LOG_ERROR, "task file '%s' changed during the run (expected %llu tasks)",
-               m->cfg->taskfile, (unsigned long long)m->ntotal);
-        return TF_EINPUT;
-    }
-    if (m->nprior)
-        t->attempts = prior_attempts(m, t->id);
-    return tf_h5out_put_command(m->h5, t);
-}
+/* ---- slots ------------------------------------------------------------------------------ */
 
-/* Begin to stop: no new tasks; running ones get until `deadline` (0: as long as they take). */
-static void begin_stop(struct tf_master *m, const char *why, double grace, bool interrupted)
-{
-    if (m->stop != TF_RUNNING)
-        return;
-    m->stop = TF_STOP_NEW;
-    m->stop_reason = why;
-    m->interrupted = interrupted;
-    m->drain_deadline = grace >= 0 ? tf_monotonic() + grace : 0;
-    tf_sched_stop_new(m->sched);
-    if (grace >= 0)
-        tf_log(TF_LOG_WARN, "%s: no new tasks; running tasks get %.0f s to finish", why, grace);
-    else
-        tf_log(TF_LOG_WARN, "%s: no new tasks; running tasks finish", why);
-}
-
-static bool retry_left(const struct tf_master *m, const struct tf_result *r)
-{
-    int32_t this_run = r->attempts - (m->nprior ? prior_attempts(m, r->id) : 0);
-    return m->stop == TF_RUNNING && this_run <= m->cfg->retries;
-}
-
-enum tf_status tf_master_finish(struct tf_master *m, const struct tf_result *r, const char *host,
-                                bool *retry, struct tf_task *again)
-{
-    *retry = false;
-    if (r->status == TF_TASK_NOT_RUN) {
-        tf_log(TF_LOG_INFO, "task %llu was stopped by the drain: NOT_RUN, --resume runs it",
-               (unsigned long long)r->id);
-        return TF_OK;
-    }
-    bool ok = r->status == TF_TASK_SUCCEEDED;
-    if (!ok && retry_left(m, r)) {
-        if (tf_taskfile_read_at(m->retry_reader, r->id, r->line, r->offset, again) != TF_OK) {
-            tf_log(TF_LOG_ERROR, "cannot read task %llu again from '%s'", (unsigned long long)r->id,
-                   m->cfg->taskfile);
-            return TF_EINPUT;
-        }
-        again->attempts = r->attempts;
-        again->avoid_rank = r->rank;
-        *retry = true;
-        tf_log(TF_LOG_INFO, "task %llu %s (attempt %d): running it again",
-               (unsigned long long)r->id, tf_task_status_name(r->status), r->attempts);
-        return TF_OK;
-    }
-    if (r->status >= 0 && r->status < TF_TASK_STATUS_COUNT)
-        m->counts[r->status]++;
-    if (m->journal)
-        tf_journal_add(m->journal, r, host);
-    TF_TRY(tf_h5out_put_result(m->h5, r, host));
-    if (!ok && ++m->failures >= m->cfg->max_failures && m->cfg->max_failures > 0)
-        begin_stop(m, "--max-failures reached", -1, false);
-    return TF_OK;
-}
-
-bool tf_master_watch(struct tf_master *m)
-{
-    enum tf_stop before = m->stop;
-    double now = tf_monotonic();
-    int sigs = tf_stopsig_count();
-    if (sigs > m->signals_seen) {
-        static char why[64];
-        snprintf(why, sizeof why, "received signal %s", sigabbrev_np(tf_stopsig_last()));
-        if (m->signals_seen == 0 && m->stop == TF_RUNNING) {
-            begin_stop(m, why, m->cfg->drain, true);
-            tf_log(TF_LOG_WARN, "a second signal stops running tasks at once");
-        } else if (m->signals_seen == 0 && m->stop == TF_STOP_NEW) {
-            double d = now + m->cfg->drain; /* already stopping: at most --drain more */
-            if (m->drain_deadline == 0 || d < m->drain_deadline)
-                m->drain_deadline = d;
-            m->stop_reason = why;
-            m->interrupted = true;
-        } else if (m->stop < TF_STOP_KILL) {
-            tf_log(TF_LOG_WARN, "%s again: stopping running tasks now", why);
-            m->stop = TF_STOP_KILL;
-            m->stop_reason = why;
-            m->interrupted = true;
-        }
-        m->signals_seen = sigs;
-    }
-    if (m->end_at > 0 && m->stop == TF_RUNNING) {
-        double close_by = m->end_at - TF_CLOSE_MARGIN;
-        double expected =
-            m->cfg->expected_duration > 0 ? m->cfg->expected_duration : tf_sched_mean(m->sched);
-        if (now >= close_by - m->cfg->drain)
-            begin_stop(m, "walltime nearly over", close_by - now, true);
-        else if (expected > 0 && now + expected > close_by)
-            begin_stop(m, "the walltime leaves no room for another task", close_by - now, true);
-    }
-    if (m->stop == TF_STOP_NEW && m->drain_deadline > 0 && now >= m->drain_deadline) {
-        tf_log(TF_LOG_WARN, "drain time is up: stopping running tasks");
-        m->stop = TF_STOP_TERM;
-    }
-    return m->stop != before;
-}
-
-enum tf_status tf_master_persist(struct tf_master *m, bool now)
-{
-    TF_TRY(tf_journal_commit(m->journal));
-    if (!now && tf_monotonic() - tf_h5out_last_flush(m->h5) < TF_FLUSH_SECONDS)
-        return TF_OK;
-    TF_TRY(tf_journal_sync(m->journal));
-    return tf_h5out_flush(m->h5);
-}
-
-/* Tick of the master running tasks itself: a stop reaches the running task here. */
-void tf_master_progress(struct tf_master *m, uint64_t running, bool force)
-{
-    uint64_t done = m->counts[1] + m->counts[2] + m->counts[3] + m->counts[4];
-    if (running > m->ntasks - done)
-        running = m->ntasks - done;
-    tf_progress_update(&m->progress, tf_monotonic(), done, done - m->counts[1], running, force);
-}
-
-static void local_tick(void *arg)
-{
-    struct tf_master *m = arg;
-    tf_master_watch(m);
-    m->cancel = m->stop >= TF_STOP_TERM ? (m->stop == TF_STOP_KILL ? 2 : 1) : 0;
-}
-
-/* The master alone: run every task here, in order, through the same scheduler. */
-static enum tf_status run_local(struct tf_master *m)
-{
-    struct tf_action a;
-    uint64_t received = 0;
-    m->env.tick = local_tick;
-    m->env.tick_arg = m;
-    m->env.tick_seconds = 0.1;
-    m->env.cancel = &m->cancel;
-    tf_sched_on_request(m->sched, 0);
-    while (!tf_master_watch(m) && m->stop == TF_RUNNING && tf_sched_next_action(m->sched, &a) &&
-           a.kind == TF_ACT_ASSIGN) {
-        double busy = 0;
-        tf_sched_on_assign(m->sched, 0, a.count, true);
-        received += a.count;
-        for (uint64_t i = 0; i < a.count; i++) {
-            struct tf_task t;
-            struct tf_result r;
-            bool retry;
-            TF_TRY(tf_master_next_task(m, &t));
-            do {
-                tf_exec_run(&m->env, &t, &r);
-                busy += r.end - r.start;
-                enum tf_status st = tf_master_finish(m, &r, m->host, &retry, &t);
-                tf_result_fini(&r);
-                TF_TRY(st);
-            } while (retry && m->stop == TF_RUNNING);
-            TF_TRY(tf_master_persist(m, false));
-            tf_master_progress(m, 1, false);
-            if (m->stop != TF_RUNNING)
-                return TF_OK; /* the rest stays NOT_RUN */
-        }
-        tf_sched_on_done(m->sched, 0, a.count, busy);
-        tf_sched_on_report(m->sched, 0, 0, received);
-        tf_sched_on_request(m->sched, 0);
-    }
-    return TF_OK;
-}
-
-static void collect_row(uint64_t id, const char *out, void *arg)
-{
-    tf_collect_row(arg, id, out, strlen(out));
-}
-
-/* --collect: /results from every row's output, earlier runs' rows too (a resume). */
-static enum tf_status collect_results(struct tf_master *m)
-{
-    struct tf_collect *c = tf_collect_new(m->ntotal);
-    enum tf_status st = tf_h5out_each_stdout(m->h5, collect_row, c);
-    if (st == TF_OK)
-        st = tf_h5out_put_results(m->h5, c);
-    if (st == TF_OK)
-        tf_log(TF_LOG_INFO, "--collect: %d result column%s in /results", tf_collect_keys(c),
-               tf_collect_keys(c) == 1 ? "" : "s");
-    tf_collect_free(c);
-    return st;
-}
-
-static int finish_master(struct tf_master *m, enum tf_status st)
-{
-    double end = tf_now();
-    uint64_t c[TF_TASK_STATUS_COUNT] = {0};
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    enum tf_status nst = tf_h5out_note(m->h5, "master_peak_rss_mib", (double)ru.ru_maxrss / 1024.0);
-    if (nst == TF_OK && m->stop_reason)
-        nst = tf_h5out_note_str(m->h5, "stop_reason", m->stop_reason);
-    if (nst == TF_OK && m->cfg->collect)
-        nst = collect_results(m);
-    enum tf_status jst = tf_journal_commit(m->journal);
-    enum tf_status cst = tf_h5out_close(m->h5, end, c);
-    tf_params_free(m->params);
-    m->params = NULL;
-    if (cst == TF_OK)
-        cst = nst != TF_OK ? nst : jst;
-    /* The journal goes only when the result file holds every task's final outcome. */
-    enum tf_status jcl = tf_journal_close(m->journal, cst == TF_OK && c[TF_TASK_NOT_RUN] == 0);
-    tf_taskfile_close(m->tasks);
-    tf_taskfile_close(m->retry_reader);
-    tf_sched_free(m->sched);
-    free(m->plan);
-    free(m->skip);
-    free(m->prior);
-    if (st == TF_OK)
-        st = cst != TF_OK ? cst : jcl;
-    if (st != TF_OK) {
-        tf_log(TF_LOG_ERROR, "run failed (%s); finished results so far are in %s",
-               tf_status_str(st), m->cfg->output);
-        return TF_EXIT_INTERNAL;
-    }
-    if (m->cfg->verbosity > TF_QUIET)
-        printf("taskfarm: %llu tasks: %llu succeeded, %llu failed, %llu killed, %llu timed out, "
-               "%llu not run; %.1f s on %d worker%s; results in %s\n",
-               (unsigned long long)m->ntotal, (unsigned long long)c[1], (unsigned long long)c[2],
-               (unsigned long long)c[3], (unsigned long long)c[4], (unsigned long long)c[0],
-               end - m->start, m->nworkers > 0 ? m->nworkers : 1, m->nworkers > 1 ? "s" : "",
-               m->cfg->output);
-    if (m->interrupted && c[0] > 0)
-        fprintf(stderr,
-                "taskfarm: stopped early (%s): %llu tasks not run; run the same "
-                "command with --resume to finish\n",
-                m->stop_reason, (unsigned long long)c[0]);
-    fflush(stdout);
-    if (m->interrupted && c[0] > 0)
-        return TF_EXIT_INCOMPLETE;
-    return c[TF_TASK_SUCCEEDED] == m->ntotal ? TF_EXIT_OK : TF_EXIT_TASKS;
-}
-
-/* What a task of this slot finds in its environment: OMP_NUM_THREADS and its GPUs. */
+/* What the tasks of one slot find in their environment: OMP_NUM_THREADS and their GPUs. */
 struct slot_env {
     char threads[32], gpus[300];
     const char *list[3];
+    uint64_t cpus[TF_CPU_WORDS];
 };
 
-static void slot_env_make(const struct tf_config *cfg, const struct tf_slot *s, struct slot_env *e)
+static void slot_env_make(const struct tf_config *cfg, const struct tf_rank_plan *p, int j,
+                          struct slot_env *e)
 {
     int n = 0;
     if (cfg->cores_per_task > 0) {
-        snprintf(e->threads, sizeof e->threads, "OMP_NUM_THREADS=%d", s->ncpus > 0 ? s->ncpus : 1);
+        snprintf(e->threads, sizeof e->threads, "OMP_NUM_THREADS=%d", p->cores_per_slot);
         e->list[n++] = e->threads;
     }
     if (cfg->gpus_per_task > 0) {
         int at = snprintf(e->gpus, sizeof e->gpus, "CUDA_VISIBLE_DEVICES=");
-        if (!tf_slots_gpu_list(s, e->gpus + at, sizeof e->gpus - (size_t)at))
-            tf_log(TF_LOG_WARN, "the GPU list of slot %d is too long to pass on", s->local);
+        int g = cfg->gpus_per_task;
+        if (!tf_slots_gpu_list((p->first + j) * g, g, e->gpus + at, sizeof e->gpus - (size_t)at))
+            tf_log(TF_LOG_WARN, "the GPU list of slot %d is too long to pass on", j);
         e->list[n++] = e->gpus;
     }
     e->list[n] = NULL;
+    tf_slots_cpus(p, j, e->cpus);
 }
 
-static void slots_report(const struct tf_config *cfg, const struct tf_slot *plan, int n, int active)
+static void slots_report(const struct tf_config *cfg, const struct layout *lay)
 {
+    int total = 0;
+    for (int w = 0; w < lay->nworkers; w++)
+        total += lay->worker_slots[w];
     char cpus[256];
-    tf_slots_cpu_text(plan[n > 1 ? 1 : 0].node_cpus, cpus, sizeof cpus);
+    tf_slots_cpu_text(lay->mine.node_cpus, cpus, sizeof cpus);
     tf_log(TF_LOG_INFO,
-           "%d of %d worker%s run tasks: %d core%s per task%s%s, %d GPU%s per task; "
-           "cores of the first worker's node: %s",
-           active, n > 1 ? n - 1 : 1, n > 2 ? "s" : "", cfg->cores_per_task,
-           cfg->cores_per_task == 1 ? "" : "s",
+           "%d slot%s in %d process%s (%s%d on rank 0), %d core%s per task%s%s, %d GPU%s per "
+           "task; cores of rank 0's node: %s",
+           total, total == 1 ? "" : "s", lay->nworkers, lay->nworkers == 1 ? "" : "es",
+           cfg->jobs > 0 ? "-j, " : "", lay->mine.nslots,
+           cfg->cores_per_task > 0 ? cfg->cores_per_task : 1, cfg->cores_per_task > 1 ? "s" : "",
            cfg->cores_from_slurm ? " (SLURM_CPUS_PER_TASK)" : "", cfg->bind ? ", bound" : "",
            cfg->gpus_per_task, cfg->gpus_per_task == 1 ? "" : "s", cpus);
 }
 
-/* Collective: which ranks run tasks on which cores and GPUs (--cores-per-task, --gpus-per-task,
- * --bind). Returns 0 to go on, -1 on a rank left without a slot (it takes no further part),
- * or an exit code. */
-static int take_slots(const struct tf_config *cfg, struct tf_slot *mine, int *active)
+static void layout_fini(struct layout *lay)
 {
-    memset(mine, 0, sizeof *mine);
-    if (cfg->cores_per_task == 0 && cfg->gpus_per_task == 0 && !cfg->bind)
-        return 0;
+    free(lay->slots_of);
+    free(lay->node_of);
+    free(lay->worker_rank);
+    free(lay->worker_node);
+    free(lay->worker_slots);
+}
+
+/* The workers among the ranks that stay (in rank order: the farm's new numbering). */
+static void layout_workers(struct layout *lay, const struct tf_rank_res *all, const int *slots,
+                           int n)
+{
+    lay->slots_of = tf_xcalloc((size_t)n, sizeof *lay->slots_of);
+    lay->node_of = tf_xcalloc((size_t)n, sizeof *lay->node_of);
+    lay->worker_rank = tf_xcalloc((size_t)n, sizeof *lay->worker_rank);
+    lay->worker_node = tf_xcalloc((size_t)n, sizeof *lay->worker_node);
+    lay->worker_slots = tf_xcalloc((size_t)n, sizeof *lay->worker_slots);
+    for (int r = 0; r < n; r++) {
+        if (r != 0 && slots[r] == 0)
+            continue; /* it leaves the farm */
+        int k = lay->nranks++;
+        lay->slots_of[k] = slots[r];
+        lay->node_of[k] = all[r].node;
+        if (slots[r] > 0) {
+            lay->worker_rank[lay->nworkers] = k;
+            lay->worker_node[lay->nworkers] = all[r].node;
+            lay->worker_slots[lay->nworkers++] = slots[r];
+        }
+    }
+}
+
+/* Collective: how many tasks each rank runs at once, on which cores and GPUs. Returns 0 to
+ * go on, -1 on a rank left without a slot (it takes no further part), or an exit code. */
+static int take_slots(const struct tf_config *cfg, struct layout *lay)
+{
     int n = tf_comm_size(), rank = tf_comm_rank();
     struct tf_rank_res me, *all = tf_xcalloc((size_t)n, sizeof *all);
-    struct tf_slot *plan = tf_xcalloc((size_t)n, sizeof *plan);
+    int *slots = tf_xcalloc((size_t)n, sizeof *slots);
+    struct tf_slot_ask ask = {cfg->jobs, cfg->cores_per_task, cfg->gpus_per_task,
+                              tf_comm_launcher_rank() >= 0};
     char err[256];
     tf_slots_local(&me);
     me.node = tf_comm_node_id();
     tf_comm_allgather(&me, sizeof me, all);
-    *active = tf_slots_plan(all, n, cfg->cores_per_task, cfg->gpus_per_task, plan, err, sizeof err);
-    *mine = plan[rank];
-    if (rank == 0 && *active > 0)
-        slots_report(cfg, plan, n, *active);
+    int total = tf_slots_plan(all, n, rank, &ask, slots, &lay->mine, err, sizeof err);
+    memset(lay, 0, offsetof(struct layout, mine));
+    if (total > 0)
+        layout_workers(lay, all, slots, n);
     free(all);
-    free(plan);
-    if (*active == 0) {
+    free(slots);
+    if (total == 0) {
         if (rank == 0)
             input_error(err);
         return TF_EXIT_USAGE;
     }
-    tf_comm_keep_only(rank == 0 || mine->active);
-    if (!mine->active)
-        return rank == 0 ? 0 : -1;
-    if (!tf_slots_apply(mine, cfg->bind))
+    bool stays = rank == 0 || lay->mine.nslots > 0;
+    tf_comm_keep_only(stays);
+    if (!stays)
+        return -1;
+    if (!tf_slots_unbind(&lay->mine))
         tf_log(TF_LOG_WARN, "rank %d: cannot set its tasks' cores: %s", rank, strerror(errno));
     return 0;
 }
 
+/* This rank's agent, with what each of its slots gives its tasks. */
+static struct tf_agent *make_agent(const struct tf_config *cfg, const struct layout *lay,
+                                   uint64_t ntasks, uint64_t first)
+{
+    int n = lay->mine.nslots;
+    if (n == 0)
+        return NULL;
+    struct slot_env *env = tf_xcalloc((size_t)n, sizeof *env);
+    struct tf_agent_slot_spec *spec = tf_xcalloc((size_t)n, sizeof *spec);
+    for (int j = 0; j < n; j++) {
+        slot_env_make(cfg, &lay->mine, j, &env[j]);
+        spec[j] = (struct tf_agent_slot_spec){env[j].list, cfg->bind ? env[j].cpus : NULL};
+    }
+    struct tf_agent *a = tf_agent_new(cfg, tf_comm_rank(), n, spec, ntasks, first);
+    free(spec);
+    free(env);
+    return a;
+}
+
+/* ---- the master's part of the loop ------------------------------------------------------ */
+
+static bool master_takes(enum tf_msg_kind kind)
+{
+    return kind == TF_MSG_RESULTS || kind == TF_MSG_REQUEST || kind == TF_MSG_RELEASE;
+}
+
+static enum tf_status master_on_message(void *self, const struct tf_msg *msg)
+{
+    return tf_master_on_message(self, msg);
+}
+
+static enum tf_status master_step(void *self)
+{
+    return tf_master_step(self);
+}
+
+static double master_deadline(void *self)
+{
+    return tf_master_deadline(self);
+}
+
+static bool master_done(void *self)
+{
+    return tf_master_done(self);
+}
+
+/* Run the loop on this rank: its agent, and on rank 0 the master. */
+static enum tf_status run_loop(struct tf_master *m, struct tf_agent *a)
+{
+    struct tf_part parts[2];
+    int n = 0;
+    if (a)
+        parts[n++] = tf_agent_part(a);
+    if (m) {
+        parts[n++] = (struct tf_part){m,    "master",    master_takes,    master_on_message, NULL,
+                                      NULL, master_step, master_deadline, master_done};
+        TF_TRY(tf_master_begin(m));
+    }
+    enum tf_status st = tf_loop_run(parts, n);
+    if (st == TF_OK)
+        st = tf_comm_progress(true);
+    return st;
+}
+
 int tf_farm_run(const struct tf_config *cfg)
 {
-    struct tf_slot slot;
-    struct slot_env senv;
-    int active = 0, taken = take_slots(cfg, &slot, &active);
+    struct layout lay;
+    int taken = take_slots(cfg, &lay);
     if (taken != 0)
         return taken < 0 ? 0 : taken;
-    slot_env_make(cfg, &slot, &senv);
-    int rank = tf_comm_rank(), nworkers = tf_comm_size() - 1;
+    int rank = tf_comm_rank();
     char host[256] = "";
     gethostname(host, sizeof host - 1);
     struct tf_master m = {.cfg = cfg, .host = host};
-    int *node_of = rank == 0 ? tf_xcalloc((size_t)nworkers + 1, sizeof *node_of) : NULL;
-    tf_comm_node_map(node_of);
-    int code = rank == 0 ? master_setup(cfg, &m, nworkers, node_of) : 0;
-    free(node_of);
+    if (rank == 0)
+        master_workers(&m, &lay);
+    int code = rank == 0 ? master_setup(cfg, &m, &lay) : 0;
+    if (code == 0 && rank == 0)
+        slots_report(cfg, &lay);
     code = tf_comm_agree_max(code);
     if (code != 0) {
         if (rank == 0 && m.h5)
             (void)tf_h5out_close(m.h5, tf_now(), NULL);
         (void)tf_journal_close(m.journal, false);
-        tf_taskfile_close(m.tasks);
-        tf_taskfile_close(m.retry_reader);
-        tf_sched_free(m.sched);
-        free(m.plan);
-        free(m.skip);
-        free(m.prior);
-        tf_params_free(m.params);
+        tf_master_fini(&m);
+        layout_fini(&lay);
         return code;
     }
     uint64_t ntasks = m.file_tasks, first = m.first_task; /* what tasks are told */
     tf_comm_bcast_u64(&ntasks);
     tf_comm_bcast_u64(&first);
+    struct tf_agent *agent = make_agent(cfg, &lay, ntasks, first);
+    layout_fini(&lay);
     if (rank != 0) {
-        enum tf_status st = tf_worker_run(cfg, rank, ntasks, first, senv.list);
-        if (st != TF_OK)
+        enum tf_status st = run_loop(NULL, agent);
+        tf_agent_free(agent);
+        if (st != TF_OK) {
+            tf_log(TF_LOG_ERROR, "worker stopped: %s", tf_status_str(st));
             tf_comm_abort(TF_EXIT_INTERNAL); /* the master would wait for us forever */
+        }
         return 0;
     }
-    m.env = (struct tf_exec_env){.ntasks = ntasks,
-                                 .id_offset = first,
-                                 .rank = 0,
-                                 .capture_max = cfg->capture_bytes,
-                                 .timeout = cfg->timeout,
-                                 .kill_grace = cfg->kill_grace,
-                                 .extra_env = senv.list};
     tf_progress_init(&m.progress, m.ntasks, cfg->verbosity < 0 ? 0 : cfg->progress, tf_monotonic());
-    enum tf_status st = nworkers == 0 ? run_local(&m) : tf_master_run(&m);
-    tf_progress_end(&m.progress);
-    int exit_code = finish_master(&m, st);
-    if (st != TF_OK && nworkers > 0)
+    enum tf_status st = run_loop(&m, agent);
+    tf_agent_free(agent);
+    int nranks = m.nranks;
+    int exit_code = tf_master_finish(&m, st);
+    if (st != TF_OK && nranks > 1)
         tf_comm_abort(exit_code); /* workers may still be waiting for work */
     return exit_code;
 }

@@ -31,6 +31,7 @@ enum col_id {
     C_EXIT_CODE,
     C_SIGNAL,
     C_RANK,
+    C_SLOT,
     C_HOST,
     C_START,
     C_END,
@@ -58,6 +59,8 @@ static const struct {
     [C_EXIT_CODE] = {"exit_code", K_I32, "exit code, -1 when the task did not exit normally"},
     [C_SIGNAL] = {"signal", K_I32, "number of the signal that ended the task, 0 when none"},
     [C_RANK] = {"rank", K_I32, "MPI rank that ran the task, -1 when not run"},
+    [C_SLOT] = {"slot", K_I32,
+                "task slot of that rank that ran the task (TASKFARM_SLOT), -1 when not run"},
     [C_HOST] = {"host", K_STR, "host name of the rank that ran the task"},
     [C_START] = {"start", K_F64, "start time, seconds since the Unix epoch (NaN: not run)"},
     [C_END] = {"end", K_F64, "end time, seconds since the Unix epoch (NaN: not run)"},
@@ -219,6 +222,7 @@ static void fill_value(enum col_id c, void *out)
     switch (c) {
     case C_EXIT_CODE:
     case C_RANK:
+    case C_SLOT:
         *(int32_t *)out = -1;
         break;
     case C_SIGNAL:
@@ -248,26 +252,29 @@ static void fill_value(enum col_id c, void *out)
     }
 }
 
-static int create_columns(struct tf_h5out *h)
+/* Column c at full length, every row its "not run" fill value. */
+static int create_column(struct tf_h5out *h, int c)
 {
     hsize_t dims = h->ntasks, maxdims = H5S_UNLIMITED;
     hsize_t chunk = h->ntasks > 0 && h->ntasks < CHUNK_ROWS ? h->ntasks : CHUNK_ROWS;
     hid_t space = H5Screate_simple(1, &dims, &maxdims);
-    int rc = 0;
-    for (int c = 0; c < NCOLS && rc == 0; c++) {
-        unsigned char fill[8];
-        hid_t type = mem_type(h, cols[c].kind);
-        hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
-        H5Pset_chunk(dcpl, 1, &chunk);
-        fill_value((enum col_id)c, fill);
-        H5Pset_fill_value(dcpl, type, fill);
-        h->dset[c] =
-            H5Dcreate2(h->group, cols[c].name, type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
-        H5Pclose(dcpl);
-        if (h->dset[c] < 0 || attr_str(h, h->dset[c], "description", cols[c].desc) < 0)
-            rc = -1;
-    }
+    unsigned char fill[8];
+    hid_t type = mem_type(h, cols[c].kind);
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_chunk(dcpl, 1, &chunk);
+    fill_value((enum col_id)c, fill);
+    H5Pset_fill_value(dcpl, type, fill);
+    h->dset[c] = H5Dcreate2(h->group, cols[c].name, type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    H5Pclose(dcpl);
     H5Sclose(space);
+    return h->dset[c] < 0 || attr_str(h, h->dset[c], "description", cols[c].desc) < 0 ? -1 : 0;
+}
+
+static int create_columns(struct tf_h5out *h)
+{
+    int rc = 0;
+    for (int c = 0; c < NCOLS && rc == 0; c++)
+        rc = create_column(h, c);
     return rc;
 }
 
@@ -392,6 +399,9 @@ static void gather(enum col_id c, const struct tf_result *rows, size_t n, void *
             break;
         case C_RANK:
             ((int32_t *)buf)[i] = r->rank;
+            break;
+        case C_SLOT:
+            ((int32_t *)buf)[i] = r->slot;
             break;
         case C_ATTEMPTS:
             ((int32_t *)buf)[i] = r->attempts;
@@ -590,6 +600,21 @@ enum tf_status tf_h5out_each_stdout(struct tf_h5out *h,
     return st;
 }
 
+enum tf_status tf_h5out_note_i32s(struct tf_h5out *h, const char *name, const int32_t *values,
+                                  int n)
+{
+    hsize_t dims = (hsize_t)(n > 0 ? n : 0);
+    if (H5Aexists(h->file, name) > 0 && H5Adelete(h->file, name) < 0)
+        return tf_h5_fail("writing an attribute to the output file", NULL, 0);
+    hid_t space = H5Screate_simple(1, &dims, NULL);
+    hid_t a = H5Acreate2(h->file, name, H5T_NATIVE_INT32, space, H5P_DEFAULT, H5P_DEFAULT);
+    int rc = a < 0 || H5Awrite(a, H5T_NATIVE_INT32, values) < 0 ? -1 : 0;
+    if (a >= 0)
+        H5Aclose(a);
+    H5Sclose(space);
+    return rc < 0 ? tf_h5_fail("writing an attribute to the output file", NULL, 0) : TF_OK;
+}
+
 enum tf_status tf_h5out_note_i64(struct tf_h5out *h, const char *name, int64_t value)
 {
     if (attr_i64(h->file, name, value) < 0)
@@ -778,10 +803,12 @@ enum tf_status tf_h5out_inspect(const char *path, struct tf_h5out_info *info, ch
     if (rc < 0 || has_tasks <= 0 || ntasks < 0) {
         snprintf(errmsg, errlen, "'%s' is not a taskfarm result file", path);
         st = TF_EINPUT;
-    } else if (info->format_version != TF_H5OUT_FORMAT_VERSION) {
+    } else if (info->format_version < TF_H5OUT_OLDEST_FORMAT ||
+               info->format_version > TF_H5OUT_FORMAT_VERSION) {
         snprintf(errmsg, errlen,
-                 "result file '%s' has format version %lld; this taskfarm resumes version %d", path,
-                 (long long)info->format_version, TF_H5OUT_FORMAT_VERSION);
+                 "result file '%s' has format version %lld; this taskfarm reads versions %d to %d",
+                 path, (long long)info->format_version, TF_H5OUT_OLDEST_FORMAT,
+                 TF_H5OUT_FORMAT_VERSION);
         st = TF_EINPUT;
     } else {
         info->ntasks = (uint64_t)ntasks;
@@ -862,7 +889,12 @@ enum tf_status tf_h5out_count(const char *path, uint64_t counts[TF_TASK_STATUS_C
 static int open_columns(struct tf_h5out *h)
 {
     for (int c = 0; c < NCOLS; c++) {
-        h->dset[c] = H5Dopen2(h->group, cols[c].name, H5P_DEFAULT);
+        /* A file of format 2 has no slot column: it gets one, "not run" until rows come. */
+        if (c == C_SLOT && H5Lexists(h->group, cols[c].name, H5P_DEFAULT) == 0 &&
+            (create_column(h, c) < 0 ||
+             attr_i64(h->file, "format_version", TF_H5OUT_FORMAT_VERSION) < 0))
+            return -1;
+        h->dset[c] = h->dset[c] > 0 ? h->dset[c] : H5Dopen2(h->group, cols[c].name, H5P_DEFAULT);
         if (h->dset[c] < 0)
             return -1;
         hid_t space = H5Dget_space(h->dset[c]);
@@ -961,6 +993,9 @@ static void scatter(enum col_id c, struct tf_result *rows, size_t n, const void 
             break;
         case C_RANK:
             r->rank = ((const int32_t *)buf)[i];
+            break;
+        case C_SLOT:
+            r->slot = ((const int32_t *)buf)[i];
             break;
         case C_ATTEMPTS:
             r->attempts = ((const int32_t *)buf)[i];
@@ -1073,6 +1108,9 @@ enum tf_status tf_h5out_summary(const char *path, struct tf_h5out_summary *s, ch
     struct reader r;
     reader_open(&r, path);
     tf_h5_read_attr_i64(r.file, "nworkers", &s->nworkers);
+    if (tf_h5_read_attr_i64(r.file, "nslots", &s->nslots) < 0)
+        s->nslots = s->nworkers; /* format 2: a worker was a slot */
+    H5Eclear2(H5E_DEFAULT);
     int8_t *st = tf_xmalloc(BLOCK);
     double *start = tf_xmalloc(BLOCK * sizeof *start), *end = tf_xmalloc(BLOCK * sizeof *end);
     uint64_t fail_ids[TF_SUMMARY_FAILED];
@@ -1111,22 +1149,26 @@ enum tf_status tf_h5out_each_timing(const char *path,
     struct reader r;
     reader_open(&r, path);
     int8_t *st = tf_xmalloc(BLOCK);
-    int32_t *rank = tf_xmalloc(BLOCK * sizeof *rank);
+    int32_t *rank = tf_xmalloc(BLOCK * sizeof *rank), *slot = tf_xmalloc(BLOCK * sizeof *slot);
     double *start = tf_xmalloc(BLOCK * sizeof *start), *end = tf_xmalloc(BLOCK * sizeof *end);
     int rc = r.group < 0 ? -1 : 0;
+    bool slots = rc == 0 && H5Lexists(r.group, cols[C_SLOT].name, H5P_DEFAULT) > 0;
     for (uint64_t at = 0; rc == 0 && at < info.ntasks; at += BLOCK) {
         size_t n = info.ntasks - at < BLOCK ? (size_t)(info.ntasks - at) : BLOCK;
         rc = read_col(r.group, cols[C_STATUS].name, r.h.status_type, at, n, st) |
              read_col(r.group, cols[C_RANK].name, H5T_NATIVE_INT32, at, n, rank) |
              read_col(r.group, cols[C_START].name, H5T_NATIVE_DOUBLE, at, n, start) |
              read_col(r.group, cols[C_END].name, H5T_NATIVE_DOUBLE, at, n, end);
+        if (rc == 0 && slots)
+            rc = read_col(r.group, cols[C_SLOT].name, H5T_NATIVE_INT32, at, n, slot);
         for (size_t i = 0; rc == 0 && i < n; i++) {
-            struct tf_timing t = {at + i, rank[i], st[i], start[i], end[i]};
+            struct tf_timing t = {at + i, rank[i], slots ? slot[i] : 0, st[i], start[i], end[i]};
             fn(&t, arg);
         }
     }
     free(st);
     free(rank);
+    free(slot);
     free(start);
     free(end);
     reader_close(&r);
@@ -1135,6 +1177,32 @@ enum tf_status tf_h5out_each_timing(const char *path,
         return TF_EINPUT;
     }
     return TF_OK;
+}
+
+int tf_h5out_read_slots(const char *path, int32_t *slots_per_rank, int max)
+{
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    hid_t f = open_for_reading(path);
+    int n = 0;
+    hid_t a = f < 0 || H5Aexists(f, "slots_per_rank") <= 0
+                  ? -1
+                  : H5Aopen(f, "slots_per_rank", H5P_DEFAULT);
+    hid_t space = a < 0 ? -1 : H5Aget_space(a);
+    hssize_t k = space < 0 ? -1 : H5Sget_simple_extent_npoints(space);
+    if (k > 0 && k <= max && H5Sget_simple_extent_ndims(space) == 1 &&
+        H5Aread(a, H5T_NATIVE_INT32, slots_per_rank) >= 0)
+        n = (int)k;
+    for (int i = 0; i < n; i++)
+        if (slots_per_rank[i] < 0 || slots_per_rank[i] > 1 << 20)
+            n = 0; /* not what taskfarm writes: no layout */
+    if (space >= 0)
+        H5Sclose(space);
+    if (a >= 0)
+        H5Aclose(a);
+    if (f >= 0)
+        H5Fclose(f);
+    H5Eclear2(H5E_DEFAULT);
+    return n;
 }
 
 void tf_h5out_summary_fini(struct tf_h5out_summary *s)
@@ -1162,6 +1230,11 @@ enum tf_status tf_h5out_read_rows(const char *path, uint64_t first, size_t n,
         if (c == C_COMMAND && commands == NULL)
             continue;
         void *dst = c == C_COMMAND ? (void *)commands : buf;
+        if (c == C_SLOT && H5Lexists(group, cols[c].name, H5P_DEFAULT) == 0) {
+            for (size_t i = 0; i < n; i++) /* format 2: no slots recorded */
+                rows[i].slot = -1;
+            continue;
+        }
         if (read_col(group, cols[c].name, mem_type(&r.h, cols[c].kind), first, n, dst) < 0) {
             st = tf_h5_fail("reading the result file", NULL, 0);
             break;

@@ -16,7 +16,9 @@
 #include "status.h"
 #include "task.h"
 
-#define TF_H5OUT_FORMAT_VERSION 2
+/* 3 added /tasks/slot; files of format 2 are read (no slots) and resumed (gaining it). */
+#define TF_H5OUT_FORMAT_VERSION 3
+#define TF_H5OUT_OLDEST_FORMAT  2
 
 struct tf_run_meta {
     const char *version;
@@ -85,6 +87,9 @@ double tf_h5out_last_flush(const struct tf_h5out *h);
 /* Write a number as a root attribute (run statistics such as the master's peak memory). */
 enum tf_status tf_h5out_note(struct tf_h5out *h, const char *name, double value) TF_NODISCARD;
 enum tf_status tf_h5out_note_i64(struct tf_h5out *h, const char *name, int64_t value) TF_NODISCARD;
+/* A 1-D int32 attribute (slots_per_rank). */
+enum tf_status tf_h5out_note_i32s(struct tf_h5out *h, const char *name, const int32_t *values,
+                                  int n) TF_NODISCARD;
 enum tf_status tf_h5out_note_str(struct tf_h5out *h, const char *name,
                                  const char *value) TF_NODISCARD;
 
@@ -124,10 +129,14 @@ void tf_h5table_close(struct tf_h5table *t);
 /* One task's place in time, for reports. */
 struct tf_timing {
     uint64_t id;
-    int32_t rank;
+    int32_t rank, slot;
     int8_t status;
     double start, end; /* NaN: not run */
 };
+
+/* The last run's slots of each rank (the slots_per_rank attribute) into slots_per_rank;
+ * returns how many ranks, 0 when the file records none (format 2) or more than max. */
+int tf_h5out_read_slots(const char *path, int32_t *slots_per_rank, int max);
 
 /* Call fn for every row of the result file at path, in blocks (no lock taken). */
 enum tf_status tf_h5out_each_timing(const char *path,
@@ -141,7 +150,7 @@ enum tf_status tf_h5out_each_timing(const char *path,
 struct tf_h5out_summary {
     uint64_t counts[TF_TASK_STATUS_COUNT];
     bool closed;
-    int64_t nworkers;
+    int64_t nworkers, nslots;
     double first_start, last_end, busy; /* over the tasks that ran; busy: sum of durations */
     int nfailed;                        /* rows in failed[] */
     struct tf_result failed[TF_SUMMARY_FAILED]; /* the first that did not succeed */

@@ -1,18 +1,20 @@
-/* master.c - rank 0's loop: turn worker messages into scheduler events, carry out the
- * scheduler's actions (assign, steal, stop), store results.
+/* master.c - rank 0's master: turn worker messages into scheduler events, carry out the
+ * scheduler's actions (assign, steal, stop), store results, retry, stop early, and close
+ * the run.
  *
- * The master never blocks on a worker: every send is non-blocking, and receives poll with
- * a back-off. Termination is the scheduler's: a worker is sent STOP only when it holds no
- * task and none is queued anywhere, so once every worker is stopped every result is in,
+ * The master never blocks on a worker: every send is non-blocking, and the event loop
+ * waits for it. Termination is the scheduler's: a worker is sent STOP only when it holds
+ * no task and none is queued anywhere, so once every worker is stopped every result is in,
  * and no message is left unmatched (a worker sends nothing after its last report, and is
  * sent nothing after STOP).
  */
+#include "master.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
-#include "comm.h"
-#include "farm.h"
 #include "log.h"
 #include "util.h"
 #include "wire.h"
@@ -23,13 +25,9 @@
 /* Signals, the walltime and drain deadlines are looked at least this often. */
 #define WATCH_SECONDS 0.2
 
-/* Tasks given back by workers, waiting to be handed out again; owned copies. */
-struct returned {
-    struct tf_task *v;
-    size_t head, len, cap;
-};
+/* ---- tasks given back, waiting to go out again ---------------------------------------- */
 
-static void returned_push(struct returned *q, const struct tf_task *t)
+static void returned_push(struct tf_returned *q, const struct tf_task *t)
 {
     if (q->head + q->len == q->cap) {
         if (q->head > 0) { /* compact before growing */
@@ -46,29 +44,29 @@ static void returned_push(struct returned *q, const struct tf_task *t)
     c->command = tf_xstrndup(t->command, t->command_len);
 }
 
-static void returned_fini(struct returned *q)
+static void returned_clear(struct tf_returned *q)
 {
     for (size_t i = 0; i < q->len; i++)
         free((char *)q->v[q->head + i].command);
-    free(q->v);
+    q->head = q->len = 0;
 }
 
-/* Where in q the next task for worker w is: the first that did not just fail on w, or -1
- * when every one did (looking at most this far). */
+/* Where in q the next task for the worker on `rank` is: the first that did not just fail
+ * there, or -1 when every one did (looking at most this far). */
 #define AVOID_LOOKAHEAD 64
-static long returned_find(const struct returned *q, int w)
+static long returned_find(const struct tf_returned *q, int rank)
 {
     for (size_t i = 0; i < q->len && i < AVOID_LOOKAHEAD; i++)
-        if (q->v[q->head + i].avoid_rank != w)
+        if (q->v[q->head + i].avoid_rank != rank)
             return (long)i;
     return -1;
 }
 
-/* Take the next task from q for worker w: one w may run, or a retry that failed on w when
- * the scheduler found nothing else for it. */
-static struct tf_task returned_take(struct returned *q, int w)
+/* Take the next task from q for the worker on `rank`: one it may run, or a retry that failed
+ * there when the scheduler found nothing else for it. */
+static struct tf_task returned_take(struct tf_returned *q, int rank)
 {
-    long at = returned_find(q, w);
+    long at = returned_find(q, rank);
     size_t pick = at < 0 ? 0 : (size_t)at;
     struct tf_task t = q->v[q->head + pick];
     memmove(q->v + q->head + 1, q->v + q->head, pick * sizeof *q->v);
@@ -77,30 +75,67 @@ static struct tf_task returned_take(struct returned *q, int w)
     return t;
 }
 
-struct master_loop {
-    struct tf_master *m;
-    struct returned back;
-    enum tf_stop told; /* the stop level workers were told about */
-};
+/* ---- tasks out -------------------------------------------------------------------------- */
+
+static int32_t prior_attempts(const struct tf_master *m, uint64_t id)
+{
+    size_t lo = 0, hi = m->nprior;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (m->prior[mid].id < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < m->nprior && m->prior[lo].id == id ? m->prior[lo].attempts : 0;
+}
+
+/* The next task from the task file, its command recorded in the result file. A file that
+ * ends early (it changed during the run) is TF_EINPUT. */
+static enum tf_status next_task(struct tf_master *m, struct tf_task *t)
+{
+    bool got = false;
+    if (m->plan) {
+        const struct tf_planned *p = &m->plan[m->planned++];
+        got = tf_taskfile_read_at(m->tasks, p->id, p->line, p->offset, t) == TF_OK;
+    }
+    while (!m->plan && (got = tf_taskfile_next(m->tasks, t, &got) == TF_OK && got) && m->skip &&
+           t->id < m->ntotal && m->skip[t->id])
+        ;
+    if (!got) {
+        tf_log(TF_LOG_ERROR, "task file '%s' changed during the run (expected %llu tasks)",
+               m->cfg->taskfile, (unsigned long long)m->ntotal);
+        return TF_EINPUT;
+    }
+    if (m->nprior)
+        t->attempts = prior_attempts(m, t->id);
+    return tf_h5out_put_command(m->h5, t);
+}
+
+static int worker_index(const struct tf_master *m, int rank)
+{
+    return rank >= 0 && rank < m->nranks ? m->worker_of[rank] : -1;
+}
 
 /* Pack up to `count` tasks for worker w, given-back ones or new ones from the file. */
-static enum tf_status assign(struct master_loop *L, int w, uint64_t count, bool from_returned)
+static enum tf_status assign(struct tf_master *m, int w, uint64_t count, bool from_returned)
 {
-    struct tf_master *m = L->m;
     struct tf_buf buf = {0};
     uint64_t from_back = 0, from_stream = 0;
+    int rank = m->rank_of[w];
     tf_wire_begin(&buf, TF_MSG_ASSIGN);
-    while (from_returned && from_back < count && L->back.len > 0 && buf.len < ASSIGN_MAX_BYTES) {
-        struct tf_task t = returned_take(&L->back, w);
-        if (t.avoid_rank > 0)
-            tf_sched_on_retry_assigned(m->sched, t.avoid_rank - 1);
+    while (from_returned && from_back < count && m->back.len > 0 && buf.len < ASSIGN_MAX_BYTES) {
+        struct tf_task t = returned_take(&m->back, rank);
+        int failed_on = worker_index(m, t.avoid_rank);
+        if (failed_on >= 0)
+            tf_sched_on_retry_assigned(m->sched, failed_on);
         tf_wire_put_task(&buf, &t);
         free((char *)t.command);
         from_back++;
     }
     while (!from_returned && from_stream < count && buf.len < ASSIGN_MAX_BYTES) {
         struct tf_task t;
-        enum tf_status st = tf_master_next_task(m, &t);
+        enum tf_status st = next_task(m, &t);
         if (st != TF_OK) {
             tf_buf_fini(&buf);
             return st;
@@ -109,39 +144,41 @@ static enum tf_status assign(struct master_loop *L, int w, uint64_t count, bool 
         from_stream++;
     }
     if (from_back)
-        tf_sched_on_assign(m->sched, w - 1, from_back, false);
+        tf_sched_on_assign(m->sched, w, from_back, false);
     if (from_stream)
-        tf_sched_on_assign(m->sched, w - 1, from_stream, true);
+        tf_sched_on_assign(m->sched, w, from_stream, true);
     tf_log(TF_LOG_DEBUG, "assigned %llu tasks to rank %d",
-           (unsigned long long)(from_back + from_stream), w);
-    return tf_comm_isend(w, TF_MSG_ASSIGN, buf.data, buf.len);
+           (unsigned long long)(from_back + from_stream), rank);
+    return tf_comm_isend(rank, TF_MSG_ASSIGN, buf.data, buf.len);
 }
 
-static enum tf_status send_small(int w, enum tf_msg_kind kind, uint64_t value)
+static enum tf_status send_values(int rank, enum tf_msg_kind kind, uint64_t a, uint64_t b)
 {
     struct tf_buf buf = {0};
     tf_wire_begin(&buf, (uint16_t)kind);
-    tf_wire_put_u64(&buf, value);
-    return tf_comm_isend(w, kind, buf.data, buf.len);
+    tf_wire_put_u64(&buf, a);
+    tf_wire_put_u64(&buf, b);
+    return tf_comm_isend(rank, kind, buf.data, buf.len);
 }
 
 /* Carry out every action the scheduler has for us now. */
-static enum tf_status act(struct master_loop *L)
+static enum tf_status act(struct tf_master *m)
 {
     struct tf_action a;
-    while (tf_sched_next_action(L->m->sched, &a)) {
-        int w = a.worker + 1;
+    while (tf_sched_next_action(m->sched, &a)) {
+        int rank = m->rank_of[a.worker];
         switch (a.kind) {
         case TF_ACT_ASSIGN:
-            TF_TRY(assign(L, w, a.count, a.from_returned));
+            TF_TRY(assign(m, a.worker, a.count, a.from_returned));
             break;
         case TF_ACT_STEAL:
-            tf_log(TF_LOG_DEBUG, "rank %d is idle: asking rank %d for %llu queued tasks", w,
-                   a.victim + 1, (unsigned long long)a.count);
-            TF_TRY(send_small(a.victim + 1, TF_MSG_STEAL, a.count));
+            tf_log(TF_LOG_DEBUG, "rank %d has free slots: asking rank %d for %llu queued tasks",
+                   rank, m->rank_of[a.victim], (unsigned long long)a.count);
+            TF_TRY(
+                send_values(m->rank_of[a.victim], TF_MSG_STEAL, a.count, (uint64_t)a.thief_slots));
             break;
         case TF_ACT_STOP:
-            TF_TRY(send_small(w, TF_MSG_STOP, 0));
+            TF_TRY(send_values(rank, TF_MSG_STOP, 0, 0));
             break;
         default:
             break;
@@ -150,13 +187,70 @@ static enum tf_status act(struct master_loop *L)
     return TF_OK;
 }
 
-static enum tf_status handle(struct master_loop *L, const struct tf_msg *msg)
+enum tf_status tf_master_begin(struct tf_master *m)
 {
-    struct tf_master *m = L->m;
+    /* A walltime already too short for one task, or a signal during start-up: no task. */
+    TF_TRY(tf_master_step(m));
+    for (int w = 0; w < m->nworkers; w++)
+        tf_sched_on_request(m->sched, w, tf_sched_slots(m->sched, w));
+    m->started = true;
+    return act(m);
+}
+
+static enum tf_status tell_stop(struct tf_master *m);
+
+/* ---- results in --------------------------------------------------------------------------- */
+
+static bool retry_left(const struct tf_master *m, const struct tf_result *r)
+{
+    int32_t this_run = r->attempts - (m->nprior ? prior_attempts(m, r->id) : 0);
+    return m->watch.stop == TF_RUNNING && this_run <= m->cfg->retries;
+}
+
+/* A task came back: store it (journal, then result file) and count it, or, when it did not
+ * succeed and has retries left, queue it to run once more. An interrupted task (NOT_RUN) is
+ * neither: it stays NOT_RUN for --resume. */
+static enum tf_status store_result(struct tf_master *m, const struct tf_result *r, const char *host)
+{
+    if (r->status == TF_TASK_NOT_RUN) {
+        tf_log(TF_LOG_INFO, "task %llu was stopped by the drain: NOT_RUN, --resume runs it",
+               (unsigned long long)r->id);
+        return TF_OK;
+    }
+    bool ok = r->status == TF_TASK_SUCCEEDED;
+    if (!ok && retry_left(m, r)) {
+        struct tf_task again;
+        if (tf_taskfile_read_at(m->retry_reader, r->id, r->line, r->offset, &again) != TF_OK) {
+            tf_log(TF_LOG_ERROR, "cannot read task %llu again from '%s'", (unsigned long long)r->id,
+                   m->cfg->taskfile);
+            return TF_EINPUT;
+        }
+        again.attempts = r->attempts;
+        again.avoid_rank = r->rank;
+        returned_push(&m->back, &again);
+        tf_sched_on_requeue(m->sched, 1, worker_index(m, r->rank));
+        tf_log(TF_LOG_INFO, "task %llu %s (attempt %d): running it again",
+               (unsigned long long)r->id, tf_task_status_name(r->status), r->attempts);
+        return TF_OK;
+    }
+    if (r->status >= 0 && r->status < TF_TASK_STATUS_COUNT)
+        m->counts[r->status]++;
+    if (m->journal)
+        tf_journal_add(m->journal, r, host);
+    TF_TRY(tf_h5out_put_result(m->h5, r, host));
+    if (!ok && ++m->failures >= m->cfg->max_failures && m->cfg->max_failures > 0) {
+        tf_stopwatch_begin(&m->watch, "--max-failures reached", -1, false);
+        tf_sched_stop_new(m->sched);
+    }
+    return TF_OK;
+}
+
+enum tf_status tf_master_on_message(struct tf_master *m, const struct tf_msg *msg)
+{
     struct tf_wire_reader rd;
     struct tf_report rep;
-    int w = msg->peer - 1;
-    if (tf_wire_open(&rd, msg->data, msg->len) != TF_OK || !tf_wire_get_report(&rd, &rep))
+    int w = worker_index(m, msg->peer);
+    if (w < 0 || tf_wire_open(&rd, msg->data, msg->len) != TF_OK || !tf_wire_get_report(&rd, &rep))
         goto bad;
     double busy = 0;
     for (uint32_t i = 0; i < rd.count; i++) {
@@ -164,20 +258,14 @@ static enum tf_status handle(struct master_loop *L, const struct tf_msg *msg)
             struct tf_task t;
             if (!tf_wire_get_task(&rd, &t))
                 goto bad;
-            returned_push(&L->back, &t);
+            returned_push(&m->back, &t);
             continue;
         }
         struct tf_result r;
-        struct tf_task again;
-        bool retry;
         if (!tf_wire_get_result(&rd, &r))
             goto bad;
         busy += r.end - r.start;
-        TF_TRY(tf_master_finish(m, &r, rep.host, &retry, &again));
-        if (retry) {
-            returned_push(&L->back, &again);
-            tf_sched_on_requeue(m->sched, 1, again.avoid_rank - 1);
-        }
+        TF_TRY(store_result(m, &r, rep.host));
     }
     TF_TRY(tf_master_persist(m, false)); /* from here on these tasks are finished */
     if (msg->kind == TF_MSG_RELEASE) {
@@ -190,74 +278,167 @@ static enum tf_status handle(struct master_loop *L, const struct tf_msg *msg)
     }
     tf_sched_on_report(m->sched, w, rep.queued, rep.received);
     if (msg->kind == TF_MSG_REQUEST)
-        tf_sched_on_request(m->sched, w);
-    return act(L);
+        tf_sched_on_request(m->sched, w, (int)(rep.want < 1 ? 1 : rep.want));
+    TF_TRY(act(m));
+    return tell_stop(m); /* a --max-failures stop reaches the workers at once */
 bad:
     tf_log(TF_LOG_ERROR, "malformed message (kind %d) from rank %d", msg->kind, msg->peer);
     return TF_EPROTO;
 }
 
+/* ---- stopping, persisting, progress --------------------------------------------------- */
+
 /* Tell every worker still working how far the stop has got: 1 no new tasks (give the queue
- * back), 2 stop the running task (SIGTERM, then SIGKILL), 3 kill it now. */
-static enum tf_status tell_stop(struct master_loop *L)
+ * back), 2 stop the running tasks (SIGTERM, then SIGKILL), 3 kill them now. */
+static enum tf_status tell_stop(struct tf_master *m)
 {
-    struct tf_master *m = L->m;
-    if (m->stop == L->told)
+    if (m->watch.stop == m->told)
         return TF_OK;
-    L->told = m->stop;
-    if (m->stop == TF_STOP_NEW) {
-        for (size_t i = 0; i < L->back.len; i++) /* tasks given back stay NOT_RUN */
-            free((char *)L->back.v[L->back.head + i].command);
-        L->back.len = 0;
-    }
+    m->told = m->watch.stop;
+    if (m->watch.stop >= TF_STOP_NEW)
+        returned_clear(&m->back); /* tasks given back stay NOT_RUN */
     TF_TRY(tf_master_persist(m, true));
     for (int w = 0; w < m->nworkers; w++)
         if (!tf_sched_worker_stopped(m->sched, w))
-            TF_TRY(send_small(w + 1, TF_MSG_DRAIN, (uint64_t)m->stop));
-    return act(L);
+            TF_TRY(send_values(m->rank_of[w], TF_MSG_DRAIN, (uint64_t)m->watch.stop, 0));
+    return act(m);
 }
 
-static void report_progress(struct master_loop *L, bool force)
+enum tf_status tf_master_persist(struct tf_master *m, bool now)
 {
-    const struct tf_master *m = L->m;
+    TF_TRY(tf_journal_commit(m->journal));
+    if (!now && tf_monotonic() - tf_h5out_last_flush(m->h5) < TF_FLUSH_SECONDS)
+        return TF_OK;
+    TF_TRY(tf_journal_sync(m->journal));
+    return tf_h5out_flush(m->h5);
+}
+
+static void report_progress(struct tf_master *m, bool force)
+{
     uint64_t done = m->counts[1] + m->counts[2] + m->counts[3] + m->counts[4];
     uint64_t out = m->ntasks - tf_sched_unassigned(m->sched); /* handed out */
     uint64_t running = out > done ? out - done : 0;
-    if (running > (uint64_t)m->nworkers)
-        running = (uint64_t)m->nworkers; /* the rest wait in workers' queues */
-    tf_master_progress((struct tf_master *)m, running, force);
+    if (running > (uint64_t)m->nslots)
+        running = (uint64_t)m->nslots; /* the rest wait in workers' queues */
+    tf_progress_update(&m->progress, tf_monotonic(), done, done - m->counts[1], running, force);
 }
 
-enum tf_status tf_master_run(struct tf_master *m)
+enum tf_status tf_master_step(struct tf_master *m)
 {
-    struct master_loop L = {.m = m};
-    enum tf_status st = TF_OK;
-    /* A walltime already too short for one task, or a signal during start-up: no task. */
-    tf_master_watch(m);
-    /* Every worker gets its first batch (or its whole share) without asking. */
-    for (int w = 0; w < m->nworkers; w++)
-        tf_sched_on_request(m->sched, w);
-    st = act(&L);
-    while (st == TF_OK && tf_sched_stopped(m->sched) < m->nworkers) {
-        struct tf_msg msg = {0};
-        bool got;
-        st = tf_comm_recv(&msg, WATCH_SECONDS, &got);
-        if (st == TF_OK && got)
-            st = handle(&L, &msg);
-        tf_msg_clear(&msg);
-        tf_master_watch(m);
-        if (st == TF_OK)
-            st = tell_stop(&L);
-        if (st == TF_OK)
-            st = tf_comm_progress(false);
-        if (st == TF_OK)
-            st = tf_master_persist(m, false);
-        report_progress(&L, false);
-    }
+    double now = tf_monotonic();
+    double expected =
+        m->cfg->expected_duration > 0 ? m->cfg->expected_duration : tf_sched_mean(m->sched);
+    if (tf_stopwatch_poll(&m->watch, now, expected) && m->watch.stop >= TF_STOP_NEW)
+        tf_sched_stop_new(m->sched);
+    m->next_watch = now + WATCH_SECONDS;
+    if (m->started)
+        TF_TRY(tell_stop(m));
+    TF_TRY(tf_comm_progress(false));
+    TF_TRY(tf_master_persist(m, false));
+    report_progress(m, false);
+    return TF_OK;
+}
 
+double tf_master_deadline(const struct tf_master *m)
+{
+    return m->next_watch;
+}
+
+bool tf_master_done(const struct tf_master *m)
+{
+    return tf_sched_stopped(m->sched) == m->nworkers;
+}
+
+/* ---- the end ---------------------------------------------------------------------------- */
+
+static void collect_row(uint64_t id, const char *out, void *arg)
+{
+    tf_collect_row(arg, id, out, strlen(out));
+}
+
+/* --collect: /results from every row's output, earlier runs' rows too (a resume). */
+static enum tf_status collect_results(struct tf_master *m)
+{
+    struct tf_collect *c = tf_collect_new(m->ntotal);
+    enum tf_status st = tf_h5out_each_stdout(m->h5, collect_row, c);
     if (st == TF_OK)
-        st = tf_comm_progress(true);
-    tf_log(TF_LOG_DEBUG, "%llu steals", (unsigned long long)tf_sched_steals(m->sched));
-    returned_fini(&L.back);
+        st = tf_h5out_put_results(m->h5, c);
+    if (st == TF_OK)
+        tf_log(TF_LOG_INFO, "--collect: %d result column%s in /results", tf_collect_keys(c),
+               tf_collect_keys(c) == 1 ? "" : "s");
+    tf_collect_free(c);
     return st;
+}
+
+void tf_master_fini(struct tf_master *m)
+{
+    tf_params_free(m->params);
+    tf_taskfile_close(m->tasks);
+    tf_taskfile_close(m->retry_reader);
+    tf_sched_free(m->sched);
+    returned_clear(&m->back);
+    free(m->back.v);
+    free(m->plan);
+    free(m->skip);
+    free(m->prior);
+    free(m->rank_of);
+    free(m->worker_of);
+    memset(m, 0, sizeof *m);
+}
+
+/* The summary line on stdout and, for a run stopped early, how to finish it. */
+static int summarize(const struct tf_master *m, const uint64_t c[TF_TASK_STATUS_COUNT], double end)
+{
+    if (m->cfg->verbosity > TF_QUIET)
+        printf("taskfarm: %llu tasks: %llu succeeded, %llu failed, %llu killed, %llu timed out, "
+               "%llu not run; %.1f s on %d slot%s of %d worker%s; results in %s\n",
+               (unsigned long long)m->ntotal, (unsigned long long)c[1], (unsigned long long)c[2],
+               (unsigned long long)c[3], (unsigned long long)c[4], (unsigned long long)c[0],
+               end - m->start, m->nslots, m->nslots == 1 ? "" : "s", m->nworkers,
+               m->nworkers == 1 ? "" : "s", m->cfg->output);
+    bool incomplete = m->watch.interrupted && c[0] > 0;
+    if (incomplete)
+        fprintf(stderr,
+                "taskfarm: stopped early (%s): %llu tasks not run; run the same "
+                "command with --resume to finish\n",
+                m->watch.reason, (unsigned long long)c[0]);
+    fflush(stdout);
+    if (incomplete)
+        return TF_EXIT_INCOMPLETE;
+    return c[TF_TASK_SUCCEEDED] == m->ntotal ? TF_EXIT_OK : TF_EXIT_TASKS;
+}
+
+int tf_master_finish(struct tf_master *m, enum tf_status st)
+{
+    double end = tf_now();
+    uint64_t c[TF_TASK_STATUS_COUNT] = {0};
+    struct rusage ru;
+    if (m->progress.live)
+        report_progress(m, true); /* the live line ends with the final count */
+    tf_progress_end(&m->progress);
+    getrusage(RUSAGE_SELF, &ru);
+    enum tf_status nst = tf_h5out_note(m->h5, "master_peak_rss_mib", (double)ru.ru_maxrss / 1024.0);
+    if (nst == TF_OK && m->watch.reason)
+        nst = tf_h5out_note_str(m->h5, "stop_reason", m->watch.reason);
+    if (nst == TF_OK && m->cfg->collect)
+        nst = collect_results(m);
+    enum tf_status jst = tf_journal_commit(m->journal);
+    enum tf_status cst = tf_h5out_close(m->h5, end, c);
+    if (cst == TF_OK)
+        cst = nst != TF_OK ? nst : jst;
+    /* The journal goes only when the result file holds every task's final outcome. */
+    enum tf_status jcl = tf_journal_close(m->journal, cst == TF_OK && c[TF_TASK_NOT_RUN] == 0);
+    if (st == TF_OK)
+        st = cst != TF_OK ? cst : jcl;
+    int code = TF_EXIT_INTERNAL;
+    if (st != TF_OK)
+        tf_log(TF_LOG_ERROR, "run failed (%s); finished results so far are in %s",
+               tf_status_str(st), m->cfg->output);
+    else
+        code = summarize(m, c, end);
+    tf_log(TF_LOG_DEBUG, "%llu steals", (unsigned long long)tf_sched_steals(m->sched));
+    m->h5 = NULL;
+    m->journal = NULL;
+    tf_master_fini(m);
+    return code;
 }

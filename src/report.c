@@ -1,5 +1,6 @@
 /* report.c - a run's timeline, duration histogram and utilisation as SVG (alone, or inside
- * a small HTML page), computed from the result file's rank, start, end and status columns.
+ * a small HTML page), computed from the result file's rank, slot, start, end and status
+ * columns: a lane per task slot, grouped by rank (and named by its host).
  */
 #include "report.h"
 
@@ -15,28 +16,37 @@
 #include "task.h"
 #include "util.h"
 
-#define WIDTH      1200.0
-#define LEFT       80.0 /* lane labels */
-#define PLOT_W     (WIDTH - LEFT - 20.0)
-#define LANE_MAX_H 18.0
-#define LANES_H    420.0 /* the timeline's height at most */
-#define HIST_BINS  40
-#define UTIL_BINS  300
-#define MARKER     "#123456" /* one per lane at its left edge: tests count lanes by it */
+#define WIDTH               1200.0
+#define LEFT                80.0 /* lane labels */
+#define PLOT_W              (WIDTH - LEFT - 20.0)
+#define LANE_MAX_H          18.0
+#define LANES_H             420.0 /* the timeline's height at most */
+#define HIST_BINS           40
+#define UTIL_BINS           300
+#define MARKER              "#123456" /* one per lane at its left edge: tests count lanes by it */
+#define TF_REPORT_MAX_RANKS 65536
 
 static const char *const colours[TF_TASK_STATUS_COUNT] = {"#bdbdbd", "#2e7d32", "#c62828",
                                                           "#6a1b9a", "#ef6c00"};
 
 struct bar {
-    int32_t rank;
+    int32_t rank, slot;
     int8_t status;
     double start, end;
+    uint64_t id;
+};
+
+/* A lane: one slot of one rank. */
+struct lane {
+    int32_t rank, slot;
 };
 
 struct data {
     struct bar *v;
     size_t n, cap;
-    int lanes, first_rank; /* a lane per worker: ranks first_rank .. first_rank + lanes - 1 */
+    struct lane *lanes; /* sorted by rank, then slot */
+    int nlanes;
+    char (*hosts)[64]; /* per lane: its rank's host, "" when not known (or not the first) */
     uint64_t total, counts[TF_TASK_STATUS_COUNT];
     double t0, t1;
 };
@@ -52,7 +62,8 @@ static void take(const struct tf_timing *t, void *arg)
         d->cap = d->cap ? 2 * d->cap : 1024;
         d->v = tf_xrealloc(d->v, d->cap * sizeof *d->v);
     }
-    d->v[d->n++] = (struct bar){t->rank, t->status, t->start, t->end};
+    d->v[d->n++] =
+        (struct bar){t->rank, t->slot < 0 ? 0 : t->slot, t->status, t->start, t->end, t->id};
     d->t0 = d->n == 1 || t->start < d->t0 ? t->start : d->t0;
     d->t1 = d->n == 1 || t->end > d->t1 ? t->end : d->t1;
 }
@@ -62,7 +73,81 @@ static int by_lane(const void *a, const void *b)
     const struct bar *x = a, *y = b;
     if (x->rank != y->rank)
         return x->rank < y->rank ? -1 : 1;
+    if (x->slot != y->slot)
+        return x->slot < y->slot ? -1 : 1;
     return x->start < y->start ? -1 : x->start > y->start;
+}
+
+static int lane_cmp(const struct lane *x, const struct lane *y)
+{
+    return x->rank != y->rank ? (x->rank < y->rank ? -1 : 1)
+                              : (x->slot != y->slot ? (x->slot < y->slot ? -1 : 1) : 0);
+}
+
+static void add_lane(struct data *d, int32_t rank, int32_t slot, int *cap)
+{
+    if (d->nlanes > 0 && d->lanes[d->nlanes - 1].rank == rank &&
+        d->lanes[d->nlanes - 1].slot == slot)
+        return;
+    if (d->nlanes == *cap) {
+        *cap = *cap ? 2 * *cap : 64;
+        d->lanes = tf_xrealloc(d->lanes, (size_t)*cap * sizeof *d->lanes);
+    }
+    d->lanes[d->nlanes++] = (struct lane){rank, slot};
+}
+
+/* The lanes: every slot some task ran in, and every slot of the last run's layout
+ * (slots_per_rank), so an idle slot shows as an empty lane. Bars sorted by lane. */
+static void make_lanes(struct data *d, const int32_t *slots_per_rank, int nranks)
+{
+    qsort(d->v, d->n, sizeof *d->v, by_lane);
+    int cap = 0;
+    struct lane *layout = NULL;
+    size_t nl = 0;
+    for (int r = 0; r < nranks; r++)
+        for (int k = 0; k < slots_per_rank[r]; k++) {
+            layout = tf_xrealloc(layout, (nl + 1) * sizeof *layout);
+            layout[nl++] = (struct lane){r, k};
+        }
+    size_t i = 0, j = 0; /* merge two sorted lists */
+    while (i < d->n || j < nl) {
+        struct lane bar = i < d->n ? (struct lane){d->v[i].rank, d->v[i].slot} : (struct lane){0};
+        if (j >= nl || (i < d->n && lane_cmp(&bar, &layout[j]) <= 0)) {
+            add_lane(d, bar.rank, bar.slot, &cap);
+            i++;
+        } else {
+            add_lane(d, layout[j].rank, layout[j].slot, &cap);
+            j++;
+        }
+    }
+    free(layout);
+    if (d->nlanes == 0)
+        add_lane(d, 0, 0, &cap);
+}
+
+/* The host of each rank's first lane: from the first task that rank ran. */
+static void name_hosts(struct data *d, const char *path)
+{
+    d->hosts = tf_xcalloc((size_t)d->nlanes, sizeof *d->hosts);
+    size_t at = 0;
+    for (int l = 0; l < d->nlanes; l++) {
+        if (l > 0 && d->lanes[l - 1].rank == d->lanes[l].rank)
+            continue;
+        while (at < d->n && d->v[at].rank < d->lanes[l].rank)
+            at++;
+        struct tf_result r;
+        if (at < d->n && d->v[at].rank == d->lanes[l].rank &&
+            tf_h5out_read_rows(path, d->v[at].id, 1, &r, NULL) == TF_OK) {
+            snprintf(d->hosts[l], sizeof d->hosts[l], "%s", r.host ? r.host : "");
+            tf_result_fini(&r);
+        }
+    }
+}
+
+static void xml_text(FILE *f, const char *p)
+{
+    for (; *p; p++)
+        fputs(*p == '<' ? "&lt;" : *p == '&' ? "&amp;" : *p == '>' ? "&gt;" : (char[2]){*p, 0}, f);
 }
 
 /* Bars of one lane, neighbours of one colour closer than half a pixel drawn as one: a
@@ -85,32 +170,45 @@ static void draw_lane(FILE *f, const struct bar *b, size_t n, double y, double h
     }
 }
 
+/* A lane's label: "rank R host" on the first slot of a rank, "slot S" on the others. */
+static void lane_label(FILE *f, const struct data *d, int lane, double y)
+{
+    const struct lane *l = &d->lanes[lane];
+    fprintf(f, "<text x=\"14\" y=\"%.2f\" class=\"s\">", y);
+    if (lane == 0 || d->lanes[lane - 1].rank != l->rank) {
+        fprintf(f, "rank %d", (int)l->rank);
+        if (d->hosts && d->hosts[lane][0]) {
+            fputs(" ", f);
+            xml_text(f, d->hosts[lane]);
+        }
+    } else {
+        fprintf(f, "slot %d", (int)l->slot);
+    }
+    fputs("</text>\n", f);
+}
+
 static double timeline(FILE *f, struct data *d, double top)
 {
-    int lanes = d->lanes;
+    int lanes = d->nlanes;
     double h = LANES_H / lanes < LANE_MAX_H ? LANES_H / lanes : LANE_MAX_H;
     double span = d->t1 > d->t0 ? d->t1 - d->t0 : 1, scale = PLOT_W / span;
     fprintf(f,
-            "<text x=\"%.0f\" y=\"%.0f\" class=\"h\">Timeline: one lane per rank, one bar per "
-            "task (%.1f s)</text>\n",
+            "<text x=\"%.0f\" y=\"%.0f\" class=\"h\">Timeline: one lane per task slot, grouped "
+            "by rank; one bar per task (%.1f s)</text>\n",
             LEFT, top + 14, span);
     top += 24;
-    qsort(d->v, d->n, sizeof *d->v, by_lane);
     size_t at = 0;
-    while (at < d->n && d->v[at].rank < d->first_rank)
-        at++; /* tasks of a rank that is not a worker now (an earlier run's layout) */
     for (int lane = 0; lane < lanes; lane++) {
-        int rank = d->first_rank + lane;
+        const struct lane *l = &d->lanes[lane];
         double y = top + lane * h;
         fprintf(f, "<rect x=\"%.0f\" y=\"%.2f\" width=\"%.0f\" height=\"%.2f\" fill=\"%s\"/>\n",
-                LEFT, y, PLOT_W, h, lane % 2 ? "#ffffff" : "#f3f3f3");
+                LEFT, y, PLOT_W, h, l->rank % 2 ? "#ffffff" : "#f3f3f3");
         fprintf(f, "<rect x=\"2\" y=\"%.2f\" width=\"8\" height=\"%.2f\" fill=\"" MARKER "\"/>\n",
                 y + h * 0.2, h * 0.6 < 1 ? 1 : h * 0.6);
         if (h >= 9)
-            fprintf(f, "<text x=\"14\" y=\"%.2f\" class=\"s\">rank %d</text>\n", y + h * 0.75,
-                    rank);
+            lane_label(f, d, lane, y + h * 0.75);
         size_t from = at;
-        while (at < d->n && d->v[at].rank == rank)
+        while (at < d->n && d->v[at].rank == l->rank && d->v[at].slot == l->slot)
             at++;
         draw_lane(f, d->v + from, at - from, y + 1, h - 2 > 1 ? h - 2 : 1, d->t0, scale);
     }
@@ -164,7 +262,7 @@ static double utilisation(FILE *f, const struct data *d, double top, int workers
             busy[b] += e > s ? e - s : 0;
         }
     double hh = 100;
-    fprintf(f, "<text x=\"%.0f\" y=\"%.0f\" class=\"h\">Workers busy over time (of %d)</text>\n",
+    fprintf(f, "<text x=\"%.0f\" y=\"%.0f\" class=\"h\">Slots busy over time (of %d)</text>\n",
             LEFT, top + 14, workers);
     top += 24;
     fprintf(f, "<rect x=\"%.0f\" y=\"%.0f\" width=\"%.0f\" height=\"%.0f\" fill=\"#f3f3f3\"/>\n",
@@ -182,8 +280,7 @@ static double utilisation(FILE *f, const struct data *d, double top, int workers
 static void legend(FILE *f, const struct data *d, const char *path, double y)
 {
     fprintf(f, "<text x=\"%.0f\" y=\"%.0f\" class=\"t\">", LEFT, y);
-    for (const char *p = path; *p; p++) /* the file name, XML-escaped */
-        fputs(*p == '<' ? "&lt;" : *p == '&' ? "&amp;" : *p == '>' ? "&gt;" : (char[2]){*p, 0}, f);
+    xml_text(f, path);
     fprintf(f, ": %llu tasks</text>\n", (unsigned long long)d->total);
     double x = LEFT;
     for (int s = 1; s < TF_TASK_STATUS_COUNT + 1; s++) {
@@ -199,8 +296,8 @@ static void legend(FILE *f, const struct data *d, const char *path, double y)
 
 static void write_svg(FILE *f, struct data *d, const char *path, int workers)
 {
-    double lane_h = LANES_H / d->lanes < LANE_MAX_H ? LANES_H / d->lanes : LANE_MAX_H;
-    double height = 50 + 24 + d->lanes * lane_h + 16 + 168 + 144 + 10;
+    double lane_h = LANES_H / d->nlanes < LANE_MAX_H ? LANES_H / d->nlanes : LANE_MAX_H;
+    double height = 50 + 24 + d->nlanes * lane_h + 16 + 168 + 144 + 10;
     fprintf(f,
             "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" "
             "viewBox=\"0 0 %.0f %.0f\" font-family=\"sans-serif\">\n"
@@ -235,21 +332,20 @@ int tf_report_run(const char *path, const char *output)
         free(d.v);
         return TF_EXIT_USAGE;
     }
-    /* workers are ranks 1..nworkers; a run without a launcher is rank 0 alone */
-    int workers = info.nworkers > 0 ? (int)info.nworkers : 1;
-    bool solo = true;
-    for (size_t i = 0; i < d.n && solo; i++)
-        solo = d.v[i].rank == 0;
-    d.lanes = workers;
-    d.first_rank = solo && d.n > 0 ? 0 : 1;
+    int32_t layout[TF_REPORT_MAX_RANKS];
+    int nranks = tf_h5out_read_slots(path, layout, TF_REPORT_MAX_RANKS);
+    make_lanes(&d, layout, nranks);
+    name_hosts(&d, path);
     if (!svg)
         fprintf(
             f, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>taskfarm report</title>"
                "</head>\n<body style=\"margin:0;background:#fff\">\n");
-    write_svg(f, &d, path, workers);
+    write_svg(f, &d, path, d.nlanes);
     if (!svg)
         fprintf(f, "</body></html>\n");
     free(d.v);
+    free(d.lanes);
+    free(d.hosts);
     if (ferror(f) | fclose(f)) {
         fprintf(stderr, "taskfarm: error: writing '%s' failed; it was removed\n", output);
         unlink(output);

@@ -13,8 +13,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "farm.h"
 #include "log.h"
+#include "master.h"
 #include "util.h"
 
 static void input_error(const char *msg)

@@ -43,6 +43,8 @@ struct worker_state {
     uint64_t reported_queued, reported_received;
     uint64_t share_left; /* Process model: new tasks this worker may still receive */
     int node;
+    int slots;
+    int want;     /* pending: for how many slots */
     bool pending; /* asked for work, not yet answered */
     bool stopped;
     bool steal_inflight; /* asked to give tasks back, has not answered yet */
@@ -64,6 +66,7 @@ struct tf_sched {
     uint64_t steals;
     int steals_inflight;
     int nworkers, stopped, npending, cursor;
+    int total_slots;
     struct worker_state *w;
 };
 
@@ -98,29 +101,44 @@ static void choose_mode(struct tf_sched *s, enum tf_mode requested)
         s->reason = "requested with --mode process";
     } else if (requested == TF_MODE_POOL) {
         s->reason = "requested with --mode pool";
-    } else if (s->ntasks <= (uint64_t)s->nworkers) {
+    } else if (s->ntasks <= (uint64_t)s->total_slots) {
         s->mode = TF_MODE_PROCESS;
-        s->reason = "no more tasks than workers: each task starts at once on its own worker";
+        s->reason = "no more tasks than slots: each task starts at once in a slot of its own";
     } else {
         s->mode = TF_MODE_POOL;
-        s->reason = "more tasks than workers: batches sized to what is left balance uneven "
+        s->reason = "more tasks than slots: batches sized to what is left balance uneven "
                     "durations";
     }
 }
 
+/* Process model: worker i's share of the tasks, in proportion to its slots (the first
+ * workers take the remainder, a task each, so the shares add up to ntasks). */
+static void process_shares(struct tf_sched *s)
+{
+    uint64_t given = 0, total = (uint64_t)s->total_slots;
+    for (int i = 0; i < s->nworkers; i++) {
+        unsigned __int128 share = (unsigned __int128)s->ntasks * (uint64_t)s->w[i].slots / total;
+        s->w[i].share_left = (uint64_t)share;
+        given += (uint64_t)share;
+    }
+    for (int i = 0; given < s->ntasks; i = (i + 1) % s->nworkers, given++)
+        s->w[i].share_left++;
+}
+
 struct tf_sched *tf_sched_new(enum tf_mode requested, uint64_t ntasks, int nworkers,
-                              const int *node_of)
+                              const int *node_of, const int *slots_of)
 {
     struct tf_sched *s = tf_xcalloc(1, sizeof *s);
     s->ntasks = ntasks;
     s->nworkers = nworkers;
     s->w = tf_xcalloc((size_t)nworkers, sizeof *s->w);
-    choose_mode(s, requested);
-    uint64_t n = (uint64_t)nworkers;
     for (int i = 0; i < nworkers; i++) {
         s->w[i].node = node_of ? node_of[i] : 0;
-        s->w[i].share_left = ntasks / n + ((uint64_t)i < ntasks % n);
+        s->w[i].slots = slots_of && slots_of[i] > 0 ? slots_of[i] : 1;
+        s->total_slots += s->w[i].slots;
     }
+    choose_mode(s, requested);
+    process_shares(s);
     return s;
 }
 
@@ -154,10 +172,14 @@ const char *tf_sched_reason(const struct tf_sched *s)
 
 /* ---- events ----------------------------------------------------------------------------- */
 
-void tf_sched_on_request(struct tf_sched *s, int w)
+void tf_sched_on_request(struct tf_sched *s, int w, int want)
 {
-    if (!s->w[w].pending && !s->w[w].stopped) {
-        s->w[w].pending = true;
+    struct worker_state *ws = &s->w[w];
+    if (ws->stopped)
+        return;
+    ws->want = want < 1 ? 1 : (want > ws->slots ? ws->slots : want);
+    if (!ws->pending) {
+        ws->pending = true;
         s->npending++;
     }
 }
@@ -230,11 +252,27 @@ void tf_sched_on_report(struct tf_sched *s, int w, uint64_t queued, uint64_t rec
     s->w[w].reported_received = received_total;
 }
 
+int tf_sched_slots(const struct tf_sched *s, int w)
+{
+    return s->w[w].slots;
+}
+
+int tf_sched_total_slots(const struct tf_sched *s)
+{
+    return s->total_slots;
+}
+
 /* ---- decisions -------------------------------------------------------------------------- */
 
 static uint64_t outstanding(const struct worker_state *ws)
 {
     return ws->assigned - ws->done - ws->released;
+}
+
+/* Whether w has a slot that nothing it holds will fill. */
+static bool has_room(const struct worker_state *ws)
+{
+    return outstanding(ws) < (uint64_t)ws->slots;
 }
 
 /* Queued and not started, as far as the master can tell (never less than the truth). */
@@ -258,9 +296,11 @@ static uint64_t returned_for(const struct tf_sched *s, int w)
     return s->returned > s->w[w].avoided ? s->returned - s->w[w].avoided : 0;
 }
 
-static uint64_t pool_batch(const struct tf_sched *s)
+/* Tasks for one slot: a fraction of what is left per slot of the whole run, bounded by
+ * durations once they are known. */
+static uint64_t pool_batch_per_slot(const struct tf_sched *s)
 {
-    uint64_t left = new_left(s), div = (uint64_t)s->nworkers * POOL_DIVISOR;
+    uint64_t left = new_left(s), div = (uint64_t)s->total_slots * POOL_DIVISOR;
     uint64_t n = (left + div - 1) / div; /* guided self-scheduling */
     double mean = s->done_total > 0 ? s->busy_seconds / (double)s->done_total : s->prior_mean;
     if (mean <= 0) {
@@ -274,8 +314,14 @@ static uint64_t pool_batch(const struct tf_sched *s)
         if ((double)n < lo)
             n = (uint64_t)lo + 1;
     }
-    if (n < 1)
-        n = 1;
+    return n < 1 ? 1 : n;
+}
+
+/* A batch for worker w's `want` slots. */
+static uint64_t pool_batch(const struct tf_sched *s, const struct worker_state *ws)
+{
+    uint64_t per = pool_batch_per_slot(s), left = new_left(s);
+    uint64_t n = per > POOL_MAX_BATCH ? POOL_MAX_BATCH : per * (uint64_t)ws->want;
     return n > POOL_MAX_BATCH ? POOL_MAX_BATCH : (n > left ? left : n);
 }
 
@@ -283,7 +329,7 @@ static uint64_t pool_batch(const struct tf_sched *s)
  * than O(workers^2): thousands of ranks must not make the master the bottleneck. */
 struct scan {
     int pending;         /* workers asking for work */
-    int idle;            /* pending workers that hold nothing */
+    int idle;            /* pending workers with a slot that nothing they hold will fill */
     int idle_open;       /* ... of which some given-back task may go to */
     int queued_anywhere; /* -1 not computed yet, else 0 or 1 */
     bool no_victim;      /* a victim search found none (it would find none for others) */
@@ -296,7 +342,7 @@ static struct scan scan_pending(const struct tf_sched *s)
         if (!s->w[i].pending || s->w[i].stopped)
             continue;
         sc.pending++;
-        if (outstanding(&s->w[i]) == 0) {
+        if (has_room(&s->w[i])) {
             sc.idle++;
             sc.idle_open += returned_for(s, i) > 0;
         }
@@ -313,7 +359,7 @@ static uint64_t batch_size(const struct tf_sched *s, int w, const struct scan *s
      * worker does take retries when the only idle ones are those they failed on. */
     *from_returned = false;
     uint64_t mine = returned_for(s, w);
-    if (mine > 0 && (outstanding(&s->w[w]) == 0 || sc->idle_open == 0)) {
+    if (mine > 0 && (has_room(&s->w[w]) || sc->idle_open == 0)) {
         uint64_t k = (uint64_t)(sc->idle_open > 0 ? sc->idle_open : 1);
         *from_returned = true;
         return (mine + k - 1) / k;
@@ -322,7 +368,7 @@ static uint64_t batch_size(const struct tf_sched *s, int w, const struct scan *s
         return 0;
     if (s->mode == TF_MODE_PROCESS)
         return s->w[w].share_left < new_left(s) ? s->w[w].share_left : new_left(s);
-    return pool_batch(s);
+    return pool_batch(s, &s->w[w]);
 }
 
 static int pick_victim(const struct tf_sched *s, int thief)
@@ -367,13 +413,17 @@ static bool decide(struct tf_sched *s, int w, struct scan *sc, struct tf_action 
     bool from_returned;
     uint64_t n = batch_size(s, w, sc, &from_returned);
     if (n > 0) {
-        *a = (struct tf_action){TF_ACT_ASSIGN, w, -1, n, from_returned};
+        *a = (struct tf_action){.kind = TF_ACT_ASSIGN,
+                                .worker = w,
+                                .victim = -1,
+                                .count = n,
+                                .from_returned = from_returned};
         ws->pending = false;
         s->npending--;
         return true;
     }
-    if (outstanding(ws) > 0 || new_left(s) > 0)
-        return false; /* it still has work, or others' shares are still being sent */
+    if (!has_room(ws) || new_left(s) > 0)
+        return false; /* its slots are busy, or others' shares are still being sent */
     if (s->no_stealing && s->returned == 0)
         goto stop;
     int v = -1;
@@ -382,8 +432,14 @@ static bool decide(struct tf_sched *s, int w, struct scan *sc, struct tf_action 
         sc->no_victim = v < 0;
     }
     if (v >= 0) {
-        uint64_t q = queued_estimate(&s->w[v]);
-        *a = (struct tf_action){TF_ACT_STEAL, w, v, (q + 1) / 2, false};
+        /* The thief's share of the victim's queue, by slots: half between equal workers. */
+        uint64_t q = queued_estimate(&s->w[v]), t = (uint64_t)ws->slots;
+        uint64_t all = t + (uint64_t)s->w[v].slots;
+        *a = (struct tf_action){.kind = TF_ACT_STEAL,
+                                .worker = w,
+                                .victim = v,
+                                .count = (q * t + all - 1) / all,
+                                .thief_slots = ws->slots};
         s->w[v].steal_inflight = true;
         s->steals_inflight++;
         s->steals++;
@@ -394,17 +450,25 @@ static bool decide(struct tf_sched *s, int w, struct scan *sc, struct tf_action 
     if (s->steals_inflight > 0 || sc->queued_anywhere)
         return false;
     if (s->returned > 0) {
-        /* Only retries that failed on w are left and w has nothing else to do: another
-         * asking worker takes them in this scan; with none, w does rather than wait. */
-        if (sc->pending > 1)
+        /* Only retries that failed on w are left: another asking worker takes them in this
+         * scan; with none, w does once it has nothing else to do (at once when no other
+         * worker is left to take them) rather than wait. */
+        bool others = s->nworkers - s->stopped > 1;
+        if (sc->pending > 1 || (others && outstanding(ws) > 0))
             return false;
-        *a = (struct tf_action){TF_ACT_ASSIGN, w, -1, s->returned, true};
+        *a = (struct tf_action){.kind = TF_ACT_ASSIGN,
+                                .worker = w,
+                                .victim = -1,
+                                .count = s->returned,
+                                .from_returned = true};
         ws->pending = false;
         s->npending--;
         return true;
     }
+    if (outstanding(ws) > 0)
+        return false; /* nothing left to steal: it asks again when its tasks are done */
 stop:
-    *a = (struct tf_action){TF_ACT_STOP, w, -1, 0, false};
+    *a = (struct tf_action){.kind = TF_ACT_STOP, .worker = w, .victim = -1};
     ws->pending = false;
     ws->stopped = true;
     s->npending--;
@@ -462,30 +526,41 @@ static bool running_long(double mean_task_seconds, double running_seconds)
     return running_seconds > (limit > SHED_MIN_SECONDS ? limit : SHED_MIN_SECONDS);
 }
 
-bool tf_sched_should_prefetch(uint64_t queued, double mean_task_seconds, double running_seconds)
+/* Every slot runs a task, and even the newest of them has run far longer than usual. */
+static bool all_slots_held(const struct tf_agent_state *a)
 {
-    if (running_long(mean_task_seconds, running_seconds))
-        return false;
+    return a->busy >= a->slots && running_long(a->mean, a->newest_run);
+}
+
+int tf_sched_want(const struct tf_agent_state *a)
+{
+    int64_t free_slots = (int64_t)a->slots - a->busy - (int64_t)a->queued;
+    if (free_slots > 0)
+        return (int)free_slots;
+    if (all_slots_held(a))
+        return 0;
     /* RATIONALE: prefetch hides a round trip (about a millisecond), which matters only for
      * short tasks; for long or unknown durations a prefetched task may wait behind a long
-     * one, so such workers ask when idle - exactly greedy list scheduling. */
-    if (mean_task_seconds <= 0 || mean_task_seconds > PREFETCH_MAX_MEAN)
-        return false;
-    return (double)queued * mean_task_seconds < PREFETCH_SECONDS;
+     * one, so such workers ask when a slot is free - exactly greedy list scheduling. */
+    if (a->mean <= 0 || a->mean > PREFETCH_MAX_MEAN)
+        return 0;
+    return (double)a->queued * a->mean / (double)a->slots < PREFETCH_SECONDS ? a->slots : 0;
 }
 
-bool tf_sched_should_shed(uint64_t queued, double mean_task_seconds, double running_seconds)
+bool tf_sched_should_shed(const struct tf_agent_state *a)
 {
-    return queued > 0 && running_long(mean_task_seconds, running_seconds);
+    return a->queued > 0 && all_slots_held(a);
 }
 
-uint64_t tf_sched_release_count(uint64_t asked, uint64_t queued)
+uint64_t tf_sched_release_count(uint64_t asked, uint64_t movable, int thief_slots, int own_slots)
 {
-    uint64_t half = (queued + 1) / 2;
-    return asked < half ? asked : half;
+    uint64_t t = thief_slots > 0 ? (uint64_t)thief_slots : 1;
+    uint64_t all = t + (uint64_t)(own_slots > 0 ? own_slots : 1);
+    uint64_t share = (movable * t + all - 1) / all;
+    return asked < share ? asked : share;
 }
 
-bool tf_sched_should_report(uint64_t unreported, double unreported_seconds)
+bool tf_sched_should_report(uint64_t unreported, double oldest_waiting_seconds)
 {
-    return unreported > 0 && unreported_seconds >= REPORT_SECONDS;
+    return unreported > 0 && oldest_waiting_seconds >= REPORT_SECONDS;
 }

@@ -2,10 +2,13 @@
  * steals from whom, and when a worker may stop. Plain C with no MPI: the master reports
  * events and asks for actions, and unit tests drive the same calls from a simulated cluster.
  *
- * Workers hold local queues. New tasks come from the task file in file order (so the master
- * reads it as a stream) or from tasks that a busy worker gave back. When no new task is
- * left, an idle worker's request turns into a steal: the worker with the most queued,
- * unstarted tasks (on the same node if any) gives half of them back for redistribution.
+ * A worker is one process (an MPI rank) that runs several tasks at once, one per slot, from
+ * its local queue. New tasks come from the task file in file order (so the master reads it
+ * as a stream) or from tasks that a busy worker gave back. Batches are sized per slot: a
+ * request says for how many slots the worker wants work. When no new task is left, a
+ * request from a worker with a free slot turns into a steal: the worker with the most
+ * queued, unstarted tasks (on the same node if any) gives back the thief's share of them
+ * (half, between workers of equal slots) for redistribution.
  */
 #ifndef TF_SCHED_H
 #define TF_SCHED_H
@@ -22,9 +25,10 @@ bool tf_mode_parse(const char *s, enum tf_mode *out);
 struct tf_sched;
 
 /* nworkers >= 1; workers are 0..nworkers-1. node_of[w] groups workers by node (NULL: all on
- * one node); the array is copied. `requested` may be TF_MODE_AUTO. */
+ * one node), slots_of[w] >= 1 is how many tasks w runs at once (NULL: one each); the arrays
+ * are copied. `requested` may be TF_MODE_AUTO. */
 struct tf_sched *tf_sched_new(enum tf_mode requested, uint64_t ntasks, int nworkers,
-                              const int *node_of);
+                              const int *node_of, const int *slots_of);
 void tf_sched_free(struct tf_sched *s); /* NULL-safe */
 
 /* Diagnostic: never steal (idle workers stop as soon as no new task is left), to measure
@@ -40,8 +44,9 @@ const char *tf_sched_reason(const struct tf_sched *s); /* why this mode, one sen
 
 /* ---- events, reported by the master ---- */
 
-/* w asks for more work (it may still have tasks queued: that is prefetch). */
-void tf_sched_on_request(struct tf_sched *s, int w);
+/* w asks for work for `want` of its slots (it may still have tasks queued: that is
+ * prefetch). A request already pending takes the new `want`. */
+void tf_sched_on_request(struct tf_sched *s, int w, int want);
 /* n tasks were handed to w (an ASSIGN). `from_stream` says they were new, not given back. */
 void tf_sched_on_assign(struct tf_sched *s, int w, uint64_t n, bool from_stream);
 /* w finished n tasks, busy for `seconds` in all. */
@@ -66,6 +71,9 @@ double tf_sched_mean(const struct tf_sched *s);
 /* What w said of itself in its latest message: tasks queued and not started, and how many
  * tasks it has received in all (so tasks still travelling to it are counted too). */
 void tf_sched_on_report(struct tf_sched *s, int w, uint64_t queued, uint64_t received_total);
+/* Slots of worker w, total slots, as given to tf_sched_new. */
+int tf_sched_slots(const struct tf_sched *s, int w);
+int tf_sched_total_slots(const struct tf_sched *s);
 
 /* ---- actions ---- */
 
@@ -76,6 +84,7 @@ struct tf_action {
     int worker;         /* ASSIGN/STOP: who; STEAL: the thief it is for */
     int victim;         /* STEAL: who gives tasks back */
     uint64_t count;     /* ASSIGN: at most this many; STEAL: ask for this many */
+    int thief_slots;    /* STEAL: the thief's slots, which size the victim's answer */
     bool from_returned; /* ASSIGN: hand out tasks given back, not new ones */
 };
 
@@ -92,19 +101,33 @@ int tf_sched_stopped(const struct tf_sched *s);         /* workers sent STOP */
 bool tf_sched_worker_stopped(const struct tf_sched *s, int w);
 uint64_t tf_sched_steals(const struct tf_sched *s); /* steals started */
 
-/* Worker side: how many queued tasks to give back when asked for `asked`: never more than
- * half the queue (rounded up), so thief and victim end up with similar amounts. */
-uint64_t tf_sched_release_count(uint64_t asked, uint64_t queued);
-/* Worker side: send finished results now rather than with the next request? Keeps the
- * master's view of queues fresh, and finished results safe, for long batches. */
-bool tf_sched_should_report(uint64_t unreported, double unreported_seconds);
+/* ---- the worker's side: what a process with slots does on its own ---- */
 
-/* Worker side: ask for the next batch now? True when the queued tasks would run out within
- * the time a request takes to be answered, so the next batch is there when needed - but not
- * while the running task has run far longer than usual (the batch would only wait). */
-bool tf_sched_should_prefetch(uint64_t queued, double mean_task_seconds, double running_seconds);
-/* Worker side: give queued tasks back unasked? True when the running task has run so much
- * longer than usual that the tasks behind it would be better started elsewhere. */
-bool tf_sched_should_shed(uint64_t queued, double mean_task_seconds, double running_seconds);
+/* What a worker knows of itself. */
+struct tf_agent_state {
+    int slots;         /* tasks it runs at once */
+    int busy;          /* slots running a task */
+    uint64_t queued;   /* tasks waiting in its queue */
+    double mean;       /* mean duration of the tasks it finished, 0: unknown */
+    double newest_run; /* seconds the most recently started running task has run */
+};
+
+/* How many queued tasks to give back when asked for `asked` by a thief with thief_slots:
+ * never more than the thief's share of the movable ones (half, between equal workers), so
+ * thief and victim end up with similar amounts per slot. */
+uint64_t tf_sched_release_count(uint64_t asked, uint64_t movable, int thief_slots, int own_slots);
+/* Send finished results now rather than with the next request? Keeps the master's view of
+ * queues fresh, and finished results safe, for long batches: true once the oldest result
+ * waiting has waited REPORT_SECONDS. */
+bool tf_sched_should_report(uint64_t unreported, double oldest_waiting_seconds);
+
+/* For how many slots to ask for work now (0: do not ask): every slot that would be free with
+ * nothing queued for it; or, for short tasks, all of them when the queue would run out
+ * within the time a request takes to be answered (prefetch, so the next batch is there when
+ * needed) - but not while every slot runs a task far longer than usual (it would only wait). */
+int tf_sched_want(const struct tf_agent_state *a);
+/* Give queued tasks back unasked? True when every slot is held by a task that has run so
+ * much longer than usual that the tasks behind them would be better started elsewhere. */
+bool tf_sched_should_shed(const struct tf_agent_state *a);
 
 #endif

@@ -1,11 +1,15 @@
-/* slots.h - which cores and GPUs each worker's tasks get (--cores-per-task, --gpus-per-task,
- * --bind). The plan is plain C over what every rank reported, so Check tests it alone; this
- * module also reads the rank's own affinity and GPUs and applies a slot, but knows no MPI.
+/* slots.h - how many tasks each process runs at once (its slots), and which cores and GPUs
+ * each slot's tasks get (-j, --cores-per-task, --gpus-per-task, --bind). The plan is plain C
+ * over what every rank reported, so Check tests it alone; this module also reads the rank's
+ * own affinity, cpuset and GPUs and unbinds the process, but knows no MPI.
  *
- * A node's cores are the union of the affinity masks of every rank on it (mpirun binds each
- * rank to a core or a socket; together they are what the job was given there). Those cores
- * are cut into slots of K, at most one worker per slot, and with G GPUs per task at most
- * (GPUs on the node) / G slots. Workers beyond the slots of their node run no tasks.
+ * A node's cores are the allocation's cpuset there (the cgroup's, which a launcher's
+ * per-rank binding does not shrink) or, when that cannot be read, the union of the affinity
+ * masks of its ranks; a process started with no launcher has its own mask. Those cores are
+ * cut into slots of K (--cores-per-task, default 1), shared out among the node's ranks in
+ * rank order; -j N gives every rank N instead. With G GPUs per task a node has at most
+ * (its GPUs) / G slots. With K or G given, ranks beyond their node's slots run no tasks;
+ * otherwise every rank has at least one slot (one rank per core keeps working as before).
  */
 #ifndef TF_SLOTS_H
 #define TF_SLOTS_H
@@ -14,40 +18,56 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define TF_MAX_CPUS 1024
+#define TF_MAX_CPUS  1024
+#define TF_CPU_WORDS (TF_MAX_CPUS / 64)
 
 /* What one rank sees; gathered from every rank. */
 struct tf_rank_res {
-    uint64_t cpus[TF_MAX_CPUS / 64]; /* its affinity mask */
-    int32_t node;                    /* any value shared by exactly the ranks of its node */
-    int32_t ngpus;                   /* GPUs it may use (CUDA_VISIBLE_DEVICES, /dev/nvidiaN) */
+    uint64_t cpus[TF_CPU_WORDS];   /* its affinity mask */
+    uint64_t cpuset[TF_CPU_WORDS]; /* its cgroup's cpuset; all zero: unknown */
+    int32_t node;                  /* any value shared by exactly the ranks of its node */
+    int32_t ngpus;                 /* GPUs it may use (CUDA_VISIBLE_DEVICES, /dev/nvidiaN) */
 };
 
-struct tf_slot {
-    bool active;                          /* this rank runs tasks */
-    int local;                            /* slot index on its node, -1 when not active */
-    int ncpus;                            /* cores in the slot */
-    uint64_t cpus[TF_MAX_CPUS / 64];      /* the slot's cores (with --bind, tasks run on these) */
-    uint64_t node_cpus[TF_MAX_CPUS / 64]; /* every core of the job on this node */
-    int gpu_first, ngpus; /* GPUs [gpu_first, gpu_first + ngpus) of the node's list */
+/* What the command line asked for. */
+struct tf_slot_ask {
+    int jobs;           /* -j N: slots per rank; 0: its share of the node's cores */
+    int cores_per_task; /* K >= 1 when given, 0: not given (one core per slot) */
+    int gpus_per_task;  /* G >= 0 */
+    bool launched;      /* under an MPI launcher; else one process alone */
 };
 
-/* Plan every rank's slot: out[r] for r in 0..nranks-1. Rank 0 is the master and gets no
- * slot unless it is alone (then it runs the tasks). cores_per_task K >= 1, gpus_per_task
- * G >= 0. Returns the number of ranks that run tasks, or 0 with a reason in err when none
- * can (no node has G GPUs). A node with fewer than K cores gets one slot of all of them. */
-int tf_slots_plan(const struct tf_rank_res *all, int nranks, int cores_per_task, int gpus_per_task,
-                  struct tf_slot *out, char *err, size_t errlen);
+/* One rank's part of the plan. */
+struct tf_rank_plan {
+    int nslots;                       /* 0: this rank runs no tasks */
+    int first;                        /* its first slot's index among its node's slots */
+    int node_slots;                   /* slots of all ranks on its node */
+    int cores_per_slot;               /* K (1 when not given), at most the node's cores */
+    uint64_t node_cpus[TF_CPU_WORDS]; /* every core of the job on its node */
+};
 
-/* This process's affinity mask and GPU count (node left 0). */
+/* Plan every rank: slots_of[r] for r in 0..nranks-1, and rank me's plan in *mine. Returns
+ * the slots of all ranks together, or 0 with a reason in err when no rank gets one (G GPUs
+ * asked for and no node has them). */
+int tf_slots_plan(const struct tf_rank_res *all, int nranks, int me, const struct tf_slot_ask *ask,
+                  int *slots_of, struct tf_rank_plan *mine, char *err, size_t errlen);
+/* The cores of slot j (0-based, < mine->nslots) of a rank: cores_per_slot of the node's
+ * cores, slots side by side in core order (wrapping round when -j asks for more slots than
+ * the node has cores). */
+void tf_slots_cpus(const struct tf_rank_plan *mine, int j, uint64_t cpus[TF_CPU_WORDS]);
+
+/* This process's affinity mask, cgroup cpuset and GPU count (node left 0). */
 void tf_slots_local(struct tf_rank_res *r);
-/* The devices of a slot, as CUDA_VISIBLE_DEVICES for its tasks: entries
- * [gpu_first, gpu_first + ngpus) of this node's list. False when it does not fit in buf. */
-bool tf_slots_gpu_list(const struct tf_slot *s, char *buf, size_t len);
-/* Pin this process (and so every task it starts) to the slot's cores with bind, else to
- * all of the node's cores (undoing a launcher's per-core binding, which would squeeze a
- * K-thread task onto one core). Returns false with errno on failure. */
-bool tf_slots_apply(const struct tf_slot *s, bool bind);
+/* "0-3,8" into a mask; false when the text is not a CPU list. */
+bool tf_slots_parse_cpus(const char *text, uint64_t cpus[TF_CPU_WORDS]);
+int tf_slots_count(const uint64_t cpus[TF_CPU_WORDS]);
+/* GPUs [first, first + n) of this node's list, as CUDA_VISIBLE_DEVICES for a slot's tasks.
+ * False when it does not fit in buf. */
+bool tf_slots_gpu_list(int first, int n, char *buf, size_t len);
+/* Let this process (and the threads and tasks it starts from now on) run on every core of
+ * its node, undoing a launcher's per-core binding, which would squeeze every slot onto one
+ * core. Returns false with errno on failure. */
+bool tf_slots_unbind(const struct tf_rank_plan *mine);
 /* "0-3,8" for a mask: for messages and the result file. */
 void tf_slots_cpu_text(const uint64_t *cpus, char *buf, size_t len);
 

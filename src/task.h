@@ -38,6 +38,7 @@ struct tf_result {
     int32_t exit_code; /* -1 when the task did not exit normally */
     int32_t signal;    /* 0 when no signal ended it */
     int32_t rank;
+    int32_t slot; /* task slot of the rank that ran it (TASKFARM_SLOT), -1: none */
     int32_t attempts;
     double start, end; /* seconds since the Unix epoch */
     int64_t max_rss;   /* peak resident memory of the task's processes, bytes (-1: unknown) */

@@ -106,20 +106,22 @@ void tf_wire_put_u64(struct tf_buf *b, uint64_t v)
     put_u64(b, v);
 }
 
-void tf_wire_put_report(struct tf_buf *b, const char *host, uint64_t queued, uint64_t received)
+void tf_wire_put_report(struct tf_buf *b, const struct tf_report *r)
 {
-    tf_wire_put_str(b, host, strlen(host));
-    put_u64(b, queued);
-    put_u64(b, received);
+    tf_wire_put_str(b, r->host, strlen(r->host));
+    put_u64(b, r->queued);
+    put_u64(b, r->received);
+    put_u64(b, r->want);
 }
 
-void tf_wire_patch_report(struct tf_buf *b, uint64_t queued, uint64_t received)
+void tf_wire_patch_report(struct tf_buf *b, const struct tf_report *r)
 {
     size_t at = HDR_SIZE + 4 + get_u32_at(b->data + HDR_SIZE) + 1; /* past the host string */
     size_t len = b->len;
     b->len = at;
-    put_u64(b, queued);
-    put_u64(b, received);
+    put_u64(b, r->queued);
+    put_u64(b, r->received);
+    put_u64(b, r->want);
     b->len = len;
 }
 
@@ -146,6 +148,7 @@ void tf_wire_put_result(struct tf_buf *b, const struct tf_result *r)
     put_u32(b, (uint32_t)r->exit_code);
     put_u32(b, (uint32_t)r->signal);
     put_u32(b, (uint32_t)r->rank);
+    put_u32(b, (uint32_t)r->slot);
     put_u32(b, (uint32_t)r->attempts);
     put_f64(b, r->start);
     put_f64(b, r->end);
@@ -214,7 +217,7 @@ bool tf_wire_get_report(struct tf_wire_reader *rd, struct tf_report *r)
 {
     size_t len;
     return tf_wire_get_str(rd, &r->host, &len) && get_u64(rd, &r->queued) &&
-           get_u64(rd, &r->received);
+           get_u64(rd, &r->received) && get_u64(rd, &r->want);
 }
 
 bool tf_wire_get_task(struct tf_wire_reader *rd, struct tf_task *t)
@@ -230,15 +233,16 @@ bool tf_wire_get_task(struct tf_wire_reader *rd, struct tf_task *t)
 
 bool tf_wire_get_result(struct tf_wire_reader *rd, struct tf_result *r)
 {
-    uint32_t flags, ec, sig, rank, att;
+    uint32_t flags, ec, sig, rank, slot, att;
     uint64_t rss;
     const char *out, *err;
     memset(r, 0, sizeof *r);
     if (!get_u64(rd, &r->id) || !get_u64(rd, &r->line) || !get_u64(rd, &r->offset) ||
         !get_u64(rd, &rss) || !get_f64(rd, &r->cpu_user) || !get_f64(rd, &r->cpu_system) ||
         !get_u32(rd, &flags) || !get_u32(rd, &ec) || !get_u32(rd, &sig) || !get_u32(rd, &rank) ||
-        !get_u32(rd, &att) || !get_f64(rd, &r->start) || !get_f64(rd, &r->end) ||
-        !tf_wire_get_str(rd, &out, &r->out_len) || !tf_wire_get_str(rd, &err, &r->err_len))
+        !get_u32(rd, &slot) || !get_u32(rd, &att) || !get_f64(rd, &r->start) ||
+        !get_f64(rd, &r->end) || !tf_wire_get_str(rd, &out, &r->out_len) ||
+        !tf_wire_get_str(rd, &err, &r->err_len))
         return false;
     r->status = (int8_t)(flags & 0xff);
     r->out_truncated = flags >> 8 & 1;
@@ -246,6 +250,7 @@ bool tf_wire_get_result(struct tf_wire_reader *rd, struct tf_result *r)
     r->exit_code = (int32_t)ec;
     r->signal = (int32_t)sig;
     r->rank = (int32_t)rank;
+    r->slot = (int32_t)slot;
     r->attempts = (int32_t)att;
     r->max_rss = (int64_t)rss;
     /* RATIONALE: borrowed from the message buffer; the caller copies what it keeps. */

@@ -14,7 +14,7 @@
 #include "task.h"
 
 #define TF_WIRE_MAGIC   0x4d524654u /* "TFRM" */
-#define TF_WIRE_VERSION 2
+#define TF_WIRE_VERSION 3
 
 /* A growable byte buffer that owns its storage. */
 struct tf_buf {
@@ -32,9 +32,15 @@ void tf_wire_put_u64(struct tf_buf *b, uint64_t v);                /* not a reco
  * filled in place before the buffer grows again. Not a record. */
 unsigned char *tf_wire_put_blob(struct tf_buf *b, size_t len);
 /* Every worker -> master message starts with the worker's report of itself. */
-void tf_wire_put_report(struct tf_buf *b, const char *host, uint64_t queued, uint64_t received);
-/* Update the counts of the report that starts message b. */
-void tf_wire_patch_report(struct tf_buf *b, uint64_t queued, uint64_t received);
+struct tf_report {
+    const char *host;  /* points into the message */
+    uint64_t queued;   /* tasks queued on the worker, not started */
+    uint64_t received; /* tasks the worker has received in all */
+    uint64_t want;     /* for how many of its slots it wants work (a request) */
+};
+void tf_wire_put_report(struct tf_buf *b, const struct tf_report *r);
+/* Update the counts of the report that starts message b (the host stays). */
+void tf_wire_patch_report(struct tf_buf *b, const struct tf_report *r);
 void tf_wire_put_task(struct tf_buf *b, const struct tf_task *t);
 void tf_wire_put_result(struct tf_buf *b, const struct tf_result *r); /* host not sent */
 uint32_t tf_wire_count(const struct tf_buf *b);
@@ -50,11 +56,6 @@ enum tf_status tf_wire_open(struct tf_wire_reader *rd, const void *data, size_t 
 /* Each get returns false when the message is malformed. Strings point into the message. */
 bool tf_wire_get_str(struct tf_wire_reader *rd, const char **s, size_t *len);
 bool tf_wire_get_u64(struct tf_wire_reader *rd, uint64_t *v);
-struct tf_report {
-    const char *host;  /* points into the message */
-    uint64_t queued;   /* tasks queued on the worker, not started */
-    uint64_t received; /* tasks the worker has received in all */
-};
 bool tf_wire_get_report(struct tf_wire_reader *rd, struct tf_report *r);
 bool tf_wire_get_task(struct tf_wire_reader *rd, struct tf_task *t);
 bool tf_wire_get_result(struct tf_wire_reader *rd, struct tf_result *r); /* host left NULL */

@@ -50,7 +50,7 @@ int main(int argc, char **argv)
     if (tf_taskfile_scan(tasks, &info, err, sizeof err) != TF_OK ||
         tf_taskfile_open(tasks, &tf, err, sizeof err) != TF_OK)
         return fprintf(stderr, "%s\n", err), 1;
-    struct tf_sched *s = tf_sched_new(TF_MODE_POOL, info.ntasks, NWORKERS, NULL);
+    struct tf_sched *s = tf_sched_new(TF_MODE_POOL, info.ntasks, NWORKERS, NULL, NULL);
     const struct tf_run_meta meta = {.version = "bench",
                                      .command_line = "master_scale",
                                      .taskfile = tasks,
@@ -64,7 +64,7 @@ int main(int argc, char **argv)
     if (tf_h5out_create(out, true, &meta, &h5, err, sizeof err) != TF_OK)
         return fprintf(stderr, "%s\n", err), 1;
     for (int w = 0; w < NWORKERS; w++)
-        tf_sched_on_request(s, w);
+        tf_sched_on_request(s, w, 1);
     struct tf_action a;
     uint64_t received[NWORKERS] = {0};
     while (tf_sched_next_action(s, &a) && a.kind == TF_ACT_ASSIGN) {
@@ -93,7 +93,7 @@ int main(int argc, char **argv)
         received[a.worker] += a.count;
         tf_sched_on_done(s, a.worker, a.count, 0.001 * (double)a.count);
         tf_sched_on_report(s, a.worker, 0, received[a.worker]);
-        tf_sched_on_request(s, a.worker);
+        tf_sched_on_request(s, a.worker, 1);
     }
     uint64_t counts[5] = {0, info.ntasks, 0, 0, 0};
     if (!tf_sched_finished(s) || tf_h5out_close(h5, tf_now(), counts) != TF_OK)

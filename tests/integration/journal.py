@@ -49,12 +49,12 @@ def read_journal(path):
             continue
         for _ in range(count):
             host = r.string()
-            (tid, line, offset, rss, cpu_u, cpu_s, flags, ec, sig, rank, att, start,
-             end) = r.take("QQQQddIIIIIdd")
+            (tid, line, offset, rss, cpu_u, cpu_s, flags, ec, sig, rank, slot, att, start,
+             end) = r.take("QQQQddIIIIIIdd")
             out, err = r.string(), r.string()
             results[tid] = {"status": flags & 0xFF, "exit_code": ec, "rank": rank,
-                            "attempts": att, "host": host, "stdout": out, "stderr": err,
-                            "line": line}
+                            "slot": slot, "attempts": att, "host": host, "stdout": out,
+                            "stderr": err, "line": line}
     return results
 
 

@@ -86,8 +86,10 @@ def main():
         c.finish()
     cols, attrs, names = harness.read_tasks(out)
     n = len(want)
-    nworkers = max(args.np - 1, 1)
-    ranks = {0} if args.np <= 1 else set(range(1, args.np))
+    # Every rank runs tasks in its slots, rank 0 too; no launcher is one process.
+    nworkers = max(args.np, 1)
+    ranks = set(range(nworkers))
+    slots_of = [int(v) for v in attrs["slots_per_rank"]]
     for col, arr in cols.items():
         c.eq(f"length of column {col}", len(arr), n)
     c.eq("status enum names", names, {"NOT_RUN": 0, "SUCCEEDED": 1, "FAILED": 2, "KILLED": 3,
@@ -100,7 +102,10 @@ def main():
                          ("out_tr", "stdout_truncated"), ("err_tr", "stderr_truncated")):
             c.eq(f"row {i} {col} ({exp['command'][:40]})", cols[col][i].item()
                  if hasattr(cols[col][i], "item") else cols[col][i], exp[key])
-        c.true(f"row {i} rank {cols['rank'][i]} in {ranks}", int(cols["rank"][i]) in ranks)
+        rank, slot = int(cols["rank"][i]), int(cols["slot"][i])
+        c.true(f"row {i} rank {rank} in {ranks}", rank in ranks)
+        c.true(f"row {i} slot {slot} is one of rank {rank}'s {slots_of}",
+               rank in ranks and 0 <= slot < slots_of[rank])
         c.eq(f"row {i} host", cols["host"][i], host)
         c.eq(f"row {i} attempts", int(cols["attempts"][i]), 1)
         c.true(f"row {i} start <= end", 1e9 < cols["start"][i] <= cols["end"][i])
@@ -108,6 +113,14 @@ def main():
         c.eq("taskfile_sha256", attrs["taskfile_sha256"], hashlib.sha256(f.read()).hexdigest())
     c.eq("ntasks attr", int(attrs["ntasks"]), n)
     c.eq("nworkers attr", int(attrs["nworkers"]), nworkers)
+    c.eq("slots_per_rank: one entry per rank", len(slots_of), nworkers)
+    c.eq("nslots attr", int(attrs["nslots"]), sum(slots_of))
+    # On this machine's cores: one process alone has one slot per core; ranks that share a
+    # node share its cores (at least one slot each).
+    ncpu = len(os.sched_getaffinity(0))
+    c.eq("slots from the cores", slots_of,
+         [ncpu] if nworkers == 1 else [max(1, ncpu // nworkers + (r < ncpu % nworkers))
+                                       for r in range(nworkers)])
     c.eq("mode attr", attrs["mode"], "pool")
     c.eq("taskfile attr", attrs["taskfile"], tasks)
     c.true("command_line attr", attrs["command_line"].endswith(f"--capture {CAP}"))

@@ -1,5 +1,5 @@
-"""Process and Pool modes: auto picks Process for no more tasks than workers and starts
-them all at once, each on its own worker; forced modes are honoured and recorded."""
+"""Process and Pool modes: auto picks Process for no more tasks than slots and starts
+them all at once, each in its own slot; forced modes are honoured and recorded."""
 import collections
 import os
 
@@ -11,7 +11,7 @@ def main():
     wd = harness.workdir()
     c = harness.Checker()
 
-    # 8 one-second sleeps on 8 workers: all at once, one per worker.
+    # 8 one-second sleeps on 9 ranks of one slot each: all at once, one per slot.
     few = os.path.join(wd, "few.tasks")
     with open(few, "w") as f:
         f.write("".join("sleep 1\n" for _ in range(8)))
@@ -20,15 +20,16 @@ def main():
     c.true("mode printed at start", "mode process" in res.stderr)
     cols, attrs, _ = harness.read_tasks(os.path.join(wd, "few.h5"))
     c.eq("few tasks: mode", attrs["mode"], "process")
-    c.true("few tasks: reason recorded", "no more tasks than workers" in attrs["mode_reason"])
-    c.eq("few tasks: one task per worker", sorted(cols["rank"].tolist()), list(range(1, 9)))
+    c.true("few tasks: reason recorded", "no more tasks than slots" in attrs["mode_reason"])
+    c.eq("few tasks: one slot each", [int(v) for v in attrs["slots_per_rank"]], [1] * 9)
+    c.eq("few tasks: one task per slot", sorted(cols["rank"].tolist()), list(range(8)))
     starts = cols["start"]
     c.true(f"few tasks: started together (spread {starts.max() - starts.min():.2f} s)",
            starts.max() - starts.min() < 1.0)
     span = cols["end"].max() - starts.min()
     c.true(f"few tasks: concurrent, not serial ({span:.1f} s for 8 x 1 s)", span < 4.0)
 
-    # forced modes on 10 tasks over 4 workers
+    # forced modes on 10 tasks over 5 ranks of one slot each
     ten = os.path.join(wd, "ten.tasks")
     with open(ten, "w") as f:
         f.write("".join(f"echo {i}\n" for i in range(10)))
@@ -41,14 +42,14 @@ def main():
         c.eq(f"{mode}: outputs in input order", list(cols["stdout"]),
              [f"{i}\n" for i in range(10)])
         if mode == "process":
-            # Shares (3, 3, 2, 2) go out at once, one block per worker; stealing may move
-            # queued tasks later, but each worker starts with the head of its own block.
+            # Shares (2 each) go out at once, one block per worker; stealing may move queued
+            # tasks later, but each worker starts with the head of its own block.
             counts = collections.Counter(cols["rank"].tolist())
-            c.true(f"process: tasks per worker {sorted(counts.values())}",
-                   sorted(counts) == [1, 2, 3, 4] and set(counts.values()) <= {2, 3})
+            c.true(f"process: tasks per worker {sorted(counts.items())}",
+                   sorted(counts) == [0, 1, 2, 3, 4] and set(counts.values()) <= {1, 2, 3})
             first = sorted(min((cols["start"][i], i) for i, r in enumerate(cols["rank"])
                                if r == rank)[1] for rank in counts)
-            c.eq("process: first task of each worker heads its share", first, [0, 3, 6, 8])
+            c.eq("process: first task of each worker heads its share", first, [0, 2, 4, 6, 8])
 
     # A long task must not hold the tasks queued behind it in its worker's share.
     held = os.path.join(wd, "held.tasks")

@@ -108,10 +108,16 @@ ck.eq("max-failures: stop reason", a.get("stop_reason"), "--max-failures reached
 ck.eq("max-failures: file closed", a["state"], "closed")
 ck.true("max-failures: every finished task stored",
         int(np.sum(c["status"] != 0)) == a["tasks_succeeded"] + a["tasks_failed"])
-r = run(args, 0, "run", ff, "-o", os.path.join(d, "ff0.h5"), "--fail-fast")
+r = run(args, 0, "run", ff, "-o", os.path.join(d, "ff0.h5"), "--fail-fast", "-j", "1")
 c, a, _ = read_tasks(os.path.join(d, "ff0.h5"))
-ck.eq("fail-fast alone: one failure, then nothing", (a["tasks_failed"], a["tasks_not_run"]),
-      (1, 62))
+ck.eq("fail-fast alone, one slot: one failure, then nothing",
+      (a["tasks_failed"], a["tasks_not_run"]), (1, 62))
+# In two slots, what was handed out before the first failure came back may still run (the
+# first batch: two tasks a slot); nothing after it.
+r = run(args, 0, "run", ff, "-o", os.path.join(d, "ff2.h5"), "--fail-fast", "-j", "2")
+c, a, _ = read_tasks(os.path.join(d, "ff2.h5"))
+ck.true(f"fail-fast alone, two slots: only the first batch ran ({a['tasks_not_run']} not run)",
+        a["tasks_not_run"] >= 63 - 4 and a["tasks_failed"] >= 1)
 
 # ---- stop signals: drain, second signal, exit 4, resume ----------------------------------
 sig_tasks = write("sig.tasks", ["sleep 0.3; echo s$TASKFARM_TASK_ID"] * 6 +

@@ -1,11 +1,13 @@
-"""taskfarm report: the HTML and SVG files for a run of 5 workers with failures and a
-timed-out task. The SVG text is checked (a lane per worker, bars in the outcome colours,
-self-contained: no external reference), then the HTML is rendered by headless Chromium
-(Debian's chromium) to a PNG whose pixels are checked: not blank, five lane markers, red
-and orange bars present. Without chromium or python3-pil: "skipped" and why (exit 77)."""
+"""taskfarm report: the HTML and SVG files for a run of 2 ranks of 3 slots each, with
+failures and a timed-out task. The SVG text is checked (a lane per slot, grouped by rank and
+named by its host; bars in the outcome colours; self-contained: no external reference),
+then the HTML is rendered by headless Chromium (Debian's chromium) to a PNG whose pixels
+are checked: not blank, six lane markers, red and orange bars present. Without chromium or
+python3-pil: "skipped" and why (exit 77)."""
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 
@@ -23,15 +25,20 @@ def main():
         for i in range(40):
             f.write("sleep 5\n" if i == 7 else f"sleep 0.0{i % 7}; exit {int(i % 13 == 5)}\n")
     out = os.path.join(wd, "r.h5")
-    r = harness.run(args, 6, "run", tasks, "-o", out, "--timeout", "0.5")
+    r = harness.run(args, 2, "run", tasks, "-o", out, "--timeout", "0.5", "-j", "3")
     c.eq(f"the run: some failed ({r.stderr[-300:]})", r.returncode, 1)
     rep = os.path.join(wd, "r.html")
     r = subprocess.run([args.taskfarm, "report", out], cwd=wd, capture_output=True, text=True)
     c.eq(f"report: exit ({r.stderr})", r.returncode, 0)
     with open(rep) as f:
         html = f.read()
-    c.eq("report: a lane marker per worker", html.count('fill="#123456"'), 5)
-    c.eq("report: lanes labelled rank 1..5", re.findall(r">rank (\d+)<", html), ["1", "2", "3", "4", "5"])
+    c.eq("report: a lane marker per slot", html.count('fill="#123456"'), 6)
+    host = socket.gethostname()
+    c.eq("report: each rank's first lane names it and its host",
+         re.findall(r">rank (\d+) ([^<]*)<", html), [("0", host), ("1", host)])
+    c.eq("report: its other lanes their slots", re.findall(r">slot (\d+)<", html),
+         ["1", "2", "1", "2"])
+    c.true("report: utilisation of the 6 slots", "Slots busy over time (of 6)" in html)
     c.true("report: failed bars in red, the timed-out one in orange",
            'fill="#c62828"/>' in html and 'fill="#ef6c00"/>' in html)
     c.true("report: legend counts", "FAILED 3<" in html and "TIMED_OUT 1<" in html and "SUCCEEDED 36<" in html)
@@ -74,7 +81,7 @@ def main():
             hit = all(abs(a - b) < 24 for a, b in zip(px, MARKER))
             runs += hit and not inside
             inside = hit
-        c.eq("the picture has five lanes", runs, 5)
+        c.eq("the picture has six lanes", runs, 6)
         red = sum(1 for p in img.getdata() if p[0] > 170 and p[1] < 70 and p[2] < 70)
         c.true(f"failed tasks show in red ({red} pixels)", red > 50)
     c.finish()

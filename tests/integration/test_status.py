@@ -33,7 +33,8 @@ def main():
            out.endswith("mixed.h5: 4 tasks: 2 succeeded, 1 failed, 1 killed, 0 timed out, 0 not run"))
     r = subprocess.run([args.taskfarm, "status", os.path.join(wd, "mixed.h5")], capture_output=True, text=True)
     details = r.stdout.splitlines()[1:]
-    c.true(f"mixed: time and utilisation ({details})", "busy" in details[0] and "workers" in details[0])
+    c.true(f"mixed: time and utilisation ({details})",
+           "busy" in details[0] and "in 3 slots of 3 processes" in details[0])
     c.true(f"mixed: the failed and the killed task, with exit code and signal ({details})",
            any("task 1 (line 2) FAILED exit 3" in d for d in details) and
            any("task 3 (line 4) KILLED signal 9" in d for d in details))

@@ -1,12 +1,15 @@
 /* test_exec.c - the executor against real shell commands: outcomes, capture, caps,
  * environment, and tasks that misbehave.
  */
+#include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 
 #include "exec.h"
+#include "slots.h"
 #include "tf_check.h"
 #include "util.h"
 
@@ -15,7 +18,7 @@ static struct tf_result run(const char *cmd, size_t cap)
     struct tf_exec_env env = {.ntasks = 42, .rank = 7, .capture_max = cap};
     struct tf_task t = {.id = 5, .line = 9, .command = cmd, .command_len = strlen(cmd)};
     struct tf_result r;
-    tf_exec_run(&env, &t, &r);
+    tf_exec_run(&env, &t, NULL, &r);
     return r;
 }
 
@@ -157,9 +160,9 @@ START_TEST(direct_exec_matches_the_shell)
         struct tf_exec_env env = {.ntasks = 3, .rank = 1, .capture_max = 4096};
         struct tf_task t = {.id = 2, .command = cmds[i], .command_len = strlen(cmds[i])};
         struct tf_result direct, shell;
-        tf_exec_run(&env, &t, &direct);
+        tf_exec_run(&env, &t, NULL, &direct);
         env.always_shell = true;
-        tf_exec_run(&env, &t, &shell);
+        tf_exec_run(&env, &t, NULL, &shell);
         ck_assert_msg(direct.status == shell.status && direct.exit_code == shell.exit_code &&
                           direct.signal == shell.signal,
                       "'%s': direct %d/%d, shell %d/%d", cmds[i], direct.status, direct.exit_code,
@@ -174,25 +177,86 @@ START_TEST(direct_exec_matches_the_shell)
 }
 END_TEST
 
-static int ticks;
-static void count_tick(void *arg)
+/* Step every child until all are over; results into r[]. */
+static void run_all(struct tf_child **c, int n, struct tf_result *r)
 {
-    (void)arg;
-    ticks++;
+    int left = n;
+    while (left > 0) {
+        struct pollfd fds[64 * TF_EXEC_NFDS];
+        for (int i = 0; i < n; i++) {
+            if (c[i])
+                tf_exec_pollfds(c[i], fds + i * TF_EXEC_NFDS);
+            else
+                for (int k = 0; k < TF_EXEC_NFDS; k++)
+                    fds[i * TF_EXEC_NFDS + k] = (struct pollfd){.fd = -1};
+        }
+        int ready = poll(fds, (nfds_t)(n * TF_EXEC_NFDS), 20);
+        for (int i = 0; i < n; i++)
+            if (c[i] && tf_exec_step(c[i], ready > 0 ? fds + i * TF_EXEC_NFDS : NULL)) {
+                tf_exec_finish(c[i], &r[i]);
+                c[i] = NULL;
+                left--;
+            }
+    }
 }
 
-START_TEST(tick_runs_during_long_tasks)
+/* One thread, many tasks at once: each with its slot's index and environment. */
+START_TEST(many_tasks_at_once_in_their_slots)
 {
-    struct tf_exec_env env = {
-        .ntasks = 1, .capture_max = 64, .tick = count_tick, .tick_seconds = 0.05};
-    struct tf_task t = {.id = 0, .command = "sleep 0.5", .command_len = 9};
+    enum { N = 12 };
+    struct tf_exec_env env = {.ntasks = N, .rank = 3, .capture_max = 1024};
+    struct tf_child *c[N];
+    struct tf_result r[N];
+    char vars[N][32];
+    const char *lists[N][2];
+    const char *cmd = "sleep 0.4; echo $TASKFARM_SLOT $SLOT_VAR $TASKFARM_RANK";
+    double t0 = tf_monotonic();
+    for (int i = 0; i < N; i++) {
+        snprintf(vars[i], sizeof vars[i], "SLOT_VAR=v%d", i);
+        lists[i][0] = vars[i];
+        lists[i][1] = NULL;
+        struct tf_exec_slot slot = {.index = i, .env = lists[i]};
+        struct tf_task t = {.id = (uint64_t)i, .command = cmd, .command_len = strlen(cmd)};
+        c[i] = tf_exec_start(&env, &slot, &t);
+    }
+    run_all(c, N, r);
+    ck_assert_double_lt(tf_monotonic() - t0, 0.4 * N / 3.0); /* not one after another */
+    for (int i = 0; i < N; i++) {
+        char want[64];
+        snprintf(want, sizeof want, "%d v%d 3\n", i, i);
+        ck_assert_int_eq(r[i].status, TF_TASK_SUCCEEDED);
+        ck_assert_str_eq(r[i].out, want);
+        ck_assert_int_eq(r[i].slot, i);
+        ck_assert_uint_eq(r[i].id, (uint64_t)i);
+        tf_result_fini(&r[i]);
+    }
+}
+END_TEST
+
+/* --bind: a task runs on its slot's cores; the starting thread keeps its own. */
+START_TEST(bound_slot_runs_on_its_cores)
+{
+    cpu_set_t before, after;
+    ck_assert_int_eq(sched_getaffinity(0, sizeof before, &before), 0);
+    int core = -1;
+    for (int i = 0; i < CPU_SETSIZE && core < 0; i++)
+        if (CPU_ISSET(i, &before))
+            core = i;
+    uint64_t cpus[TF_CPU_WORDS] = {0};
+    cpus[core / 64] |= (uint64_t)1 << (core % 64);
+    struct tf_exec_env env = {.capture_max = 1024};
+    struct tf_exec_slot slot = {.index = 0, .cpus = cpus};
+    const char *cmd = "grep Cpus_allowed_list /proc/self/status | cut -f2";
+    struct tf_task t = {.command = cmd, .command_len = strlen(cmd)};
+    struct tf_child *c = tf_exec_start(&env, &slot, &t);
     struct tf_result r;
-    ticks = 0;
-    tf_exec_run(&env, &t, &r);
-    ck_assert_int_eq(r.status, TF_TASK_SUCCEEDED);
-    ck_assert_int_ge(ticks, 5);
-    ck_assert_int_le(ticks, 11);
+    run_all(&c, 1, &r);
+    char want[16];
+    snprintf(want, sizeof want, "%d\n", core);
+    ck_assert_str_eq(r.out, want);
     tf_result_fini(&r);
+    ck_assert_int_eq(sched_getaffinity(0, sizeof after, &after), 0);
+    ck_assert(CPU_EQUAL(&before, &after));
 }
 END_TEST
 
@@ -205,7 +269,7 @@ static struct tf_result run_env(struct tf_exec_env *env, const char *cmd)
                         .command = cmd,
                         .command_len = strlen(cmd)};
     struct tf_result r;
-    tf_exec_run(env, &t, &r);
+    tf_exec_run(env, &t, NULL, &r);
     return r;
 }
 
@@ -238,32 +302,45 @@ START_TEST(timeout_terms_then_kills_the_group)
 }
 END_TEST
 
-static volatile int cancel_flag;
-static void cancel_soon(void *arg)
+/* Run cmd and cancel it at `level` once it has run `after` seconds. */
+static struct tf_result cancelled(const char *cmd, int level, double after)
 {
-    double *t0 = arg;
-    if (tf_monotonic() - *t0 > 0.3)
-        cancel_flag = 1;
+    struct tf_exec_env env = {.capture_max = 1024, .kill_grace = 5};
+    struct tf_task t = {.id = 1, .command = cmd, .command_len = strlen(cmd)};
+    struct tf_child *c = tf_exec_start(&env, NULL, &t);
+    double t0 = tf_monotonic();
+    bool over = false;
+    while (!over) {
+        struct pollfd fds[TF_EXEC_NFDS];
+        tf_exec_pollfds(c, fds);
+        int ready = poll(fds, TF_EXEC_NFDS, 20);
+        if (tf_monotonic() - t0 >= after)
+            tf_exec_cancel(c, level);
+        over = tf_exec_step(c, ready > 0 ? fds : NULL);
+    }
+    struct tf_result r;
+    tf_exec_finish(c, &r);
+    return r;
 }
 
 START_TEST(cancel_leaves_the_task_not_run)
 {
-    double t0 = tf_monotonic();
-    cancel_flag = 0;
-    struct tf_exec_env env = {.capture_max = 1024,
-                              .kill_grace = 5,
-                              .cancel = &cancel_flag,
-                              .tick = cancel_soon,
-                              .tick_arg = &t0,
-                              .tick_seconds = 0.05};
-    struct tf_result r = run_env(&env, "sleep 20");
+    struct tf_result r = cancelled("sleep 20", 1, 0.3);
     ck_assert_int_eq(r.status, TF_TASK_NOT_RUN);
     ck_assert(r.end - r.start < 2);
     tf_result_fini(&r);
     /* cancel 2: no grace, even for a task that ignores SIGTERM */
-    cancel_flag = 2;
     double t1 = tf_monotonic();
-    r = run_env(&env, "trap '' TERM; sleep 20");
+    r = cancelled("trap '' TERM; sleep 20", 2, 0);
+    ck_assert_int_eq(r.status, TF_TASK_NOT_RUN);
+    ck_assert(tf_monotonic() - t1 < 2);
+    tf_result_fini(&r);
+    /* the blocking form reads its cancel flag */
+    static volatile int flag = 2;
+    struct tf_exec_env env = {.capture_max = 64, .kill_grace = 5};
+    struct tf_task t = {.command = "sleep 20", .command_len = 8};
+    t1 = tf_monotonic();
+    tf_exec_run(&env, &t, &flag, &r);
     ck_assert_int_eq(r.status, TF_TASK_NOT_RUN);
     ck_assert(tf_monotonic() - t1 < 2);
     tf_result_fini(&r);
@@ -301,7 +378,8 @@ static Suite *exec_suite(void)
     tcase_add_test(tc, background_children_are_killed);
     tcase_add_test(tc, closed_stdout_still_waits_for_exit);
     tcase_add_test(tc, direct_exec_matches_the_shell);
-    tcase_add_test(tc, tick_runs_during_long_tasks);
+    tcase_add_test(tc, many_tasks_at_once_in_their_slots);
+    tcase_add_test(tc, bound_slot_runs_on_its_cores);
     tcase_add_test(tc, timeout_terms_then_kills_the_group);
     tcase_add_test(tc, cancel_leaves_the_task_not_run);
     tcase_add_test(tc, resource_use_is_recorded);

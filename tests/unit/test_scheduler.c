@@ -1,330 +1,74 @@
-/* test_scheduler.c - the policy against a simulated cluster: workers with local queues,
- * prefetch and message latency, driven through exactly the calls the master makes. Checks
- * that every task runs exactly once, that every worker is stopped, and how close the
- * makespan comes to greedy list scheduling with zero overhead, over uniform, heavy-tailed,
- * "one huge task at the end" and "everything fails at once" workloads.
+/* test_scheduler.c - the policy against a simulated cluster (simcluster.h): processes with
+ * task slots and local queues, prefetch and message latency, driven through exactly the
+ * calls the master and the agents make. Checks that every task runs exactly once, that
+ * every worker is stopped, and how close the makespan comes to greedy list scheduling over
+ * all slots with zero overhead, over uniform, heavy-tailed, "one huge task at the end" and
+ * "everything fails at once" workloads, with one slot per process and with many.
  */
 #include <math.h>
 
 #include "scheduler.h"
+#include "simcluster.h"
 #include "tf_check.h"
 
-#define LATENCY 0.0005 /* one-way message time, seconds */
-
-enum ev_kind { EV_TASK_END, EV_TO_MASTER, EV_TO_WORKER, EV_TICK };
-#define TICK 0.1
-enum msg_kind { M_REQUEST, M_RESULTS, M_RELEASE, M_SHED, W_ASSIGN, W_STEAL, W_STOP };
-
-struct event {
-    double t;
-    enum ev_kind kind;
-    enum msg_kind msg;
-    int w;
-    uint64_t n;  /* done count, steal count */
-    double busy; /* seconds of the done tasks */
-    uint64_t queued, received;
-    uint64_t *ids; /* ASSIGN / RELEASE payload */
-    uint64_t nids;
-};
-
+/* Run the workload on nworkers processes of slots_of[w] slots (NULL: one each); returns the
+ * makespan after checking that every task ran exactly once and every worker was stopped. */
 static bool no_stealing; /* measure what stealing buys */
 
-struct sim_worker {
-    uint64_t *queue; /* ring of task ids */
-    uint64_t head, len, cap;
-    int64_t running;
-    double running_since;
-    bool requested, stopped;
-    uint64_t unreported, received;
-    double unreported_busy, busy_total, mean;
-    uint64_t ndone;
-};
-
-struct sim {
-    struct tf_sched *s;
-    const double *dur;
-    uint64_t ntasks, next_stream;
-    int nworkers;
-    struct sim_worker *w;
-    struct event *heap;
-    size_t nheap, capheap;
-    uint64_t *pool; /* given-back ids at the master */
-    uint64_t pool_head, pool_len;
-    unsigned char *runs; /* times each task ran */
-    double makespan;
-    uint64_t messages;
-};
-
-static void push(struct sim *S, struct event e)
+static double simulate_slots(enum tf_mode mode, const double *dur, uint64_t ntasks, int nworkers,
+                             const int *node_of, const int *slots_of, uint64_t *messages,
+                             uint64_t *steals)
 {
-    if (S->nheap == S->capheap) {
-        S->capheap = S->capheap ? 2 * S->capheap : 1024;
-        S->heap = realloc(S->heap, S->capheap * sizeof *S->heap);
-    }
-    size_t i = S->nheap++;
-    S->heap[i] = e;
-    while (i > 0 && S->heap[(i - 1) / 2].t > S->heap[i].t) {
-        struct event tmp = S->heap[i];
-        S->heap[i] = S->heap[(i - 1) / 2];
-        S->heap[(i - 1) / 2] = tmp;
-        i = (i - 1) / 2;
-    }
+    struct sim_config c = {.mode = mode,
+                           .dur = dur,
+                           .ntasks = ntasks,
+                           .nworkers = nworkers,
+                           .node_of = node_of,
+                           .slots_of = slots_of,
+                           .no_stealing = no_stealing};
+    struct sim_result r;
+    sim_run(&c, &r);
+    ck_assert_msg(r.ok, "%s", r.error);
+    if (messages)
+        *messages = r.messages;
+    if (steals)
+        *steals = r.steals;
+    return r.makespan;
 }
 
-static struct event pop(struct sim *S)
-{
-    struct event top = S->heap[0];
-    S->heap[0] = S->heap[--S->nheap];
-    size_t i = 0;
-    for (;;) {
-        size_t l = 2 * i + 1, r = l + 1, m = i;
-        if (l < S->nheap && S->heap[l].t < S->heap[m].t)
-            m = l;
-        if (r < S->nheap && S->heap[r].t < S->heap[m].t)
-            m = r;
-        if (m == i)
-            break;
-        struct event tmp = S->heap[i];
-        S->heap[i] = S->heap[m];
-        S->heap[m] = tmp;
-        i = m;
-    }
-    return top;
-}
-
-static void to_master(struct sim *S, double t, enum msg_kind k, int w, uint64_t *ids, uint64_t nids)
-{
-    struct sim_worker *W = &S->w[w];
-    struct event e = {t + LATENCY,        EV_TO_MASTER, k,           w,   W->unreported,
-                      W->unreported_busy, W->len,       W->received, ids, nids};
-    W->unreported = 0;
-    W->unreported_busy = 0;
-    S->messages++;
-    push(S, e);
-}
-
-/* What the real worker does after any event: start the next task, ask ahead, report. */
-static void worker_step(struct sim *S, int w, double now)
-{
-    struct sim_worker *W = &S->w[w];
-    if (W->running < 0 && W->len > 0) {
-        W->running = (int64_t)W->queue[W->head];
-        W->running_since = now;
-        W->head = (W->head + 1) % W->cap;
-        W->len--;
-        push(S, (struct event){.t = now + S->dur[W->running], .kind = EV_TASK_END, .w = w});
-        push(S, (struct event){.t = now + TICK, .kind = EV_TICK, .w = w, .n = W->ndone});
-    }
-    if (W->stopped)
-        return;
-    double ran = W->running >= 0 ? now - W->running_since : 0;
-    if (!no_stealing && W->running >= 0 && tf_sched_should_shed(W->len, W->mean, ran)) {
-        uint64_t *ids = malloc(W->len * sizeof *ids);
-        uint64_t k = W->len;
-        for (uint64_t i = 0; i < k; i++)
-            ids[i] = W->queue[(W->head + i) % W->cap];
-        W->len = 0;
-        W->requested = false;
-        to_master(S, now, M_SHED, w, ids, k);
-    } else if (!W->requested && ((W->running < 0 && W->len == 0) ||
-                                 tf_sched_should_prefetch(W->len, W->mean, ran))) {
-        W->requested = true;
-        to_master(S, now, M_REQUEST, w, NULL, 0);
-    } else if ((W->running < 0 && W->len == 0 && W->unreported > 0) ||
-               tf_sched_should_report(W->unreported, W->unreported_busy)) {
-        to_master(S, now, M_RESULTS, w, NULL, 0);
-    }
-}
-
-static void master_act(struct sim *S, double now)
-{
-    struct tf_action a;
-    while (tf_sched_next_action(S->s, &a)) {
-        struct event e = {.t = now + LATENCY, .kind = EV_TO_WORKER, .w = a.worker};
-        S->messages++;
-        if (a.kind == TF_ACT_ASSIGN) {
-            e.msg = W_ASSIGN;
-            e.ids = malloc(a.count * sizeof *e.ids);
-            uint64_t from_pool = 0, from_stream = 0;
-            while (a.from_returned && e.nids < a.count && S->pool_len > 0) {
-                e.ids[e.nids++] = S->pool[S->pool_head];
-                S->pool_head = (S->pool_head + 1) % (S->ntasks + 1);
-                S->pool_len--;
-                from_pool++;
-            }
-            while (!a.from_returned && e.nids < a.count && S->next_stream < S->ntasks) {
-                e.ids[e.nids++] = S->next_stream++;
-                from_stream++;
-            }
-            ck_assert_uint_gt(e.nids, 0);
-            if (from_pool)
-                tf_sched_on_assign(S->s, a.worker, from_pool, false);
-            if (from_stream)
-                tf_sched_on_assign(S->s, a.worker, from_stream, true);
-        } else if (a.kind == TF_ACT_STEAL) {
-            e.msg = W_STEAL;
-            e.w = a.victim;
-            e.n = a.count;
-            ck_assert_int_ne(a.victim, a.worker);
-        } else {
-            e.msg = W_STOP;
-        }
-        push(S, e);
-    }
-}
-
-static void on_master(struct sim *S, struct event *e)
-{
-    tf_sched_on_done(S->s, e->w, e->n, e->busy);
-    tf_sched_on_report(S->s, e->w, e->queued, e->received);
-    if (e->msg == M_RELEASE || e->msg == M_SHED) {
-        for (uint64_t i = 0; i < e->nids; i++)
-            S->pool[(S->pool_head + S->pool_len++) % (S->ntasks + 1)] = e->ids[i];
-        tf_sched_on_release(S->s, e->w, e->nids, e->msg == M_SHED);
-        free(e->ids);
-    }
-    if (e->msg == M_REQUEST)
-        tf_sched_on_request(S->s, e->w);
-    master_act(S, e->t);
-}
-
-static void on_worker(struct sim *S, struct event *e)
-{
-    struct sim_worker *W = &S->w[e->w];
-    if (e->msg == W_ASSIGN) {
-        for (uint64_t i = 0; i < e->nids; i++) {
-            W->queue[(W->head + W->len) % W->cap] = e->ids[i];
-            W->len++;
-        }
-        W->received += e->nids;
-        W->requested = false;
-        free(e->ids);
-    } else if (e->msg == W_STEAL) { /* give back the head of the queue */
-        uint64_t k = tf_sched_release_count(e->n, W->len);
-        uint64_t *ids = malloc((k ? k : 1) * sizeof *ids);
-        for (uint64_t i = 0; i < k; i++)
-            ids[i] = W->queue[(W->head + i) % W->cap];
-        W->head = (W->head + k) % W->cap;
-        W->len -= k;
-        to_master(S, e->t, M_RELEASE, e->w, ids, k);
-    } else {
-        ck_assert_int_eq(W->running, -1); /* STOP only reaches idle workers */
-        ck_assert_uint_eq(W->len, 0);
-        W->stopped = true;
-    }
-    worker_step(S, e->w, e->t);
-}
-
-static void on_task_end(struct sim *S, struct event *e)
-{
-    struct sim_worker *W = &S->w[e->w];
-    double d = S->dur[W->running];
-    S->runs[W->running]++;
-    W->running = -1;
-    W->unreported++;
-    W->unreported_busy += d;
-    W->busy_total += d;
-    W->ndone++;
-    W->mean = W->busy_total / (double)W->ndone;
-    if (e->t > S->makespan)
-        S->makespan = e->t;
-    worker_step(S, e->w, e->t);
-}
-
-/* Run the workload; returns the makespan. */
 static double simulate(enum tf_mode mode, const double *dur, uint64_t ntasks, int nworkers,
                        const int *node_of, uint64_t *messages, uint64_t *steals)
 {
-    struct sim S = {.dur = dur, .ntasks = ntasks, .nworkers = nworkers};
-    S.s = tf_sched_new(mode, ntasks, nworkers, node_of);
-    if (no_stealing)
-        tf_sched_disable_stealing(S.s);
-    S.w = calloc((size_t)nworkers, sizeof *S.w);
-    S.pool = malloc((ntasks + 1) * sizeof *S.pool); /* a ring: a task is given back at most
-                                                        once at a time */
-    S.runs = calloc(ntasks + 1, 1);
-    for (int w = 0; w < nworkers; w++) {
-        S.w[w].cap = ntasks + 1;
-        S.w[w].queue = malloc(S.w[w].cap * sizeof(uint64_t));
-        S.w[w].running = -1;
-        S.w[w].requested = true; /* the master sends every worker its first batch unasked */
-        tf_sched_on_request(S.s, w);
-    }
-    master_act(&S, 0);
-    while (S.nheap > 0) {
-        struct event e = pop(&S);
-        if (e.kind == EV_TICK) { /* the worker looks up during a long task */
-            if (S.w[e.w].running >= 0 && S.w[e.w].ndone == e.n) {
-                worker_step(&S, e.w, e.t);
-                push(&S, (struct event){.t = e.t + TICK, .kind = EV_TICK, .w = e.w, .n = e.n});
-            }
-        } else if (e.kind == EV_TASK_END)
-            on_task_end(&S, &e);
-        else if (e.kind == EV_TO_MASTER)
-            on_master(&S, &e);
-        else
-            on_worker(&S, &e);
-    }
-    for (uint64_t i = 0; i < ntasks; i++)
-        ck_assert_msg(S.runs[i] == 1, "task %llu ran %d times", (unsigned long long)i, S.runs[i]);
-    ck_assert_int_eq(tf_sched_stopped(S.s), nworkers);
-    ck_assert(tf_sched_finished(S.s));
-    ck_assert_uint_eq(tf_sched_unassigned(S.s), 0);
-    for (int w = 0; w < nworkers; w++) {
-        ck_assert(S.w[w].stopped);
-        free(S.w[w].queue);
-    }
-    if (messages)
-        *messages = S.messages;
-    if (steals)
-        *steals = tf_sched_steals(S.s);
-    tf_sched_free(S.s);
-    free(S.w);
-    free(S.pool);
-    free(S.runs);
-    free(S.heap);
-    return S.makespan;
-}
-
-/* Greedy list scheduling in file order with zero overhead. */
-static double greedy(const double *dur, uint64_t n, int p)
-{
-    double *free_at = calloc((size_t)p, sizeof *free_at), end = 0;
-    for (uint64_t i = 0; i < n; i++) {
-        int best = 0;
-        for (int w = 1; w < p; w++)
-            if (free_at[w] < free_at[best])
-                best = w;
-        free_at[best] += dur[i];
-        end = free_at[best] > end ? free_at[best] : end;
-    }
-    free(free_at);
-    return end;
+    return simulate_slots(mode, dur, ntasks, nworkers, node_of, NULL, messages, steals);
 }
 
 static double *heavy_tailed(uint64_t n, unsigned seed)
 {
-    double *d = malloc(n * sizeof *d);
-    srand(seed);
-    for (uint64_t i = 0; i < n; i++) { /* Pareto, shape 1.5, minimum 0.1 s, capped at 60 s */
-        double u = (rand() + 1.0) / ((double)RAND_MAX + 2.0);
-        d[i] = fmin(0.1 / pow(u, 1 / 1.5), 60.0);
-    }
-    return d;
+    return sim_heavy_tailed(n, seed, 0.1); /* minimum 0.1 s, capped at 60 s */
+}
+
+static void check_efficiency_slots(const char *name, enum tf_mode mode, const double *dur,
+                                   uint64_t n, int p, int slots, double min_eff)
+{
+    uint64_t msgs, steals;
+    int *slots_of = malloc((size_t)p * sizeof *slots_of);
+    for (int w = 0; w < p; w++)
+        slots_of[w] = slots;
+    double ideal = sim_greedy(dur, n, p * slots);
+    double got = simulate_slots(mode, dur, n, p, NULL, slots_of, &msgs, &steals);
+    double eff = ideal / got;
+    printf("%-28s %-7s P=%-4d x%-3d n=%-6llu ideal %8.2f s makespan %8.2f s eff %.3f msgs %llu "
+           "steals %llu\n",
+           name, tf_mode_name(mode), p, slots, (unsigned long long)n, ideal, got, eff,
+           (unsigned long long)msgs, (unsigned long long)steals);
+    free(slots_of);
+    ck_assert_msg(eff >= min_eff, "%s: efficiency %.3f < %.3f", name, eff, min_eff);
 }
 
 static void check_efficiency(const char *name, enum tf_mode mode, const double *dur, uint64_t n,
                              int p, double min_eff)
 {
-    uint64_t msgs, steals;
-    double ideal = greedy(dur, n, p);
-    double got = simulate(mode, dur, n, p, NULL, &msgs, &steals);
-    double eff = ideal / got;
-    printf("%-28s %-7s P=%-3d n=%-6llu ideal %8.2f s makespan %8.2f s eff %.3f msgs %llu "
-           "steals %llu\n",
-           name, tf_mode_name(mode), p, (unsigned long long)n, ideal, got, eff,
-           (unsigned long long)msgs, (unsigned long long)steals);
-    ck_assert_msg(eff >= min_eff, "%s: efficiency %.3f < %.3f", name, eff, min_eff);
+    check_efficiency_slots(name, mode, dur, n, p, 1, min_eff);
 }
 
 START_TEST(uniform)
@@ -414,10 +158,10 @@ END_TEST
 START_TEST(steal_prefers_same_node)
 {
     const int node_of[4] = {0, 0, 1, 1};
-    struct tf_sched *s = tf_sched_new(TF_MODE_PROCESS, 4 + 3 + 0 + 9, 4, node_of);
+    struct tf_sched *s = tf_sched_new(TF_MODE_PROCESS, 4 + 3 + 0 + 9, 4, node_of, NULL);
     struct tf_action a;
     for (int w = 0; w < 4; w++)
-        tf_sched_on_request(s, w);
+        tf_sched_on_request(s, w, 1);
     uint64_t share[4];
     for (int i = 0; i < 4; i++) {
         ck_assert(tf_sched_next_action(s, &a));
@@ -430,7 +174,7 @@ START_TEST(steal_prefers_same_node)
     tf_sched_on_report(s, 0, 0, share[0]);
     tf_sched_on_report(s, 1, 2, share[1]);
     tf_sched_on_report(s, 3, share[3] - 1, share[3]);
-    tf_sched_on_request(s, 0);
+    tf_sched_on_request(s, 0, 1);
     ck_assert(tf_sched_next_action(s, &a));
     ck_assert_int_eq(a.kind, TF_ACT_STEAL);
     ck_assert_int_eq(a.worker, 0);
@@ -448,28 +192,171 @@ END_TEST
 
 START_TEST(auto_mode_choice)
 {
-    struct tf_sched *s = tf_sched_new(TF_MODE_AUTO, 8, 8, NULL);
+    struct tf_sched *s = tf_sched_new(TF_MODE_AUTO, 8, 8, NULL, NULL);
     ck_assert_int_eq(tf_sched_mode(s), TF_MODE_PROCESS);
     tf_sched_free(s);
-    s = tf_sched_new(TF_MODE_AUTO, 9, 8, NULL);
+    s = tf_sched_new(TF_MODE_AUTO, 9, 8, NULL, NULL);
     ck_assert_int_eq(tf_sched_mode(s), TF_MODE_POOL);
-    ck_assert_ptr_nonnull(strstr(tf_sched_reason(s), "more tasks than workers"));
+    ck_assert_ptr_nonnull(strstr(tf_sched_reason(s), "more tasks than slots"));
     tf_sched_free(s);
 }
 END_TEST
 
+/* want(slots, busy, queued, mean, newest_run) */
+static int want(int slots, int busy, uint64_t queued, double mean, double newest)
+{
+    struct tf_agent_state a = {slots, busy, queued, mean, newest};
+    return tf_sched_want(&a);
+}
+
+static bool shed(int slots, int busy, uint64_t queued, double mean, double newest)
+{
+    struct tf_agent_state a = {slots, busy, queued, mean, newest};
+    return tf_sched_should_shed(&a);
+}
+
 START_TEST(prefetch_rule)
 {
-    ck_assert(!tf_sched_should_prefetch(0, 10.0, 1.0)); /* long tasks: ask when idle */
-    ck_assert(!tf_sched_should_prefetch(0, 0, 0));      /* durations unknown */
-    ck_assert(tf_sched_should_prefetch(0, 0.05, 0.01));
-    ck_assert(!tf_sched_should_prefetch(2, 0.05, 0.01));
-    ck_assert(tf_sched_should_prefetch(40, 0.001, 0)); /* 40 ms of work left */
-    ck_assert(!tf_sched_should_prefetch(100, 0.001, 0));
-    ck_assert(!tf_sched_should_prefetch(0, 0.01, 5.0)); /* the running task is unusually long */
-    ck_assert(tf_sched_should_shed(3, 0.1, 5.0));
-    ck_assert(!tf_sched_should_shed(0, 0.1, 5.0));
-    ck_assert(!tf_sched_should_shed(3, 10.0, 5.0));
+    /* one slot: as a worker of one task at a time */
+    ck_assert_int_eq(want(1, 0, 0, 0, 0), 1);      /* idle: ask */
+    ck_assert_int_eq(want(1, 1, 0, 10.0, 1.0), 0); /* long tasks: ask when idle */
+    ck_assert_int_eq(want(1, 1, 0, 0, 0), 0);      /* durations unknown */
+    ck_assert_int_eq(want(1, 1, 0, 0.05, 0.01), 1);
+    ck_assert_int_eq(want(1, 1, 2, 0.05, 0.01), 0);
+    ck_assert_int_eq(want(1, 1, 40, 0.001, 0), 1); /* 40 ms of work left */
+    ck_assert_int_eq(want(1, 1, 100, 0.001, 0), 0);
+    ck_assert_int_eq(want(1, 1, 0, 0.01, 5.0), 0); /* the running task is unusually long */
+    ck_assert(shed(1, 1, 3, 0.1, 5.0));
+    ck_assert(!shed(1, 1, 0, 0.1, 5.0));
+    ck_assert(!shed(1, 1, 3, 10.0, 5.0));
+    /* many slots: every free slot with nothing queued for it asks; prefetch for all */
+    ck_assert_int_eq(want(16, 0, 0, 0, 0), 16);
+    ck_assert_int_eq(want(16, 10, 2, 3.0, 1.0), 4);
+    ck_assert_int_eq(want(16, 16, 0, 3.0, 1.0), 0);     /* long tasks: when a slot frees */
+    ck_assert_int_eq(want(16, 16, 10, 0.05, 0.01), 16); /* 31 ms per slot left: prefetch */
+    ck_assert_int_eq(want(16, 16, 100, 0.05, 0.01), 0); /* 312 ms per slot left */
+    ck_assert_int_eq(want(16, 16, 10, 0.05, 9.0), 0);   /* every slot held by a long task */
+    ck_assert(shed(16, 16, 5, 0.1, 9.0));  /* even the newest task has run 9 s: all held */
+    ck_assert(!shed(16, 16, 5, 0.1, 0.2)); /* a slot has just started: it takes the queue soon */
+    ck_assert(!shed(16, 15, 5, 0.1, 9.0)); /* a free slot takes them at once */
+}
+END_TEST
+
+START_TEST(release_count_by_slots)
+{
+    ck_assert_uint_eq(tf_sched_release_count(10, 7, 1, 1), 4); /* half, rounded up */
+    ck_assert_uint_eq(tf_sched_release_count(2, 7, 1, 1), 2);  /* never more than asked */
+    ck_assert_uint_eq(tf_sched_release_count(10, 0, 1, 1), 0);
+    ck_assert_uint_eq(tf_sched_release_count(100, 90, 8, 1), 80); /* a big thief takes more */
+    ck_assert_uint_eq(tf_sched_release_count(100, 90, 1, 8), 10);
+}
+END_TEST
+
+/* Process model: each process's share is in proportion to its slots, handed out at once. */
+START_TEST(process_shares_follow_slots)
+{
+    const int slots_of[3] = {1, 4, 11};
+    struct tf_sched *s = tf_sched_new(TF_MODE_AUTO, 16, 3, NULL, slots_of);
+    ck_assert_int_eq(tf_sched_mode(s), TF_MODE_PROCESS); /* 16 tasks, 16 slots */
+    ck_assert_int_eq(tf_sched_total_slots(s), 16);
+    struct tf_action a;
+    uint64_t got[3] = {0};
+    for (int w = 0; w < 3; w++)
+        tf_sched_on_request(s, w, slots_of[w]);
+    while (tf_sched_next_action(s, &a)) {
+        ck_assert_int_eq(a.kind, TF_ACT_ASSIGN);
+        tf_sched_on_assign(s, a.worker, a.count, true);
+        got[a.worker] += a.count;
+    }
+    for (int w = 0; w < 3; w++)
+        ck_assert_uint_eq(got[w], (uint64_t)slots_of[w]);
+    tf_sched_free(s);
+    s = tf_sched_new(TF_MODE_AUTO, 17, 3, NULL, slots_of);
+    ck_assert_int_eq(tf_sched_mode(s), TF_MODE_POOL);
+    tf_sched_free(s);
+}
+END_TEST
+
+/* A process with free slots beside a long task steals from one whose slots are all busy;
+ * its share of the queue is by slots. */
+START_TEST(free_slots_steal_beside_a_long_task)
+{
+    const int slots_of[2] = {4, 4};
+    struct tf_sched *s = tf_sched_new(TF_MODE_PROCESS, 16, 2, NULL, slots_of);
+    struct tf_action a;
+    tf_sched_on_request(s, 0, 4);
+    tf_sched_on_request(s, 1, 4);
+    for (int i = 0; i < 2; i++) {
+        ck_assert(tf_sched_next_action(s, &a) && a.kind == TF_ACT_ASSIGN && a.count == 8);
+        tf_sched_on_assign(s, a.worker, 8, true);
+        tf_sched_on_report(s, a.worker, 4, 8); /* 4 running, 4 queued */
+    }
+    /* worker 0 finished 7 tasks; one long task still runs: 3 free slots */
+    tf_sched_on_done(s, 0, 7, 7.0);
+    tf_sched_on_report(s, 0, 0, 8);
+    tf_sched_on_request(s, 0, 3);
+    ck_assert(tf_sched_next_action(s, &a) && a.kind == TF_ACT_STEAL);
+    ck_assert_int_eq(a.worker, 0);
+    ck_assert_int_eq(a.victim, 1);
+    ck_assert_int_eq(a.thief_slots, 4);
+    ck_assert_uint_eq(a.count, 2); /* half of 4 queued between equal processes */
+    tf_sched_on_release(s, 1, 2, false);
+    ck_assert(tf_sched_next_action(s, &a) && a.kind == TF_ACT_ASSIGN && a.worker == 0);
+    ck_assert(a.from_returned);
+    tf_sched_on_assign(s, 0, a.count, false);
+    /* worker 0 must not be stopped while its long task runs, even with nothing left */
+    tf_sched_on_done(s, 0, 2, 2.0);
+    tf_sched_on_report(s, 0, 0, 10);
+    tf_sched_on_done(s, 1, 6, 6.0);
+    tf_sched_on_report(s, 1, 0, 8);
+    tf_sched_on_request(s, 0, 3);
+    tf_sched_on_request(s, 1, 4);
+    ck_assert(tf_sched_next_action(s, &a) && a.kind == TF_ACT_STOP && a.worker == 1);
+    ck_assert(!tf_sched_next_action(s, &a));
+    tf_sched_on_done(s, 0, 1, 30.0);
+    tf_sched_on_request(s, 0, 4);
+    ck_assert(tf_sched_next_action(s, &a) && a.kind == TF_ACT_STOP && a.worker == 0);
+    ck_assert(tf_sched_finished(s));
+    tf_sched_free(s);
+}
+END_TEST
+
+START_TEST(slots_uniform_and_heavy_tailed)
+{
+    double *d = malloc(4000 * sizeof *d);
+    for (int i = 0; i < 4000; i++)
+        d[i] = 0.05;
+    check_efficiency_slots("uniform 0.05 s", TF_MODE_POOL, d, 4000, 2, 16, 0.95);
+    check_efficiency_slots("uniform 0.05 s", TF_MODE_POOL, d, 4000, 1, 128, 0.9);
+    check_efficiency_slots("uniform 0.05 s", TF_MODE_PROCESS, d, 4000, 4, 8, 0.95);
+    free(d);
+    for (unsigned seed = 1; seed <= 3; seed++) {
+        d = heavy_tailed(2000, seed);
+        check_efficiency_slots("heavy-tailed", TF_MODE_POOL, d, 2000, 4, 16, 0.95);
+        check_efficiency_slots("heavy-tailed", TF_MODE_POOL, d, 2000, 1, 32, 0.95);
+        free(d);
+    }
+    /* few long tasks, as many as slots: every slot gets its task at once */
+    double few[16];
+    for (int i = 0; i < 16; i++)
+        few[i] = 3.0;
+    double got = simulate_slots(TF_MODE_AUTO, few, 16, 1, NULL, (const int[]){16}, NULL, NULL);
+    ck_assert_double_lt(got, 3.0 + 0.01);
+}
+END_TEST
+
+START_TEST(every_id_once_with_slots)
+{
+    static const uint64_t sizes[] = {0, 1, 2, 3, 7, 9, 100, 1000};
+    static const int shapes[][4] = {{1, 1, 1, 1}, {2, 2, 2, 2}, {1, 8, 3, 16}, {128, 1, 1, 1}};
+    static const enum tf_mode modes[] = {TF_MODE_AUTO, TF_MODE_PROCESS, TF_MODE_POOL};
+    double *d = heavy_tailed(1000, 9);
+    for (size_t m = 0; m < 3; m++)
+        for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
+            for (size_t j = 0; j < sizeof shapes / sizeof shapes[0]; j++)
+                for (int p = 1; p <= 4; p++)
+                    simulate_slots(modes[m], d, sizes[i], p, NULL, shapes[j], NULL, NULL);
+    free(d);
 }
 END_TEST
 
@@ -513,10 +400,10 @@ END_TEST
 
 START_TEST(stop_new_hands_out_nothing_more)
 {
-    struct tf_sched *s = tf_sched_new(TF_MODE_POOL, 100, 2, NULL);
+    struct tf_sched *s = tf_sched_new(TF_MODE_POOL, 100, 2, NULL, NULL);
     struct tf_action a;
-    tf_sched_on_request(s, 0);
-    tf_sched_on_request(s, 1);
+    tf_sched_on_request(s, 0, 1);
+    tf_sched_on_request(s, 1, 1);
     uint64_t got[2] = {0};
     while (tf_sched_next_action(s, &a)) {
         ck_assert_int_eq(a.kind, TF_ACT_ASSIGN);
@@ -527,13 +414,13 @@ START_TEST(stop_new_hands_out_nothing_more)
     ck_assert(tf_sched_stopping(s));
     /* worker 0 gives its queue back and finishes nothing: it holds nothing, so STOP */
     tf_sched_on_release(s, 0, got[0], false);
-    tf_sched_on_request(s, 0);
+    tf_sched_on_request(s, 0, 1);
     ck_assert(tf_sched_next_action(s, &a));
     ck_assert_int_eq(a.kind, TF_ACT_STOP);
     ck_assert_int_eq(a.worker, 0);
     /* worker 1 still runs a task: it must wait, even though tasks wait to be handed out */
     tf_sched_on_release(s, 1, got[1] - 1, false);
-    tf_sched_on_request(s, 1);
+    tf_sched_on_request(s, 1, 1);
     ck_assert(!tf_sched_next_action(s, &a));
     tf_sched_on_done(s, 1, 1, 0.5);
     ck_assert(tf_sched_next_action(s, &a));
@@ -546,15 +433,15 @@ END_TEST
 
 START_TEST(requeued_tasks_run_again_before_the_end)
 {
-    struct tf_sched *s = tf_sched_new(TF_MODE_POOL, 1, 1, NULL);
+    struct tf_sched *s = tf_sched_new(TF_MODE_POOL, 1, 1, NULL, NULL);
     struct tf_action a;
-    tf_sched_on_request(s, 0);
+    tf_sched_on_request(s, 0, 1);
     ck_assert(tf_sched_next_action(s, &a) && a.kind == TF_ACT_ASSIGN && a.count == 1);
     tf_sched_on_assign(s, 0, 1, true);
     tf_sched_on_done(s, 0, 1, 0.1);
     tf_sched_on_requeue(s, 1, 0); /* it failed and has a retry left */
     ck_assert(!tf_sched_finished(s));
-    tf_sched_on_request(s, 0);
+    tf_sched_on_request(s, 0, 1);
     ck_assert(tf_sched_next_action(s, &a));
     ck_assert_int_eq(a.kind, TF_ACT_ASSIGN);
     ck_assert(a.from_returned); /* on the worker it failed on: there is no other */
@@ -562,7 +449,7 @@ START_TEST(requeued_tasks_run_again_before_the_end)
     tf_sched_on_retry_assigned(s, 0);
     tf_sched_on_done(s, 0, 1, 0.1);
     ck_assert(tf_sched_finished(s));
-    tf_sched_on_request(s, 0);
+    tf_sched_on_request(s, 0, 1);
     ck_assert(tf_sched_next_action(s, &a) && a.kind == TF_ACT_STOP);
     ck_assert_double_eq_tol(tf_sched_mean(s), 0.1, 1e-12);
     tf_sched_free(s);
@@ -572,10 +459,10 @@ END_TEST
 /* Two workers, each handed its first batch and running its first task; got: the sizes. */
 static struct tf_sched *two_started(enum tf_mode mode, uint64_t ntasks, uint64_t got[2])
 {
-    struct tf_sched *s = tf_sched_new(mode, ntasks, 2, NULL);
+    struct tf_sched *s = tf_sched_new(mode, ntasks, 2, NULL, NULL);
     struct tf_action a;
-    tf_sched_on_request(s, 0);
-    tf_sched_on_request(s, 1);
+    tf_sched_on_request(s, 0, 1);
+    tf_sched_on_request(s, 1, 1);
     for (int i = 0; i < 2; i++) {
         ck_assert(tf_sched_next_action(s, &a) && a.kind == TF_ACT_ASSIGN && !a.from_returned);
         got[a.worker] = a.count;
@@ -591,7 +478,7 @@ static void zero_fails_one(struct tf_sched *s, uint64_t got0)
     tf_sched_on_done(s, 0, got0, 0.1 * (double)got0);
     tf_sched_on_report(s, 0, 0, got0);
     tf_sched_on_requeue(s, 1, 0);
-    tf_sched_on_request(s, 0);
+    tf_sched_on_request(s, 0, 1);
 }
 
 START_TEST(retry_goes_to_another_worker_while_new_tasks_last)
@@ -605,7 +492,7 @@ START_TEST(retry_goes_to_another_worker_while_new_tasks_last)
     tf_sched_on_assign(s, 0, a.count, true);
     ck_assert_uint_eq(tf_sched_unassigned(s), 100 - got[0] - got[1] - a.count + 1);
     /* worker 1 asks ahead, busy: the retry is for it even so, since no idle worker may run it */
-    tf_sched_on_request(s, 1);
+    tf_sched_on_request(s, 1, 1);
     ck_assert(tf_sched_next_action(s, &a) && a.kind == TF_ACT_ASSIGN && a.worker == 1);
     ck_assert(a.from_returned);
     ck_assert_uint_eq(a.count, 1);
@@ -636,7 +523,7 @@ START_TEST(retry_waits_while_its_worker_can_steal)
     /* worker 1 finishes and asks: the retry goes there */
     tf_sched_on_done(s, 1, 1, 0.1);
     tf_sched_on_report(s, 1, 0, 2);
-    tf_sched_on_request(s, 1);
+    tf_sched_on_request(s, 1, 1);
     ck_assert(tf_sched_next_action(s, &a) && a.kind == TF_ACT_ASSIGN && a.worker == 1);
     ck_assert(a.from_returned);
     tf_sched_on_assign(s, 1, 1, false);
@@ -658,12 +545,12 @@ START_TEST(retry_runs_on_its_worker_rather_than_wait)
     tf_sched_on_assign(s, 0, 1, false);
     tf_sched_on_retry_assigned(s, 0);
     tf_sched_on_done(s, 0, 1, 0.1);
-    tf_sched_on_request(s, 0);
+    tf_sched_on_request(s, 0, 1);
     ck_assert(tf_sched_next_action(s, &a) && a.kind == TF_ACT_STOP && a.worker == 0);
     ck_assert(!tf_sched_finished(s)); /* worker 1's task is still running */
     tf_sched_on_done(s, 1, 1, 9.0);
     tf_sched_on_report(s, 1, 0, 1);
-    tf_sched_on_request(s, 1);
+    tf_sched_on_request(s, 1, 1);
     ck_assert(tf_sched_next_action(s, &a) && a.kind == TF_ACT_STOP && a.worker == 1);
     ck_assert(tf_sched_finished(s));
     tf_sched_free(s);
@@ -681,8 +568,8 @@ START_TEST(retries_of_two_workers_cross_over)
     tf_sched_on_report(s, 1, 0, 1);
     tf_sched_on_requeue(s, 1, 0);
     tf_sched_on_requeue(s, 1, 1);
-    tf_sched_on_request(s, 0);
-    tf_sched_on_request(s, 1);
+    tf_sched_on_request(s, 0, 1);
+    tf_sched_on_request(s, 1, 1);
     for (int i = 0; i < 2; i++) {
         ck_assert(tf_sched_next_action(s, &a) && a.kind == TF_ACT_ASSIGN && a.from_returned);
         ck_assert_uint_eq(a.count, 1); /* one each: the one that failed on the other */
@@ -708,6 +595,11 @@ static Suite *scheduler_suite(void)
     tcase_add_test(tc, steal_prefers_same_node);
     tcase_add_test(tc, auto_mode_choice);
     tcase_add_test(tc, prefetch_rule);
+    tcase_add_test(tc, release_count_by_slots);
+    tcase_add_test(tc, process_shares_follow_slots);
+    tcase_add_test(tc, free_slots_steal_beside_a_long_task);
+    tcase_add_test(tc, slots_uniform_and_heavy_tailed);
+    tcase_add_test(tc, every_id_once_with_slots);
     tcase_add_test(tc, mode_names_round_trip);
     tcase_add_test(tc, what_stealing_buys);
     tcase_add_test(tc, stop_new_hands_out_nothing_more);
