@@ -43,7 +43,7 @@ struct tf_agent {
     size_t head, len, cap;
     uint64_t received;
     bool requested, stopped, draining, shed;
-    bool settle; /* slots freed this turn (see agent_step) */
+    bool settle;       /* slots freed this turn (see agent_step) */
     int cancel;        /* 1 stop running tasks (TERM, then KILL), 2 kill them now */
     struct tf_buf out; /* results waiting to be sent */
     uint64_t nout;

@@ -299,22 +299,6 @@ static enum tf_cli_outcome check_plugin_run(int argc, char **argv, struct tf_con
     return TF_CLI_RUN;
 }
 
-/* Inside `sbatch --cpus-per-task=K`, K cores per task unless the command line says. */
-static bool slurm_cores_per_task(struct tf_config *cfg, FILE *err)
-{
-    const char *v = getenv("SLURM_CPUS_PER_TASK");
-    uint64_t k;
-    if (v == NULL || *v == '\0')
-        return true;
-    if (!parse_count(v, &k) || k == 0 || k > 1024) {
-        usage_error(err, "invalid SLURM_CPUS_PER_TASK '%s': give --cores-per-task K", v);
-        return false;
-    }
-    cfg->cores_per_task = (int)k;
-    cfg->cores_from_slurm = true;
-    return true;
-}
-
 /* --template with --params FILE.csv or --grid NAME=VALUES... (more NAME=VALUES words may
  * follow as arguments): no task file; the farm writes the commands to OUT.h5.tasks. */
 static enum tf_cli_outcome check_sweep(int argc, char **argv, struct tf_config *cfg, FILE *err)
@@ -535,8 +519,6 @@ static enum tf_cli_outcome parse_run(int argc, char **argv, struct tf_config *cf
     } else {
         cfg->taskfile = argv[optind];
     }
-    if (cfg->cores_per_task == 0 && !slurm_cores_per_task(cfg, err))
-        return TF_CLI_USAGE;
     if (cfg->output == NULL)
         cfg->output = default_output(cfg->taskfile);
     return TF_CLI_RUN;

@@ -41,7 +41,6 @@ struct tf_config {
     bool no_journal;          /* diagnostic: measure what crash safety costs */
     /* resources per task (README "On a cluster"); 0 cores: not asked, tasks unchanged */
     int cores_per_task;
-    bool cores_from_slurm; /* cores_per_task came from SLURM_CPUS_PER_TASK */
     int gpus_per_task;
     bool bind;
     int jobs; /* -j N: tasks (or item threads) one process runs at once; 0: its cores' share */

@@ -416,13 +416,27 @@ static void slots_report(const struct tf_config *cfg, const struct layout *lay)
     char cpus[256];
     tf_slots_cpu_text(lay->mine.node_cpus, cpus, sizeof cpus);
     tf_log(TF_LOG_INFO,
-           "%d slot%s in %d process%s (%s%d on rank 0), %d core%s per task%s%s, %d GPU%s per "
+           "%d slot%s in %d process%s (%s%d on rank 0), %d core%s per task%s, %d GPU%s per "
            "task; cores of rank 0's node: %s",
            total, total == 1 ? "" : "s", lay->nworkers, lay->nworkers == 1 ? "" : "es",
            cfg->jobs > 0 ? "-j, " : "", lay->mine.nslots,
            cfg->cores_per_task > 0 ? cfg->cores_per_task : 1, cfg->cores_per_task > 1 ? "s" : "",
-           cfg->cores_from_slurm ? " (SLURM_CPUS_PER_TASK)" : "", cfg->bind ? ", bound" : "",
-           cfg->gpus_per_task, cfg->gpus_per_task == 1 ? "" : "s", cpus);
+           cfg->bind ? ", bound" : "", cfg->gpus_per_task, cfg->gpus_per_task == 1 ? "" : "s",
+           cpus);
+}
+
+/* Slurm's --cpus-per-task gives each taskfarm process its cores, not each task: a script
+ * written for one rank per task (--ntasks-per-node=16 --cpus-per-task=8) now runs eight
+ * one-core tasks per rank. Say so, and how to get what it meant. */
+static void slurm_hint(const struct tf_config *cfg, const struct layout *lay)
+{
+    const char *v = getenv("SLURM_CPUS_PER_TASK");
+    long k = v ? strtol(v, NULL, 10) : 0;
+    if (k > 1 && cfg->cores_per_task == 0 && cfg->jobs == 0 && lay->mine.nslots > 1)
+        tf_log(TF_LOG_INFO,
+               "SLURM_CPUS_PER_TASK=%ld: the cores of each taskfarm process, %d one-core tasks "
+               "at once on rank 0; for tasks of %ld cores each, add --cores-per-task %ld",
+               k, lay->mine.nslots, k, k);
 }
 
 static void layout_fini(struct layout *lay)
@@ -567,8 +581,10 @@ int tf_farm_run(const struct tf_config *cfg)
     if (rank == 0)
         master_workers(&m, &lay);
     int code = rank == 0 ? master_setup(cfg, &m, &lay) : 0;
-    if (code == 0 && rank == 0)
+    if (code == 0 && rank == 0) {
         slots_report(cfg, &lay);
+        slurm_hint(cfg, &lay);
+    }
     code = tf_comm_agree_max(code);
     if (code != 0) {
         if (rank == 0 && m.h5)
