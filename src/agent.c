@@ -198,7 +198,7 @@ static bool agent_takes(enum tf_msg_kind kind)
            kind == TF_MSG_DRAIN;
 }
 
-static enum tf_status agent_on_message(void *self, const struct tf_msg *msg)
+static enum tf_status agent_on_message(void *self, struct tf_msg *msg)
 {
     struct tf_agent *A = self;
     struct tf_wire_reader rd;

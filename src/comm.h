@@ -27,6 +27,7 @@ enum tf_msg_kind {
     TF_MSG_DRAIN = 7,      /* master -> worker: stop level (see enum tf_stop in master.h) */
     TF_MSG_MAP_ASSIGN = 8, /* master -> worker: a range of items (and their bytes) */
     TF_MSG_MAP_RESULT = 9, /* worker -> master: a batch's results, failures and timing */
+    TF_MSG_MAP_BYE = 10,   /* worker -> master: stopped; nothing more comes from it */
 };
 
 struct tf_msg {

@@ -18,6 +18,7 @@
 
 #include "agent.h"
 #include "comm.h"
+#include "layout.h"
 #include "log.h"
 #include "loop.h"
 #include "master.h"
@@ -29,15 +30,6 @@ static void input_error(const char *msg)
 {
     tf_print_error("%s", msg);
 }
-
-/* Which ranks run tasks, and how many at once (after the ranks with no slot left). */
-struct layout {
-    int nranks;
-    int *slots_of, *node_of; /* per rank */
-    int nworkers;            /* ranks with slots */
-    int *worker_rank, *worker_node, *worker_slots;
-    struct tf_rank_plan mine;
-};
 
 /* Refuse an output path we must not or cannot write. One line in errmsg. */
 static bool check_output(const struct tf_config *cfg, char *errmsg, size_t errlen)
@@ -273,7 +265,8 @@ static enum tf_status note_sweep(const struct tf_config *cfg, struct tf_master *
 }
 
 /* Master only: everything that can refuse the run. Returns an exit code, 0 to go on. */
-static int master_setup(const struct tf_config *cfg, struct tf_master *m, const struct layout *lay)
+static int master_setup(const struct tf_config *cfg, struct tf_master *m,
+                        const struct tf_layout *lay)
 {
     char err[1024], run_id[33];
     struct tf_taskfile_info info;
@@ -365,7 +358,7 @@ static int master_setup(const struct tf_config *cfg, struct tf_master *m, const 
 }
 
 /* Which ranks are the workers, for the master. */
-static void master_workers(struct tf_master *m, const struct layout *lay)
+static void master_workers(struct tf_master *m, const struct tf_layout *lay)
 {
     m->nranks = lay->nranks;
     m->nworkers = lay->nworkers;
@@ -408,27 +401,10 @@ static void slot_env_make(const struct tf_config *cfg, const struct tf_rank_plan
     tf_slots_cpus(p, j, e->cpus);
 }
 
-static void slots_report(const struct tf_config *cfg, const struct layout *lay)
-{
-    int total = 0;
-    for (int w = 0; w < lay->nworkers; w++)
-        total += lay->worker_slots[w];
-    char cpus[256];
-    tf_slots_cpu_text(lay->mine.node_cpus, cpus, sizeof cpus);
-    tf_log(TF_LOG_INFO,
-           "%d slot%s in %d process%s (%s%d on rank 0), %d core%s per task%s, %d GPU%s per "
-           "task; cores of rank 0's node: %s",
-           total, total == 1 ? "" : "s", lay->nworkers, lay->nworkers == 1 ? "" : "es",
-           cfg->jobs > 0 ? "-j, " : "", lay->mine.nslots,
-           cfg->cores_per_task > 0 ? cfg->cores_per_task : 1, cfg->cores_per_task > 1 ? "s" : "",
-           cfg->bind ? ", bound" : "", cfg->gpus_per_task, cfg->gpus_per_task == 1 ? "" : "s",
-           cpus);
-}
-
 /* Slurm's --cpus-per-task gives each taskfarm process its cores, not each task: a script
  * written for one rank per task (--ntasks-per-node=16 --cpus-per-task=8) now runs eight
  * one-core tasks per rank. Say so, and how to get what it meant. */
-static void slurm_hint(const struct tf_config *cfg, const struct layout *lay)
+static void slurm_hint(const struct tf_config *cfg, const struct tf_layout *lay)
 {
     const char *v = getenv("SLURM_CPUS_PER_TASK");
     long k = v ? strtol(v, NULL, 10) : 0;
@@ -439,73 +415,34 @@ static void slurm_hint(const struct tf_config *cfg, const struct layout *lay)
                k, lay->mine.nslots, k, k);
 }
 
-static void layout_fini(struct layout *lay)
+static void slots_report(const struct tf_config *cfg, const struct tf_layout *lay)
 {
-    free(lay->slots_of);
-    free(lay->node_of);
-    free(lay->worker_rank);
-    free(lay->worker_node);
-    free(lay->worker_slots);
+    char cpus[256];
+    tf_slots_cpu_text(lay->mine.node_cpus, cpus, sizeof cpus);
+    tf_log(TF_LOG_INFO,
+           "%d slot%s in %d process%s (%s%d on rank 0), %d core%s per task%s, %d GPU%s per "
+           "task; cores of rank 0's node: %s",
+           lay->total, lay->total == 1 ? "" : "s", lay->nworkers, lay->nworkers == 1 ? "" : "es",
+           cfg->jobs > 0 ? "-j, " : "", lay->mine.nslots,
+           cfg->cores_per_task > 0 ? cfg->cores_per_task : 1, cfg->cores_per_task > 1 ? "s" : "",
+           cfg->bind ? ", bound" : "", cfg->gpus_per_task, cfg->gpus_per_task == 1 ? "" : "s",
+           cpus);
 }
 
-/* The workers among the ranks that stay (in rank order: the farm's new numbering). */
-static void layout_workers(struct layout *lay, const struct tf_rank_res *all, const int *slots,
-                           int n)
+/* Collective: the slots of every rank. 0 to go on, -1 on a rank with none, or an exit code. */
+static int take_slots(const struct tf_config *cfg, struct tf_layout *lay)
 {
-    lay->slots_of = tf_xcalloc((size_t)n, sizeof *lay->slots_of);
-    lay->node_of = tf_xcalloc((size_t)n, sizeof *lay->node_of);
-    lay->worker_rank = tf_xcalloc((size_t)n, sizeof *lay->worker_rank);
-    lay->worker_node = tf_xcalloc((size_t)n, sizeof *lay->worker_node);
-    lay->worker_slots = tf_xcalloc((size_t)n, sizeof *lay->worker_slots);
-    for (int r = 0; r < n; r++) {
-        if (r != 0 && slots[r] == 0)
-            continue; /* it leaves the farm */
-        int k = lay->nranks++;
-        lay->slots_of[k] = slots[r];
-        lay->node_of[k] = all[r].node;
-        if (slots[r] > 0) {
-            lay->worker_rank[lay->nworkers] = k;
-            lay->worker_node[lay->nworkers] = all[r].node;
-            lay->worker_slots[lay->nworkers++] = slots[r];
-        }
-    }
-}
-
-/* Collective: how many tasks each rank runs at once, on which cores and GPUs. Returns 0 to
- * go on, -1 on a rank left without a slot (it takes no further part), or an exit code. */
-static int take_slots(const struct tf_config *cfg, struct layout *lay)
-{
-    int n = tf_comm_size(), rank = tf_comm_rank();
-    struct tf_rank_res me, *all = tf_xcalloc((size_t)n, sizeof *all);
-    int *slots = tf_xcalloc((size_t)n, sizeof *slots);
     struct tf_slot_ask ask = {cfg->jobs, cfg->cores_per_task, cfg->gpus_per_task,
                               tf_comm_launcher_rank() >= 0};
     char err[256];
-    tf_slots_local(&me);
-    me.node = tf_comm_node_id();
-    tf_comm_allgather(&me, sizeof me, all);
-    int total = tf_slots_plan(all, n, rank, &ask, slots, &lay->mine, err, sizeof err);
-    memset(lay, 0, offsetof(struct layout, mine));
-    if (total > 0)
-        layout_workers(lay, all, slots, n);
-    free(all);
-    free(slots);
-    if (total == 0) {
-        if (rank == 0)
-            input_error(err);
-        return TF_EXIT_USAGE;
-    }
-    bool stays = rank == 0 || lay->mine.nslots > 0;
-    tf_comm_keep_only(stays);
-    if (!stays)
-        return -1;
-    if (!tf_slots_unbind(&lay->mine))
-        tf_log(TF_LOG_WARN, "rank %d: cannot set its tasks' cores: %s", rank, strerror(errno));
-    return 0;
+    int code = tf_layout_take(&ask, true, lay, err, sizeof err);
+    if (code > 0 && tf_comm_rank() == 0)
+        input_error(err);
+    return code;
 }
 
 /* This rank's agent, with what each of its slots gives its tasks. */
-static struct tf_agent *make_agent(const struct tf_config *cfg, const struct layout *lay,
+static struct tf_agent *make_agent(const struct tf_config *cfg, const struct tf_layout *lay,
                                    uint64_t ntasks, uint64_t first)
 {
     int n = lay->mine.nslots;
@@ -530,7 +467,7 @@ static bool master_takes(enum tf_msg_kind kind)
     return kind == TF_MSG_RESULTS || kind == TF_MSG_REQUEST || kind == TF_MSG_RELEASE;
 }
 
-static enum tf_status master_on_message(void *self, const struct tf_msg *msg)
+static enum tf_status master_on_message(void *self, struct tf_msg *msg)
 {
     return tf_master_on_message(self, msg);
 }
@@ -570,7 +507,7 @@ static enum tf_status run_loop(struct tf_master *m, struct tf_agent *a)
 
 int tf_farm_run(const struct tf_config *cfg)
 {
-    struct layout lay;
+    struct tf_layout lay;
     int taken = take_slots(cfg, &lay);
     if (taken != 0)
         return taken < 0 ? 0 : taken;
@@ -591,14 +528,14 @@ int tf_farm_run(const struct tf_config *cfg)
             (void)tf_h5out_close(m.h5, tf_now(), NULL);
         (void)tf_journal_close(m.journal, false);
         tf_master_fini(&m);
-        layout_fini(&lay);
+        tf_layout_fini(&lay);
         return code;
     }
     uint64_t ntasks = m.file_tasks, first = m.first_task; /* what tasks are told */
     tf_comm_bcast_u64(&ntasks);
     tf_comm_bcast_u64(&first);
     struct tf_agent *agent = make_agent(cfg, &lay, ntasks, first);
-    layout_fini(&lay);
+    tf_layout_fini(&lay);
     if (rank != 0) {
         enum tf_status st = run_loop(NULL, agent);
         tf_agent_free(agent);

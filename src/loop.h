@@ -18,7 +18,8 @@ struct tf_part {
     const char *name; /* for messages: "agent", "master" */
     /* Whether messages of this kind are for this part. */
     bool (*takes)(enum tf_msg_kind kind);
-    enum tf_status (*on_message)(void *self, const struct tf_msg *msg);
+    /* It may keep msg->data (setting it NULL): the loop frees what is left. */
+    enum tf_status (*on_message)(void *self, struct tf_msg *msg);
     /* Its descriptors (the array stays valid until the next call of any of its functions;
      * fd -1 entries are ignored), and the same array back with revents after the wait. */
     struct pollfd *(*pollfds)(void *self, nfds_t *n);

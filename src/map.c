@@ -294,6 +294,26 @@ int taskfarm_map_batching(struct taskfarm_map *map, double seconds, uint64_t max
     return TASKFARM_OK;
 }
 
+int taskfarm_map_thread_safe(struct taskfarm_map *map)
+{
+    if (map == NULL)
+        return TASKFARM_EINVAL;
+    map->thread_safe = true;
+    return TASKFARM_OK;
+}
+
+int taskfarm_map_threads(struct taskfarm_map *map, int threads)
+{
+    if (map == NULL)
+        return TASKFARM_EINVAL;
+    if (threads < 0 || threads > 4096)
+        return tf_map_fail(map, TASKFARM_EINVAL,
+                           "taskfarm_map_threads: %d threads (0 for the cores' share, or 1..4096)",
+                           threads);
+    map->threads = threads;
+    return TASKFARM_OK;
+}
+
 int taskfarm_map_describe(struct taskfarm_map *map, const char *key, const char *value)
 {
     if (map == NULL)

@@ -45,7 +45,9 @@ struct taskfarm_map {
     uint64_t batch_max;
     struct tf_desc *desc;
     size_t ndesc;
-    bool journal; /* crash-safe journal beside the output (on unless the CLI says no) */
+    bool journal;     /* crash-safe journal beside the output (on unless the CLI says no) */
+    bool thread_safe; /* fn (and gen) may run on several threads at once */
+    int threads;      /* compute threads per process, 0: its share of the node's cores */
 };
 
 /* Set map->err (printf-style) and return code. */

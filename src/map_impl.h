@@ -1,6 +1,8 @@
-/* map_impl.h - PRIVATE to the in-process map's files: maprun.c (the loops and the entry
- * point), mapbatch.c (computing a batch, its message, the crash guard) and mapstore.c (the
- * master's result file, journal, resume). Other modules include taskfarm.h or map.h.
+/* map_impl.h - PRIVATE to the in-process map's files: maprun.c (the master's part of the
+ * event loop and the entry point), mapagent.c (a process's compute threads in the loop),
+ * mapthreads.c (the threads), mapbatch.c (computing a batch, its message, the crash guard)
+ * and mapstore.c (the master's result file, journal, resume). Other modules include
+ * taskfarm.h or map.h.
  */
 #ifndef TF_MAP_IMPL_H
 #define TF_MAP_IMPL_H
@@ -12,8 +14,11 @@
 #include "bgsync.h"
 #include "h5map.h"
 #include "journal.h"
+#include "loop.h"
 #include "map.h"
 #include "mapsched.h"
+#include "slots.h"
+#include "stopsig.h"
 #include "wire.h"
 
 #define FLUSH_SECONDS 2.0 /* the result file is flushed, the journal synced, this often */
@@ -33,7 +38,6 @@ struct tf_compute {
     size_t items_cap;
     struct tf_fails fails;
     struct tf_buf msg;
-    bool send_failed;
     int rows_fd; /* >= 0: results go straight into the file (see tf_h5map_open_rows) */
     uint64_t data_offset;
     unsigned char *rows;
@@ -59,12 +63,15 @@ struct tf_mapmaster {
     char *jpath, *cpath;
     const char *host;
     uint64_t nitems;
-    int nworkers;
-    int *outstanding;
+    int nworkers;          /* every rank computes: worker w is rank w */
+    int *threads_of;       /* per rank: its compute threads */
+    int *outstanding;      /* per rank: batches sent, results not yet back */
     uint64_t done, failed; /* this run */
     double last_flush;
-    int signals_seen, stops; /* stops: signals during this run */
-    bool stopping, interrupted;
+    struct tf_stopwatch watch; /* signals */
+    bool told;                 /* workers were sent STOP */
+    int byes;
+    int rc; /* taskfarm_error: the first failure, the run then ends */
     struct tf_fails fails;
     struct tf_buf assign, jbuf;
     int old_fd;          /* rebuild: the file the run left, or -1 */
@@ -81,6 +88,16 @@ struct tf_mapmaster {
     int replay_error;
 };
 
+/* mapagent.c: a process's compute threads as a part of the event loop. direct: results go
+ * straight into the result file at data_offset. NULL (map->err set) when threads fail. */
+struct tf_mapagent;
+struct tf_mapagent *tf_mapagent_new(struct taskfarm_map *map, int rank, const char *host,
+                                    int nthreads, const struct tf_rank_plan *plan, bool direct,
+                                    uint64_t data_offset);
+struct tf_part tf_mapagent_part(struct tf_mapagent *a);
+/* Join the threads and free; returns the agent's own failure (taskfarm_error), if any. */
+int tf_mapagent_free(struct tf_mapagent *a);
+
 /* mapbatch.c: the computing side. */
 void tf_mapbatch_fail(struct tf_fails *f, uint64_t item, int code, int sig, int rank);
 /* Make *p hold at least need bytes (contents not kept). */
@@ -94,9 +111,12 @@ bool tf_mapbatch_parse(const void *data, size_t len, struct tf_batch_msg *bm, st
 /* Run the function over items [lo, lo+n) into c->msg (see mapbatch.c). */
 void tf_mapbatch_compute(struct tf_compute *c, uint64_t lo, uint64_t n);
 void tf_mapbatch_fini(struct tf_compute *c);
-/* While armed, a crash in the function is reported with its item (stderr, OUT.h5.crashes). */
+/* While armed, a crash in the function is reported with its item (stderr, OUT.h5.crashes):
+ * guard_on installs the handlers for the process, guard_thread gives each computing thread
+ * the stack they report from (a stack overflow needs one of its own). */
 void tf_mapbatch_guard_on(const char *output, int rank);
 void tf_mapbatch_guard_off(void);
+void tf_mapbatch_guard_thread(bool on);
 
 /* mapstore.c: the master's side of storing. Each returns a taskfarm_error, the message in
  * m->map->err. */

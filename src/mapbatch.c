@@ -1,6 +1,6 @@
 /* mapbatch.c - the computing side of an in-process map: the user's function over a batch of
- * items, the MAP_RESULT message that carries the outcome, and the guard that names the item
- * when the function crashes the process.
+ * items (on one of the agent's compute threads), the MAP_RESULT message that carries the
+ * outcome, and the guard that names the item when the function crashes the process.
  */
 #include <fcntl.h>
 #include <signal.h>
@@ -15,13 +15,14 @@
 
 /* ---- crashes: which item took the process down -------------------------------------------- */
 
-static volatile uint64_t crash_item;
-static volatile sig_atomic_t crash_armed;
+/* Per thread: a fault is delivered to the thread that caused it, which knows its item. */
+static _Thread_local volatile uint64_t crash_item;
+static _Thread_local volatile sig_atomic_t crash_armed;
+static _Thread_local void *crash_stack;
 static int crash_rank;
 static char crash_path[4096]; /* "" when there is no result file to note it beside */
 static struct sigaction crash_saved[5];
 static const int crash_signals[5] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT};
-static void *crash_stack;
 
 /* Async-signal-safe decimal. */
 static size_t put_dec(char *p, uint64_t v)
@@ -73,17 +74,27 @@ static void on_crash(int sig)
     raise(sig);
 }
 
+void tf_mapbatch_guard_thread(bool on)
+{
+    if (on) { /* a stack overflow in the function needs a stack of its own to report from */
+        size_t size = 64 * 1024;
+        crash_stack = tf_xmalloc(size);
+        stack_t ss = {.ss_sp = crash_stack, .ss_size = size, .ss_flags = 0};
+        sigaltstack(&ss, NULL);
+        return;
+    }
+    stack_t ss = {.ss_flags = SS_DISABLE};
+    sigaltstack(&ss, NULL);
+    free(crash_stack);
+    crash_stack = NULL;
+}
+
 void tf_mapbatch_guard_on(const char *output, int rank)
 {
     crash_rank = rank;
     crash_path[0] = '\0';
     if (output && strlen(output) + 9 < sizeof crash_path)
         snprintf(crash_path, sizeof crash_path, "%s.crashes", output);
-    /* A stack overflow in the function needs a stack of its own to report from. */
-    size_t size = 64 * 1024;
-    crash_stack = tf_xmalloc(size);
-    stack_t ss = {.ss_sp = crash_stack, .ss_size = size, .ss_flags = 0};
-    sigaltstack(&ss, NULL);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_crash;
@@ -97,10 +108,6 @@ void tf_mapbatch_guard_off(void)
 {
     for (int i = 0; i < 5; i++)
         sigaction(crash_signals[i], &crash_saved[i], NULL);
-    stack_t ss = {.ss_flags = SS_DISABLE};
-    sigaltstack(&ss, NULL);
-    free(crash_stack);
-    crash_stack = NULL;
 }
 
 /* ---- computing a batch -------------------------------------------------------------------- */
@@ -208,10 +215,8 @@ static void compute_slice(struct tf_compute *c, uint64_t lo, uint64_t i, uint64_
 }
 
 /* Run the function over items [lo, lo+n) (their bytes in c->items when they travel) and
- * leave the MAP_RESULT message in c->msg, results computed in place. Between slices, MPI
- * gets to move the previous batch's results: a large message travels only while the
- * sender calls MPI, and the master should have it (and send the next batch) long before
- * this one ends. */
+ * leave the MAP_RESULT message in c->msg, results computed in place (or written into the
+ * result file, with direct writes). Called on a compute thread: no MPI here. */
 void tf_mapbatch_compute(struct tf_compute *c, uint64_t lo, uint64_t n)
 {
     size_t rsize = c->map->result.size, rbytes = n * rsize;
@@ -225,13 +230,8 @@ void tf_mapbatch_compute(struct tf_compute *c, uint64_t lo, uint64_t n)
     }
     c->fails.n = 0;
     double t0 = tf_now(), m0 = tf_monotonic();
-    uint64_t slice = n / 32 + 1;
     crash_armed = 1;
-    for (uint64_t i = 0; i < n; i += slice) {
-        compute_slice(c, lo, i, i + slice < n ? i + slice : n, results);
-        if (tf_comm_progress(false) != TF_OK)
-            c->send_failed = true;
-    }
+    compute_slice(c, lo, 0, n, results);
     crash_armed = 0;
     double seconds = tf_monotonic() - m0;
     if (c->rows_fd >= 0) {

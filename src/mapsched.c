@@ -22,17 +22,19 @@ struct tf_mapsched {
     size_t nranges, cap, cur;
     uint64_t left;
     uint64_t *size; /* per worker: its last batch size */
-    int nworkers;
+    int nworkers, nthreads;
     double batch_seconds;
     uint64_t batch_max;
     double per_item; /* seconds, 0: unknown */
     bool stopped;
 };
 
-struct tf_mapsched *tf_mapsched_new(int nworkers, double batch_seconds, uint64_t batch_max)
+struct tf_mapsched *tf_mapsched_new(int nworkers, int nthreads, double batch_seconds,
+                                    uint64_t batch_max)
 {
     struct tf_mapsched *s = tf_xcalloc(1, sizeof *s);
     s->nworkers = nworkers > 0 ? nworkers : 1;
+    s->nthreads = nthreads > s->nworkers ? nthreads : s->nworkers;
     s->size = tf_xcalloc((size_t)s->nworkers, sizeof *s->size);
     s->batch_seconds = batch_seconds;
     s->batch_max = batch_max > 0 ? batch_max : 1;
@@ -80,7 +82,7 @@ static uint64_t batch_size(const struct tf_mapsched *s, int worker)
         if (want > grow)
             want = grow; /* one cheap item says little */
     }
-    uint64_t tail = s->left / (2 * (uint64_t)s->nworkers);
+    uint64_t tail = s->left / (2 * (uint64_t)s->nthreads);
     if (want > tail)
         want = tail;
     return clamp_u64(want, 1, s->batch_max);

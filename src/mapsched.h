@@ -4,7 +4,7 @@
  * Batches start at one item and grow (x4) per worker until one takes about `batch_seconds`
  * (measured per item over finished batches), so a map of slow items never hands one worker
  * a long tail, and a map of fast items soon has batches long enough that per-message costs
- * vanish. Towards the end a batch is at most 1/(2 workers) of what is left, so the workers
+ * vanish. Towards the end a batch is at most 1/(2 threads) of what is left, so the threads
  * finish together. Resumed maps hand out only the ranges still pending.
  */
 #ifndef TF_MAPSCHED_H
@@ -15,8 +15,10 @@
 
 struct tf_mapsched;
 
-/* Nothing pending yet: add ranges with tf_mapsched_add. batch_max >= 1. */
-struct tf_mapsched *tf_mapsched_new(int nworkers, double batch_seconds, uint64_t batch_max);
+/* Nothing pending yet: add ranges with tf_mapsched_add. nthreads: compute threads of all
+ * workers together (the tail is shared out among them). batch_max >= 1. */
+struct tf_mapsched *tf_mapsched_new(int nworkers, int nthreads, double batch_seconds,
+                                    uint64_t batch_max);
 void tf_mapsched_free(struct tf_mapsched *s);
 /* Items [lo, hi) are to be done; ranges are added in increasing order without overlap. */
 void tf_mapsched_add(struct tf_mapsched *s, uint64_t lo, uint64_t hi);

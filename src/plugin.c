@@ -3,6 +3,8 @@
  *
  *   int FN(const void *item, void *result, void *user);
  *   int FN_setup(struct taskfarm_map *map, const char *arg);   declares the result type
+ *                                       (and, with taskfarm_map_thread_safe, that FN may run
+ *                                       on several threads at once)
  */
 #include "plugin.h"
 
@@ -87,10 +89,11 @@ static int exit_code(int rc)
 static void print_summary(const struct tf_config *cfg, const struct taskfarm_summary *s)
 {
     double rate = s->seconds > 0 ? (double)(s->items) / s->seconds : 0;
-    printf("taskfarm: %llu items of %s in %.3f s (%.3g items/s) on %d worker%s: %llu done, "
-           "%llu failed, %llu not run -> %s\n",
-           (unsigned long long)s->items, cfg->plugin_fn, s->seconds, rate, s->workers,
-           s->workers == 1 ? "" : "s", (unsigned long long)s->done, (unsigned long long)s->failed,
+    printf("taskfarm: %llu items of %s in %.3f s (%.3g items/s) on %d thread%s of %d "
+           "process%s: %llu done, %llu failed, %llu not run -> %s\n",
+           (unsigned long long)s->items, cfg->plugin_fn, s->seconds, rate, s->threads,
+           s->threads == 1 ? "" : "s", s->workers, s->workers == 1 ? "" : "es",
+           (unsigned long long)s->done, (unsigned long long)s->failed,
            (unsigned long long)s->not_run, s->output ? s->output : "-");
     fflush(stdout);
 }
@@ -114,6 +117,8 @@ int tf_plugin_run(const struct tf_config *cfg)
                                      cfg->force ? TASKFARM_OVERWRITE
                                                 : (cfg->resume ? TASKFARM_RESUME : 0));
         map->journal = !cfg->no_journal;
+        if (rc == TASKFARM_OK && cfg->jobs > 0)
+            rc = taskfarm_map_threads(map, cfg->jobs);
         taskfarm_map_describe(map, "command_line", cfg->command_line);
         taskfarm_map_describe(map, "plugin", cfg->plugin_lib);
         taskfarm_map_describe(map, "function", cfg->plugin_fn);

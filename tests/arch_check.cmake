@@ -7,7 +7,7 @@ file(GLOB sources ${SRC}/*.c ${SRC}/*.h ${SRC}/public/*.h)
 set(rules "#include[ ]*<mpi\\.h>=comm.c" "#include[ ]*<hdf5\\.h>=h5out.c|h5out_impl.h|h5map.c|h5params.c|h5table.c"
           "#include[ ]*<spawn\\.h>=exec.c"
           "[^_a-z]fork[ ]*\\(=exec.c" "exec[lv]p?e?[ ]*\\(=exec.c"
-          "#include[ ]*<dlfcn\\.h>=plugin.c" "#include[ ]*<pthread\\.h>=bgsync.c")
+          "#include[ ]*<dlfcn\\.h>=plugin.c" "#include[ ]*<pthread\\.h>=bgsync.c|mapthreads.c")
 set(bad "")
 foreach(f ${sources})
   get_filename_component(name ${f} NAME)

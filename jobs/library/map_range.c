@@ -33,6 +33,8 @@ int main(int argc, char **argv)
     int rc = taskfarm_map_new(&map);
     if (rc == TASKFARM_OK)
         rc = taskfarm_map_set_function(map, f, NULL);
+    if (rc == TASKFARM_OK) /* f is a pure function of its item: every core of each process */
+        rc = taskfarm_map_thread_safe(map);
     if (rc == TASKFARM_OK)
         rc = taskfarm_map_items_range(map, n);
     if (rc == TASKFARM_OK)
@@ -49,8 +51,9 @@ int main(int argc, char **argv)
         uint64_t x = 0;
         for (uint64_t i = 0; i < n; i++)
             x ^= results[i];
-        printf("map_range: %llu items in %.3f s on %d workers, xor %#llx -> %s\n",
-               (unsigned long long)n, s.seconds, s.workers, (unsigned long long)x, s.output);
+        printf("map_range: %llu items in %.3f s on %d threads of %d processes, xor %#llx -> %s\n",
+               (unsigned long long)n, s.seconds, s.threads, s.workers, (unsigned long long)x,
+               s.output);
     }
     taskfarm_map_free(map);
     free(results);

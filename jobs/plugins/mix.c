@@ -29,5 +29,6 @@ int mix_setup(struct taskfarm_map *map, const char *arg)
 {
     (void)arg;
     static const struct taskfarm_field value = TASKFARM_SCALAR(TASKFARM_UINT64);
+    taskfarm_map_thread_safe(map); /* a pure function of its item: any number of threads */
     return taskfarm_map_result(map, "mix", sizeof(uint64_t), &value, 1);
 }

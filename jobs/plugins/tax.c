@@ -104,5 +104,6 @@ int tax_setup(struct taskfarm_map *map, const char *arg)
     int rc = taskfarm_map_item_type(map, sizeof(struct household), in, 4);
     if (rc == TASKFARM_OK)
         rc = taskfarm_map_result(map, "tax", sizeof(struct tax_out), out, 5);
-    return rc;
+    /* tax() only reads the schedule, fixed before the run: any number of threads at once */
+    return rc == TASKFARM_OK ? taskfarm_map_thread_safe(map) : rc;
 }

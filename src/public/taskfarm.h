@@ -93,7 +93,9 @@ struct taskfarm_field {
     }
 
 /* The work: compute *result from *item. Return 0 for success; anything else marks the item
- * failed (the code is recorded) and the run goes on. `result` starts zeroed. */
+ * failed (the code is recorded) and the run goes on. `result` starts zeroed. It runs on a
+ * thread of taskfarm's, one at a time per process unless declared thread-safe
+ * (taskfarm_map_thread_safe). */
 typedef int (*taskfarm_fn)(const void *item, void *result, void *user);
 /* An item generator: fill *item for index i (called on the rank that processes item i). */
 typedef int (*taskfarm_item_fn)(uint64_t index, void *item, void *user);
@@ -110,7 +112,8 @@ struct taskfarm_summary {
     uint64_t failed;    /* items the function failed on (or crashed on) */
     uint64_t not_run;   /* items with no outcome yet (stopped early) */
     double seconds;     /* this call's wall time */
-    int workers;        /* ranks that ran the function */
+    int workers;        /* processes (ranks) that ran the function */
+    int threads;        /* compute threads of all of them together */
     int rank;           /* this rank; the counts above are filled on rank 0 only */
     const char *output; /* rank 0: the result file (owned by the handle) */
 };
@@ -159,6 +162,14 @@ TASKFARM_API int taskfarm_map_results_buffer(struct taskfarm_map *map, void *buf
  * one (default 1048576). Batches start at one item and grow to that. */
 TASKFARM_API int taskfarm_map_batching(struct taskfarm_map *map, double seconds,
                                        uint64_t max_items);
+/* Declare that the function (and an item generator) may run on several threads of one
+ * process at once: it keeps no state that two calls could share unguarded. Then every
+ * process computes on as many threads as it has cores (its share of its node's), or as
+ * taskfarm_map_threads sets; without it, one thread per process. */
+TASKFARM_API int taskfarm_map_thread_safe(struct taskfarm_map *map);
+/* Compute threads per process, >= 1 (0: its share of its node's cores, the default). For a
+ * function declared thread-safe; any other computes on one thread. */
+TASKFARM_API int taskfarm_map_threads(struct taskfarm_map *map, int threads);
 /* Free text recorded in the result file (the command line, a plugin name). */
 TASKFARM_API int taskfarm_map_describe(struct taskfarm_map *map, const char *key,
                                        const char *value);

@@ -42,7 +42,7 @@ cc -O2 $(pkg-config --cflags taskfarm) "$src/jobs/library/map_range.c" \
     $(pkg-config --libs taskfarm) -Wl,-rpath,"$prefix/lib" -o "$work/map_range_pc"
 out=$(mpirun -n 3 "$work/map_range_pc" 10000 pc.h5)
 echo "$out"
-case $out in *"10000 items"*"2 workers, xor $want"*) ;; *) echo "FAIL: pkg-config build under mpirun: $out"; exit 1 ;; esac
+case $out in *"10000 items"*"of 3 processes, xor $want"*) ;; *) echo "FAIL: pkg-config build under mpirun: $out"; exit 1 ;; esac
 
 "$prefix/bin/taskfarm" --version
 echo ok

@@ -4,8 +4,12 @@
  *   Fails (returns 7) on every item i with i % 1000 == 999.
  *   TF_TEST_CRASH=i      crashes the process (SIGSEGV) on item i.
  *   TF_TEST_SLEEP_US=u   sleeps u microseconds per item, so a test can kill a run mid-way.
+ *   TF_TEST_THREAD_SAFE=1 declares it thread-safe (it is: it only reads its settings).
  * pick: items from HDF5 {id, x} -> x * 2 + id, a scalar double result; its item type names
  *   the fields it reads, so HDF5 converts whatever the file holds.
+ * inflight: item i -> how many calls of it were running when this one started, itself
+ *   included (an int32), after sleeping TF_TEST_SLEEP_US: 1 everywhere unless it ran on
+ *   several threads at once. Declared thread-safe when TF_TEST_THREAD_SAFE=1.
  */
 #include <signal.h>
 #include <stddef.h>
@@ -26,6 +30,8 @@ int square(const void *item, void *result, void *user);
 int square_setup(struct taskfarm_map *map, const char *arg);
 int pick(const void *item, void *result, void *user);
 int pick_setup(struct taskfarm_map *map, const char *arg);
+int inflight(const void *item, void *result, void *user);
+int inflight_setup(struct taskfarm_map *map, const char *arg);
 
 static long long crash_at = -1;
 static long sleep_us;
@@ -58,7 +64,36 @@ int square_setup(struct taskfarm_map *map, const char *arg)
         TASKFARM_FIELD(struct square_out, sq, TASKFARM_DOUBLE),
         TASKFARM_FIELD(struct square_out, tag, TASKFARM_CHAR),
     };
+    const char *ts = getenv("TF_TEST_THREAD_SAFE");
+    if (ts && strcmp(ts, "1") == 0)
+        taskfarm_map_thread_safe(map);
     return taskfarm_map_result(map, "square", sizeof(struct square_out), f, 3);
+}
+
+static int running;
+
+int inflight(const void *item, void *result, void *user)
+{
+    (void)item, (void)user;
+    int now = __atomic_add_fetch(&running, 1, __ATOMIC_SEQ_CST);
+    if (sleep_us > 0) {
+        struct timespec ts = {0, sleep_us * 1000L};
+        nanosleep(&ts, NULL);
+    }
+    *(int32_t *)result = now;
+    __atomic_sub_fetch(&running, 1, __ATOMIC_SEQ_CST);
+    return 0;
+}
+
+int inflight_setup(struct taskfarm_map *map, const char *arg)
+{
+    (void)arg;
+    const char *s = getenv("TF_TEST_SLEEP_US"), *ts = getenv("TF_TEST_THREAD_SAFE");
+    sleep_us = s ? atol(s) : 0;
+    if (ts && strcmp(ts, "1") == 0)
+        taskfarm_map_thread_safe(map);
+    static const struct taskfarm_field out = TASKFARM_SCALAR(TASKFARM_INT32);
+    return taskfarm_map_result(map, "inflight", sizeof(int32_t), &out, 1);
 }
 
 struct pick_in {

@@ -36,7 +36,7 @@ START_TEST(every_item_once)
             for (size_t c = 0; c < sizeof costs / sizeof costs[0]; c++) {
                 uint64_t n = sizes[a], maxb;
                 unsigned char *counts = calloc(n + 1, 1);
-                struct tf_mapsched *s = tf_mapsched_new(workers[b], 0.05, 1u << 20);
+                struct tf_mapsched *s = tf_mapsched_new(workers[b], workers[b], 0.05, 1u << 20);
                 tf_mapsched_add(s, 0, n);
                 ck_assert_uint_eq(tf_mapsched_left(s), n);
                 drive(s, workers[b], costs[c], n, counts, &maxb);
@@ -52,7 +52,7 @@ END_TEST
 
 START_TEST(grows_from_one_to_the_target)
 {
-    struct tf_mapsched *s = tf_mapsched_new(1, 0.05, 1u << 20);
+    struct tf_mapsched *s = tf_mapsched_new(1, 1, 0.05, 1u << 20);
     tf_mapsched_add(s, 0, 100000000);
     uint64_t lo, n, want = 1;
     /* 1e-7 s per item: the target of 0.05 s is 500000 items. */
@@ -74,7 +74,7 @@ END_TEST
 START_TEST(slow_items_stay_small)
 {
     /* One second per item: batches never grow past one item (0.05 s target). */
-    struct tf_mapsched *s = tf_mapsched_new(4, 0.05, 1u << 20);
+    struct tf_mapsched *s = tf_mapsched_new(4, 4, 0.05, 1u << 20);
     tf_mapsched_add(s, 0, 1000);
     uint64_t lo, n;
     for (int k = 0; k < 50; k++) {
@@ -88,7 +88,7 @@ END_TEST
 
 START_TEST(max_items_caps)
 {
-    struct tf_mapsched *s = tf_mapsched_new(2, 10.0, 1000);
+    struct tf_mapsched *s = tf_mapsched_new(2, 2, 10.0, 1000);
     tf_mapsched_add(s, 0, 2000000);
     uint64_t lo, n, maxb;
     unsigned char *counts = calloc(2000000, 1);
@@ -105,7 +105,7 @@ START_TEST(tail_shrinks)
 {
     /* Near the end no batch is more than a 1/(2 workers) share of what is left. */
     int nw = 4;
-    struct tf_mapsched *s = tf_mapsched_new(nw, 0.05, 1u << 20);
+    struct tf_mapsched *s = tf_mapsched_new(nw, nw, 0.05, 1u << 20);
     tf_mapsched_add(s, 0, 1000000);
     uint64_t lo, n;
     for (int w = 0;; w = (w + 1) % nw) {
@@ -123,7 +123,7 @@ END_TEST
 START_TEST(resumed_ranges_only)
 {
     /* Items 0..99 pending, 100..899 done, 900..999 pending, with a range split at 950. */
-    struct tf_mapsched *s = tf_mapsched_new(3, 0.05, 64);
+    struct tf_mapsched *s = tf_mapsched_new(3, 3, 0.05, 64);
     tf_mapsched_add(s, 0, 100);
     tf_mapsched_add(s, 900, 950);
     tf_mapsched_add(s, 950, 1000);  /* adjacent: merged */
@@ -146,7 +146,7 @@ END_TEST
 
 START_TEST(stop_and_bad_worker)
 {
-    struct tf_mapsched *s = tf_mapsched_new(2, 0.05, 100);
+    struct tf_mapsched *s = tf_mapsched_new(2, 2, 0.05, 100);
     tf_mapsched_add(s, 0, 1000);
     uint64_t lo, n;
     ck_assert(!tf_mapsched_next(s, 2, &lo, &n));
