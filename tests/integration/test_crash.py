@@ -1,4 +1,6 @@
-"""Fault injection: kill -9 mpirun at random moments, resume, repeat until done.
+"""Fault injection: kill -9 mpirun at random moments, resume, repeat until done. With
+--np 0 --jobs 128: one process alone running 128 tasks at once, killed (its running tasks
+are orphaned and run again; what was recorded never is).
 
 Each task appends its id to side.log (a side effect outside taskfarm's control) and prints
 result-<id>. After every kill the journal is read independently (journal.py) to learn
@@ -13,6 +15,7 @@ Short version in ctest (20 kills of 5,000 tasks); the long one is `make soak` (1
 import os
 import random
 import signal
+import struct
 import subprocess
 import sys
 import time
@@ -28,7 +31,9 @@ args = parse_args({
     "--tasks": {"type": int, "default": 5000},
     "--seed": {"type": int, "default": 20261129},
     "--np": {"type": int, "default": 4},
+    "--jobs": {"type": int, "default": 0},
 })
+jobs = ["-j", str(args.jobs)] if args.jobs else []
 ck = Checker()
 rng = random.Random(args.seed)
 d = workdir()
@@ -85,7 +90,7 @@ side_offset = 0
 kills = opened_after_kill = 0
 # --durations-from would change the order; plain runs, all with --resume (the first creates).
 for it in range(args.iterations):
-    p = subprocess.Popen(command(args, args.np, "run", tasks, "-o", out, "--resume", "-q"),
+    p = subprocess.Popen(command(args, args.np, "run", tasks, "-o", out, "--resume", "-q", *jobs),
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                          start_new_session=True)
     # Kill at a random moment: mostly once a random number of tasks has run (so every
@@ -94,9 +99,18 @@ for it in range(args.iterations):
     early = rng.random() < 0.2
     delay = rng.uniform(0.05, 0.6) if early else 60.0
     grow = rng.randint(30, 200) * 8  # about 8 bytes per side.log line
+    want = len(finished_before) + grow // 8
     while p.poll() is None and time.monotonic() - t0 < delay:
         if not early and os.path.exists(side) and os.path.getsize(side) - base >= grow:
-            break
+            # Many slots start many tasks at once (each writes side.log first): wait for
+            # results to be recorded instead.
+            if not args.jobs:
+                break
+            try:
+                if len(read_journal(journal)) >= want:
+                    break
+            except (OSError, ValueError, struct.error):
+                pass
         time.sleep(0.003)
     if p.poll() is not None:
         print(f"iteration {it}: finished before the kill (exit {p.returncode})")
@@ -155,7 +169,7 @@ for it in range(args.iterations):
           f"{len(finished_before)} recorded finished", flush=True)
 
 # Finish the run.
-r = run(args, args.np, "run", tasks, "-o", out, "--resume", "-q", timeout=600)
+r = run(args, args.np, "run", tasks, "-o", out, "--resume", "-q", *jobs, timeout=600)
 ck.eq("final run exit code", r.returncode, 0)
 ids, _ = side_ids(side_offset)
 again = finished_before.intersection(ids)
@@ -173,7 +187,7 @@ ck.eq("every task ran at least once", set(ran), set(range(args.tasks)))
 # One uninterrupted run of the same file: the same file apart from timings, ranks, hosts.
 d2 = workdir()
 ref = os.path.join(d2, "ref.h5")
-r = run(args, args.np, "run", tasks, "-o", ref, "-q", timeout=600)
+r = run(args, args.np, "run", tasks, "-o", ref, "-q", *jobs, timeout=600)
 ck.eq("reference run exit code", r.returncode, 0)
 rcols, rattrs, _ = read_tasks(ref)
 for name in ("command", "line", "status", "exit_code", "signal", "stdout", "stderr",

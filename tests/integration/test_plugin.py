@@ -248,6 +248,58 @@ def check_signal_resume(p):
         c.eq("signal resume: resumes", int(f.attrs["resumes"]), 1)
 
 
+def check_threads(p):
+    """Slots of a map are compute threads: a function declared thread-safe runs on the
+    process's share of the cores (or -j), checked value by value, with failures and a crash;
+    one not so declared runs on one thread, and a line says how to use more."""
+    c, wd = p.c, p.wd
+    n = 1000000
+    out = os.path.join(wd, "mix_threads.h5")
+    res = p.run(0, "mix", n, out, "-j", "2", lib=os.path.join(p.args.examples, "libmix.so"))
+    c.eq(f"threads: mix -j 2 exit ({res.stderr[-300:]})", res.returncode, 0)
+    c.true(f"threads: mix on 2 threads ({res.stderr[-300:]})",
+           "2 compute threads in 1 process" in res.stderr)
+    c.true(f"threads: summary ({res.stdout})", "on 2 threads of 1 process" in res.stdout)
+    with h5py.File(out, "r") as f:
+        c.true("threads: every value of mix is f(i)", np.array_equal(f["results/mix"][:], mix(n)))
+        p.check_cover("threads: mix", f, n)
+    safe = {"TF_TEST_THREAD_SAFE": "1"}
+    for np_ in (0, 2):
+        out = os.path.join(wd, f"square_threads{np_}.h5")
+        res = p.run(np_, "square", 20000, out, "-j", "4", env=safe)
+        c.eq(f"threads np{np_}: square exit 1 (failures) ({res.stderr[-300:]})", res.returncode, 1)
+        with h5py.File(out, "r") as f:
+            b = check_square(p, f, 20000, f"threads np{np_}: square")
+            c.eq(f"threads np{np_}: batches from every rank", set(b["rank"].tolist()),
+                 set(range(max(np_, 1))))
+    # How many calls ran at once, as the function itself saw it.
+    slow = {"TF_TEST_SLEEP_US": "300"}
+    out = os.path.join(wd, "inflight1.h5")
+    res = p.run(0, "inflight", 600, out, "-j", "4", env=slow)
+    c.eq(f"threads: undeclared exit ({res.stderr[-300:]})", res.returncode, 0)
+    with h5py.File(out, "r") as f:
+        c.eq("threads: a function not declared thread-safe never runs twice at once",
+             int(f["results/inflight"][:].max()), 1)
+    c.true(f"threads: the note says how to use more cores ({res.stderr[-300:]})",
+           "not declared thread-safe" in res.stderr and "taskfarm_map_thread_safe" in res.stderr)
+    out = os.path.join(wd, "inflight4.h5")
+    res = p.run(0, "inflight", 600, out, "-j", "4", env=dict(slow, **safe))
+    with h5py.File(out, "r") as f:
+        most = int(f["results/inflight"][:].max())
+    c.true(f"threads: declared, -j 4: calls at once ({most})", 2 <= most <= 4)
+    # A crash on one of several threads names its item; a resume records it failed.
+    out, bad = os.path.join(wd, "crash_threads.h5"), 7777
+    env = dict(safe, TF_TEST_CRASH=str(bad))
+    res = p.run(0, "square", 20000, out, "-j", "3", env=env)
+    c.true(f"threads: the crash ends the run ({res.returncode})", res.returncode != 0)
+    c.true(f"threads: stderr names the item ({res.stderr[-300:]!r})",
+           f"crashed the process: item {bad} signal 11" in res.stderr)
+    res = p.run(0, "square", 20000, out, "-j", "3", "--resume", env=env)
+    c.eq(f"threads: crash resume exit 1 ({res.stderr[-300:]})", res.returncode, 1)
+    with h5py.File(out, "r") as f:
+        check_square(p, f, 20000, "threads: crash resume", crashed=(bad,))
+
+
 def check_bad_input(p):
     c, wd = p.c, p.wd
     out = os.path.join(wd, "bad.h5")
@@ -335,6 +387,7 @@ def main():
     check_crash_resume(p)
     check_kill_resume(p)
     check_signal_resume(p)
+    check_threads(p)
     check_bad_input(p)
     check_examples(p)
     c.finish()
