@@ -262,7 +262,7 @@ static enum tf_status talk(struct tf_agent *A)
         return send_out(A, TF_MSG_REQUEST, want);
     if (A->nout > 0 && (idle || A->out.len >= RESULTS_MAX_BYTES ||
                         tf_sched_should_report(A->nout, now - A->oldest_out)))
-        return send_out(A, TF_MSG_RESULTS, 0);
+        return send_out(A, TF_MSG_RESULTS, want); /* a waiting request grows with it */
     return TF_OK;
 }
 
@@ -335,9 +335,15 @@ static bool agent_done(void *self)
 
 struct tf_part tf_agent_part(struct tf_agent *a)
 {
-    return (struct tf_part){
-        a,          "agent",        agent_takes, agent_on_message, agent_pollfds, agent_on_ready,
-        agent_step, agent_deadline, agent_done};
+    return (struct tf_part){.self = a,
+                            .name = "agent",
+                            .takes = agent_takes,
+                            .on_message = agent_on_message,
+                            .pollfds = agent_pollfds,
+                            .on_ready = agent_on_ready,
+                            .step = agent_step,
+                            .deadline = agent_deadline,
+                            .done = agent_done};
 }
 
 /* ---- life ------------------------------------------------------------------------------- */

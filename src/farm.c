@@ -408,7 +408,10 @@ static void slurm_hint(const struct tf_config *cfg, const struct tf_layout *lay)
 {
     const char *v = getenv("SLURM_CPUS_PER_TASK");
     long k = v ? strtol(v, NULL, 10) : 0;
-    if (k > 1 && cfg->cores_per_task == 0 && cfg->jobs == 0 && lay->mine.nslots > 1)
+    int here = 0; /* ranks on rank 0's node: one per node is the layout meant */
+    for (int r = 0; r < lay->nranks; r++)
+        here += lay->node_of[r] == lay->node_of[0];
+    if (k > 1 && here > 1 && cfg->cores_per_task == 0 && cfg->jobs == 0 && lay->mine.nslots > 1)
         tf_log(TF_LOG_INFO,
                "SLURM_CPUS_PER_TASK=%ld: the cores of each taskfarm process, %d one-core tasks "
                "at once on rank 0; for tasks of %ld cores each, add --cores-per-task %ld",
@@ -495,11 +498,18 @@ static enum tf_status run_loop(struct tf_master *m, struct tf_agent *a)
     if (a)
         parts[n++] = tf_agent_part(a);
     if (m) {
-        parts[n++] = (struct tf_part){m,    "master",    master_takes,    master_on_message, NULL,
-                                      NULL, master_step, master_deadline, master_done};
+        parts[n++] = (struct tf_part){.self = m,
+                                      .name = "master",
+                                      .takes = master_takes,
+                                      .on_message = master_on_message,
+                                      .step = master_step,
+                                      .deadline = master_deadline,
+                                      .done = master_done};
         TF_TRY(tf_master_begin(m));
     }
     enum tf_status st = tf_loop_run(parts, n);
+    if (m)
+        m->busy_seconds = parts[n - 1].seconds;
     if (st == TF_OK)
         st = tf_comm_progress(true);
     return st;

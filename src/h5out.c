@@ -777,6 +777,8 @@ static void inspect_more(hid_t f, struct tf_h5out_info *info)
     if (tf_h5_read_attr_i64(f, "capture_bytes", &v) == 0 && v >= 0)
         info->capture_bytes = (uint64_t)v;
     tf_h5_read_attr_i64(f, "nworkers", &info->nworkers);
+    if (tf_h5_read_attr_i64(f, "nslots", &info->nslots) < 0)
+        info->nslots = info->nworkers;
     read_attr_f64(f, "start_time", &info->start_time);
     read_attr_f64(f, "end_time", &info->end_time);
     tf_h5_read_attr_str(f, "slurm_job_ids", info->slurm_job_ids, sizeof info->slurm_job_ids);

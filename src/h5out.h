@@ -56,7 +56,7 @@ struct tf_h5out_info {
     char slice[48]; /* --slice "I/N" it holds; "" for a whole task file */
     /* for taskfarm merge: where the slice starts, the whole file's tasks, the run's times */
     uint64_t first_task, taskfile_ntasks, capture_bytes;
-    int64_t nworkers;
+    int64_t nworkers, nslots; /* nslots: nworkers for a file of format 2 */
     double start_time, end_time;
     char slurm_job_ids[1024];
 };

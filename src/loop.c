@@ -25,8 +25,11 @@ static enum tf_status deliver(struct tf_part *parts, int nparts, bool *any)
         while (p < nparts && !parts[p].takes(msg.kind))
             p++;
         enum tf_status st = TF_EPROTO;
+        double t0 = tf_monotonic();
         if (p < nparts)
             st = parts[p].on_message(parts[p].self, &msg);
+        if (p < nparts)
+            parts[p].seconds += tf_monotonic() - t0;
         else
             tf_log(TF_LOG_ERROR, "unexpected message (kind %d) from rank %d", msg.kind, msg.peer);
         tf_msg_clear(&msg);
@@ -89,8 +92,11 @@ enum tf_status tf_loop_run(struct tf_part *parts, int nparts)
         for (int p = 0; st == TF_OK && p < nparts; p++)
             if (ready > 0 && f.len[p] > 0 && parts[p].on_ready)
                 st = parts[p].on_ready(parts[p].self, f.all + f.at[p]);
-        for (int p = 0; st == TF_OK && p < nparts; p++)
+        for (int p = 0; st == TF_OK && p < nparts; p++) {
+            double t0 = tf_monotonic();
             st = parts[p].step(parts[p].self);
+            parts[p].seconds += tf_monotonic() - t0;
+        }
         if (st != TF_OK || all_done(parts, nparts))
             break;
         gather_fds(&f, parts, nparts);

@@ -29,6 +29,7 @@ struct tf_part {
     /* tf_monotonic() time by which step must run again, 0: none. */
     double (*deadline)(void *self);
     bool (*done)(void *self);
+    double seconds; /* filled by the loop: time spent in on_message and step (its cost) */
 };
 
 /* Run until every part is done, or one fails (its status is returned). */

@@ -71,7 +71,8 @@ struct tf_mapmaster {
     struct tf_stopwatch watch; /* signals */
     bool told;                 /* workers were sent STOP */
     int byes;
-    int rc; /* taskfarm_error: the first failure, the run then ends */
+    int rc;              /* taskfarm_error: the first failure, the run then ends */
+    double busy_seconds; /* the master part's own time in the loop */
     struct tf_fails fails;
     struct tf_buf assign, jbuf;
     int old_fd;          /* rebuild: the file the run left, or -1 */

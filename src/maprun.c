@@ -194,6 +194,8 @@ static int run_loop(struct taskfarm_map *map, struct tf_mapmaster *m, int rank, 
     tf_mapbatch_guard_on(map->output, rank);
     if (tf_loop_run(parts, n) != TF_OK || tf_comm_progress(true) != TF_OK)
         rc = tf_map_fail(map, TASKFARM_EMPI, "rank %d: the event loop failed", rank);
+    if (m)
+        m->busy_seconds = parts[n - 1].seconds; /* scheduling and storing, not computing */
     tf_mapbatch_guard_off();
     int arc = tf_mapagent_free(agent);
     return arc != TASKFARM_OK ? arc : rc;
@@ -234,6 +236,9 @@ static int run_master(struct taskfarm_map *map, const struct tf_layout *lay, con
     if (m.journal)
         m.bg = tf_bgsync_start();
     rc = run_loop(map, &m, 0, m.threads_of[0], lay, host, &sh);
+    if (m.h5 && tf_h5map_note(m.h5, "master_busy_seconds", m.busy_seconds) != TF_OK &&
+        rc == TASKFARM_OK)
+        rc = tf_map_fail(map, TASKFARM_EHDF5, "cannot write to '%s'", map->output);
     if (m.rc != TASKFARM_OK)
         rc = m.rc;
     if (rc == TASKFARM_OK && m.watch.stop != TF_RUNNING)
@@ -271,9 +276,9 @@ static void report_threads(const struct taskfarm_map *map, const struct tf_layou
            lay->nranks, lay->nranks == 1 ? "" : "es");
     if (!map->thread_safe && lay->mine.nslots > 1)
         tf_log(TF_LOG_WARN,
-               "the function is not declared thread-safe: one thread per process, %d of its "
-               "%d cores; declare it with taskfarm_map_thread_safe() to use them all",
-               1, lay->mine.nslots);
+               "the function is not declared thread-safe: one compute thread per process, not "
+               "%d; declare it with taskfarm_map_thread_safe() to use them all",
+               lay->mine.nslots);
 }
 
 int taskfarm_map_run(struct taskfarm_map *map, struct taskfarm_summary *summary)

@@ -279,6 +279,8 @@ enum tf_status tf_master_on_message(struct tf_master *m, const struct tf_msg *ms
     tf_sched_on_report(m->sched, w, rep.queued, rep.received);
     if (msg->kind == TF_MSG_REQUEST)
         tf_sched_on_request(m->sched, w, (int)(rep.want < 1 ? 1 : rep.want));
+    else if (rep.want > 0)
+        tf_sched_on_want(m->sched, w, (int)rep.want);
     TF_TRY(act(m));
     return tell_stop(m); /* a --max-failures stop reaches the workers at once */
 bad:
@@ -391,11 +393,11 @@ static int summarize(const struct tf_master *m, const uint64_t c[TF_TASK_STATUS_
 {
     if (m->cfg->verbosity > TF_QUIET)
         printf("taskfarm: %llu tasks: %llu succeeded, %llu failed, %llu killed, %llu timed out, "
-               "%llu not run; %.1f s on %d slot%s of %d worker%s; results in %s\n",
+               "%llu not run; %.1f s in %d slot%s of %d process%s; results in %s\n",
                (unsigned long long)m->ntotal, (unsigned long long)c[1], (unsigned long long)c[2],
                (unsigned long long)c[3], (unsigned long long)c[4], (unsigned long long)c[0],
                end - m->start, m->nslots, m->nslots == 1 ? "" : "s", m->nworkers,
-               m->nworkers == 1 ? "" : "s", m->cfg->output);
+               m->nworkers == 1 ? "" : "es", m->cfg->output);
     bool incomplete = m->watch.interrupted && c[0] > 0;
     if (incomplete)
         fprintf(stderr,
@@ -418,6 +420,8 @@ int tf_master_finish(struct tf_master *m, enum tf_status st)
     tf_progress_end(&m->progress);
     getrusage(RUSAGE_SELF, &ru);
     enum tf_status nst = tf_h5out_note(m->h5, "master_peak_rss_mib", (double)ru.ru_maxrss / 1024.0);
+    if (nst == TF_OK) /* the scheduling and storing alone, not rank 0's own tasks */
+        nst = tf_h5out_note(m->h5, "master_busy_seconds", m->busy_seconds);
     if (nst == TF_OK && m->watch.reason)
         nst = tf_h5out_note_str(m->h5, "stop_reason", m->watch.reason);
     if (nst == TF_OK && m->cfg->collect)

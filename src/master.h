@@ -66,6 +66,7 @@ struct tf_master {
     double next_watch; /* monotonic: when to look at signals and the walltime again */
     struct tf_returned back;
     enum tf_status error; /* the first failure; the run then ends */
+    double busy_seconds;  /* spent handling messages and stepping: the master's own cost */
     bool started;         /* first batches sent */
 };
 

@@ -145,6 +145,11 @@ static int write_merged(const struct tf_merge_args *a, struct part *p, int n)
     join_job_ids(p, n, ids, sizeof ids);
     if (st == TF_OK && ids[0])
         st = tf_h5out_note_str(h, "slurm_job_ids", ids);
+    int64_t slots = 0; /* the parts' slots together: status measures how busy they were */
+    for (int i = 0; i < n; i++)
+        slots += p[i].info.nslots > 0 ? p[i].info.nslots : 1;
+    if (st == TF_OK)
+        st = tf_h5out_note_i64(h, "nslots", slots);
     uint64_t counts[TF_TASK_STATUS_COUNT] = {0};
     if (tf_h5out_close(h, end, counts) != TF_OK || st != TF_OK) {
         fprintf(stderr, "taskfarm: error: merging into %s failed; it was removed\n", a->output);

@@ -252,6 +252,13 @@ void tf_sched_on_report(struct tf_sched *s, int w, uint64_t queued, uint64_t rec
     s->w[w].reported_received = received_total;
 }
 
+void tf_sched_on_want(struct tf_sched *s, int w, int want)
+{
+    struct worker_state *ws = &s->w[w];
+    if (ws->pending && want > 0)
+        ws->want = want > ws->slots ? ws->slots : want;
+}
+
 int tf_sched_slots(const struct tf_sched *s, int w)
 {
     return s->w[w].slots;
@@ -539,12 +546,17 @@ int tf_sched_want(const struct tf_agent_state *a)
         return (int)free_slots;
     if (all_slots_held(a))
         return 0;
-    /* RATIONALE: prefetch hides a round trip (about a millisecond), which matters only for
-     * short tasks; for long or unknown durations a prefetched task may wait behind a long
-     * one, so such workers ask when a slot is free - exactly greedy list scheduling. */
-    if (a->mean <= 0 || a->mean > PREFETCH_MAX_MEAN)
+    /* RATIONALE: prefetch hides a round trip (about a millisecond), which matters only when
+     * the process finishes tasks often: a slot ends a task every mean / slots seconds. For
+     * a one-slot worker with long or unknown durations a prefetched task would wait behind
+     * a long one, so it asks when its slot is free - exactly greedy list scheduling; a
+     * process of 128 slots finishing one-second tasks every 8 ms asks ahead for all of them
+     * (one message per slot-round, not per task), and a queued task waits for the next
+     * slot to free, milliseconds away (or is shed when every slot is held by a long one). */
+    double every = a->mean / (double)a->slots;
+    if (a->mean <= 0 || every > PREFETCH_MAX_MEAN)
         return 0;
-    return (double)a->queued * a->mean / (double)a->slots < PREFETCH_SECONDS ? a->slots : 0;
+    return (double)a->queued * every < PREFETCH_SECONDS ? a->slots : 0;
 }
 
 bool tf_sched_should_shed(const struct tf_agent_state *a)

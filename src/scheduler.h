@@ -71,6 +71,9 @@ double tf_sched_mean(const struct tf_sched *s);
 /* What w said of itself in its latest message: tasks queued and not started, and how many
  * tasks it has received in all (so tasks still travelling to it are counted too). */
 void tf_sched_on_report(struct tf_sched *s, int w, uint64_t queued, uint64_t received_total);
+/* w's latest message says it would now take work for `want` of its slots: a request of its
+ * still waiting to be answered is for that many (nothing when none is waiting). */
+void tf_sched_on_want(struct tf_sched *s, int w, int want);
 /* Slots of worker w, total slots, as given to tf_sched_new. */
 int tf_sched_slots(const struct tf_sched *s, int w);
 int tf_sched_total_slots(const struct tf_sched *s);
@@ -122,9 +125,10 @@ uint64_t tf_sched_release_count(uint64_t asked, uint64_t movable, int thief_slot
 bool tf_sched_should_report(uint64_t unreported, double oldest_waiting_seconds);
 
 /* For how many slots to ask for work now (0: do not ask): every slot that would be free with
- * nothing queued for it; or, for short tasks, all of them when the queue would run out
- * within the time a request takes to be answered (prefetch, so the next batch is there when
- * needed) - but not while every slot runs a task far longer than usual (it would only wait). */
+ * nothing queued for it; or, when the process finishes tasks often (mean / slots under
+ * 100 ms), all of them once the queue would run out within the time a request takes to be
+ * answered (prefetch, so the next batch is there when needed) - but not while every slot
+ * runs a task far longer than usual (it would only wait). */
 int tf_sched_want(const struct tf_agent_state *a);
 /* Give queued tasks back unasked? True when every slot is held by a task that has run so
  * much longer than usual that the tasks behind them would be better started elsewhere. */

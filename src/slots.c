@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static bool has_cpu(const uint64_t *m, int c)
 {
@@ -29,19 +30,23 @@ int tf_slots_count(const uint64_t cpus[TF_CPU_WORDS])
     return n;
 }
 
-/* The node's cores: the union of its ranks' cpusets, or of their masks when no cpuset is
- * known. */
+/* The node's cores: the union of what its ranks were given, or of their masks when that is
+ * unknown or more CPUs than Slurm gave the job there. */
 static void node_cores(const struct tf_rank_res *all, int nranks, int node, uint64_t *u)
 {
     uint64_t masks[TF_CPU_WORDS] = {0};
+    int cap = 0;
     memset(u, 0, TF_CPU_WORDS * sizeof *u);
     for (int r = 0; r < nranks; r++)
-        if (all[r].node == node)
+        if (all[r].node == node) {
             for (int w = 0; w < TF_CPU_WORDS; w++) {
                 u[w] |= all[r].cpuset[w];
                 masks[w] |= all[r].cpus[w];
             }
-    if (tf_slots_count(u) == 0)
+            cap = all[r].cap > cap ? all[r].cap : cap;
+        }
+    int n = tf_slots_count(u);
+    if (n == 0 || (cap > 0 && n > cap))
         memcpy(u, masks, sizeof masks);
 }
 
@@ -158,6 +163,17 @@ static void read_line(const char *path, char *buf, size_t len)
         fclose(f);
 }
 
+static void mask_of(pid_t pid, uint64_t cpus[TF_CPU_WORDS])
+{
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    memset(cpus, 0, TF_CPU_WORDS * sizeof *cpus);
+    if (sched_getaffinity(pid, sizeof set, &set) == 0)
+        for (int c = 0; c < TF_MAX_CPUS && c < CPU_SETSIZE; c++)
+            if (CPU_ISSET(c, &set))
+                add_cpu(cpus, c);
+}
+
 /* The cpuset of this process's cgroup (v2 unified, else v1's cpuset hierarchy). */
 static void cgroup_cpuset(uint64_t cpus[TF_CPU_WORDS])
 {
@@ -229,15 +245,16 @@ static int gpu_devices(char names[][16], int max)
 void tf_slots_local(struct tf_rank_res *r)
 {
     char names[MAX_GPUS][16];
+    uint64_t cgroup[TF_CPU_WORDS];
     memset(r, 0, sizeof *r);
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    if (sched_getaffinity(0, sizeof set, &set) == 0) {
-        for (int c = 0; c < TF_MAX_CPUS && c < CPU_SETSIZE; c++)
-            if (CPU_ISSET(c, &set))
-                add_cpu(r->cpus, c);
-    }
-    cgroup_cpuset(r->cpuset);
+    mask_of(0, r->cpus);
+    /* mpirun, orted or slurmstepd: it binds the ranks it starts, never itself */
+    mask_of(getppid(), r->cpuset);
+    cgroup_cpuset(cgroup);
+    for (int w = 0; w < TF_CPU_WORDS && tf_slots_count(cgroup) > 0; w++)
+        r->cpuset[w] &= cgroup[w];
+    const char *on_node = getenv("SLURM_CPUS_ON_NODE");
+    r->cap = on_node ? atoi(on_node) : 0;
     r->ngpus = gpu_devices(names, MAX_GPUS);
 }
 

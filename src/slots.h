@@ -3,9 +3,11 @@
  * over what every rank reported, so Check tests it alone; this module also reads the rank's
  * own affinity, cpuset and GPUs and unbinds the process, but knows no MPI.
  *
- * A node's cores are the allocation's cpuset there (the cgroup's, which a launcher's
- * per-rank binding does not shrink) or, when that cannot be read, the union of the affinity
- * masks of its ranks; a process started with no launcher has its own mask. Those cores are
+ * A node's cores are what the job was given there - the launcher's own mask within the
+ * cgroup's cpuset, which a launcher's per-rank binding does not shrink - or, where that is
+ * unknown or more than Slurm says the job has there (SLURM_CPUS_ON_NODE: a node shared
+ * without cgroups), the union of the affinity masks of its ranks; a process started with no
+ * launcher has its own mask. Those cores are
  * cut into slots of K (--cores-per-task, default 1), shared out among the node's ranks in
  * rank order; -j N gives every rank N instead. With G GPUs per task a node has at most
  * (its GPUs) / G slots. With K or G given, ranks beyond their node's slots run no tasks;
@@ -23,10 +25,13 @@
 
 /* What one rank sees; gathered from every rank. */
 struct tf_rank_res {
-    uint64_t cpus[TF_CPU_WORDS];   /* its affinity mask */
-    uint64_t cpuset[TF_CPU_WORDS]; /* its cgroup's cpuset; all zero: unknown */
-    int32_t node;                  /* any value shared by exactly the ranks of its node */
-    int32_t ngpus;                 /* GPUs it may use (CUDA_VISIBLE_DEVICES, /dev/nvidiaN) */
+    uint64_t cpus[TF_CPU_WORDS]; /* its affinity mask */
+    /* What the job was given here: the mask of the launcher that started it (which binds
+     * its children only after starting them) within its cgroup's cpuset; zero: unknown */
+    uint64_t cpuset[TF_CPU_WORDS];
+    int32_t node;  /* any value shared by exactly the ranks of its node */
+    int32_t ngpus; /* GPUs it may use (CUDA_VISIBLE_DEVICES, /dev/nvidiaN) */
+    int32_t cap;   /* SLURM_CPUS_ON_NODE: the job's CPUs on the node; 0: not said */
 };
 
 /* What the command line asked for. */
@@ -56,7 +61,8 @@ int tf_slots_plan(const struct tf_rank_res *all, int nranks, int me, const struc
  * the node has cores). */
 void tf_slots_cpus(const struct tf_rank_plan *mine, int j, uint64_t cpus[TF_CPU_WORDS]);
 
-/* This process's affinity mask, cgroup cpuset and GPU count (node left 0). */
+/* This process's affinity mask, its allocation (launcher's mask within the cgroup's
+ * cpuset), SLURM_CPUS_ON_NODE and GPU count (node left 0). */
 void tf_slots_local(struct tf_rank_res *r);
 /* "0-3,8" into a mask; false when the text is not a CPU list. */
 bool tf_slots_parse_cpus(const char *text, uint64_t cpus[TF_CPU_WORDS]);

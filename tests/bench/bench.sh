@@ -2,7 +2,10 @@
 # bench.sh - taskfarm beside the tools a user would pick instead, on the same workloads, in
 # one run. Not a test: run on demand (`cmake --build build --target bench`, or directly).
 #
-#   tests/bench/bench.sh [--peers DIR] [--reps N] [--only 1,2,3,4,5,6] [--taskfarm PATH]
+#   tests/bench/bench.sh [--peers DIR] [--reps N] [--only 1,2,...,13] [--taskfarm PATH]
+#
+# 1-6: one rank per slot under mpirun (as before slots); 7-13: one process running many
+# tasks at once (no launcher, -j), two processes of 8 slots, and maps on 2 threads.
 #
 # DIR holds the peer harness (peers.sh, gen.py, fork_floor.c, fn_serial.c, fnpeers.py; default
 # ../shared/bench beside
@@ -13,7 +16,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 peers=$top/../shared/bench
 reps=3
-only=1,2,3,4,5,6
+only=1,2,3,4,5,6,7,8,9,10,11,12,13
 taskfarm=$top/build/taskfarm
 while [ $# -gt 0 ]; do
     case $1 in
@@ -45,6 +48,27 @@ tf_once() {
     $stats out.h5 "$what" "$(echo "$t1 - $t0" | bc)"
 }
 tf_med() { for _ in $(seq "$reps"); do tf_once "$@"; done | med; }
+# taskfarm alone, no launcher: TASKS WHAT [OPTIONS] -> one figure of one run
+tf_solo_once() {
+    local tasks=$1 what=$2 t0 t1
+    shift 2
+    rm -f out.h5
+    t0=$(date +%s.%N)
+    "$taskfarm" run "$tasks" -o out.h5 -q "$@" >/dev/null 2>&1 || true
+    t1=$(date +%s.%N)
+    $stats out.h5 "$what" "$(echo "$t1 - $t0" | bc)"
+}
+tf_solo_med() { for _ in $(seq "$reps"); do tf_solo_once "$@"; done | med; }
+# taskfarm under mpirun with NP ranks: TASKS NP WHAT [OPTIONS]
+tf_np_once() {
+    local tasks=$1 np=$2 what=$3 t0 t1
+    shift 3
+    rm -f out.h5
+    t0=$(date +%s.%N)
+    mpirun --oversubscribe -n "$np" "$taskfarm" run "$tasks" -o out.h5 -q "$@" >/dev/null 2>&1 || true
+    t1=$(date +%s.%N)
+    $stats out.h5 "$what" "$(echo "$t1 - $t0" | bc)"
+}
 peer_med() { for _ in $(seq "$reps"); do "$peers/peers.sh" "$1" "$2" "$3"; done | med; }
 ratio() { echo "scale=2; $1 / $2" | bc; }
 wants() { case ",$only," in *",$1,"*) return 0 ;; *) return 1 ;; esac; }
@@ -199,5 +223,99 @@ if wants 6; then
             sed 's/.*= \([0-9,]*\) items.*/\1/' | tr -d , | med)
         printf '   %-12s multiprocessing.Pool(2) %8.0f items/s, mpi4py.futures (2 workers) %8.0f items/s\n' \
             "chunk $chunk" "$mp" "$m4"
+    done
+fi
+
+# ---- 7-13: one process runs many tasks at once ----------------------------------------------
+if wants 7; then
+    "$peers/gen.py" uniform 400 0.05 >u400.tasks
+    echo
+    echo "7. No launcher, -j 16, 400 x sleep 0.05 (ideal 1.25 s): whole command, seconds"
+    tf=$(tf_solo_med u400.tasks wall -j 16)
+    mk=$(tf_solo_med u400.tasks makespan -j 16)
+    xa=$(peer_med xargs u400.tasks 16)
+    pa=$(peer_med parallel u400.tasks 16)
+    printf '   taskfarm -j 16   %6.2f s (makespan %.2f s)\n   xargs -P16       %6.2f s\n   parallel -j16    %6.2f s\n' \
+        "$tf" "$mk" "$xa" "$pa"
+    echo "   taskfarm / xargs: $(ratio "$tf" "$xa") (target <= 1)"
+fi
+if wants 8; then
+    "$peers/gen.py" uniform 200 0.05 >u200.tasks
+    echo
+    echo "8. No launcher, default slots ($(nproc) cores), 200 x sleep 0.05: whole command, seconds"
+    tf=$(tf_solo_med u200.tasks wall)
+    at=$(tf_solo_med u200.tasks atonce)
+    xa=$(peer_med xargs u200.tasks "$(nproc)")
+    printf '   taskfarm         %6.2f s, %s tasks at once\n   xargs -P%s        %6.2f s\n' "$tf" "$at" "$(nproc)" "$xa"
+    echo "   taskfarm / xargs: $(ratio "$tf" "$xa") (target <= 1)"
+fi
+if wants 9; then
+    "$peers/gen.py" empty 20000 >empty.tasks
+    floor2=$( (./fork_floor 4000 true & ./fork_floor 4000 true; wait) | awk '{s += $(NF-4)} END {print s}')
+    echo
+    echo "9. No launcher, default slots, 20,000 x true: whole command, seconds; tasks/s running"
+    echo "   fork+exec floor of sh -c true, two loops at once: $floor2/s"
+    tf=$(tf_solo_med empty.tasks wall)
+    rate=$(tf_solo_med empty.tasks rate)
+    us=$(tf_solo_med empty.tasks master)
+    xa=$(peer_med xargs empty.tasks 2)
+    printf '   taskfarm         %6.2f s  (%s tasks/s once running = %s of the floor; master %s us/task)\n' \
+        "$tf" "$rate" "$(ratio "$rate" "$floor2")" "$us"
+    printf '   xargs -P2        %6.2f s\n' "$xa"
+    echo "   taskfarm / xargs: $(ratio "$tf" "$xa") (target <= 1; floor share target >= 0.9)"
+fi
+if wants 10; then
+    "$peers/gen.py" uniform 5000 0.05 >u5000.tasks
+    echo
+    echo "10. No launcher, -j 128, 5,000 x sleep 0.05 (ideal 1.95 s): whole command, seconds"
+    tf=$(tf_solo_med u5000.tasks wall -j 128)
+    mk=$(tf_solo_med u5000.tasks makespan -j 128)
+    rss=$(tf_solo_med u5000.tasks rss -j 128)
+    xa=$(peer_med xargs u5000.tasks 128)
+    printf '   taskfarm -j 128  %6.2f s (makespan %.2f s), peak RSS %s MiB\n   xargs -P128      %6.2f s\n' \
+        "$tf" "$mk" "$rss" "$xa"
+    echo "   taskfarm / xargs: $(ratio "$tf" "$xa") (target <= 0.8; memory target < 100 MiB)"
+fi
+if wants 11; then
+    "$peers/gen.py" uniform 400 0.05 >u400.tasks
+    echo
+    echo "11. mpirun -n 2 -j 8 (two processes for two nodes), 400 x sleep 0.05; ideal 1.25 s"
+    mk=$(for _ in $(seq "$reps"); do tf_np_once u400.tasks 2 makespan -j 8; done | med)
+    rk=$(for _ in $(seq "$reps"); do tf_np_once u400.tasks 2 ranks -j 8; done | med)
+    wall=$(for _ in $(seq "$reps"); do tf_np_once u400.tasks 2 wall -j 8; done | med)
+    printf '   makespan %.2f s = %.3f of the ideal (target <= 1.10), tasks on %s ranks; whole command %.2f s\n' \
+        "$mk" "$(echo "$mk / 1.25" | bc -l)" "$rk" "$wall"
+fi
+if wants 12; then
+    "$peers/gen.py" fewlong 16 3 >fewlong.tasks
+    echo
+    echo "12. No launcher, -j 16, 16 x sleep 3: whole command (target within 0.1 s of 3 s)"
+    tf=$(tf_solo_med fewlong.tasks wall -j 16)
+    over=$(tf_solo_med fewlong.tasks overhead3 -j 16)
+    xa=$(peer_med xargs fewlong.tasks 16)
+    printf '   taskfarm -j 16   %6.3f s (makespan - 3 s = %.3f s)\n   xargs -P16       %6.3f s\n' "$tf" "$over" "$xa"
+fi
+map_solo_once() { # N THREADS -> "items/s_in_program wall_seconds"
+    local n=$1 j=$2 t0 t1 line
+    rm -f map.h5 map.h5.journal
+    t0=$(date +%s.%N)
+    line=$("$taskfarm" run --plugin "$plugins/libmix.so:mix" --items "$n" -o map.h5 -j "$j" 2>/dev/null | grep '^taskfarm:')
+    t1=$(date +%s.%N)
+    echo "$line" | sed 's/.* (\([0-9.e+]*\) items\/s).*/\1/' | awk -v w="$(echo "$t1 - $t0" | bc)" '{printf "%.0f %.3f\n", $1, w}'
+}
+if wants 13; then
+    plugins=$(dirname "$taskfarm")/plugins
+    gcc -O2 -o fn_serial "$peers/fn_serial.c"
+    one=$(for _ in $(seq "$reps"); do ./fn_serial 20000000; done | awk '{print $(NF-3)}' | med)
+    echo
+    echo "13. In-process map of f(i) (mix.c), no launcher, 2 threads: whole command against twice"
+    echo "    the serial C loop ($one items/s on one core; target >= 0.85)"
+    for n in 1000000 100000000; do
+        for _ in $(seq "$reps"); do map_solo_once $n 2; done >m2.txt
+        wall=$(col_med 2 <m2.txt)
+        inprog=$(col_med 1 <m2.txt)
+        rate=$(echo "$n / $wall" | bc -l)
+        printf '   n=%-10s whole command %7.3f s = %10.0f items/s = %.2f of 2 x serial (in-program %.0f items/s = %.2f)\n' \
+            "$n" "$wall" "$rate" "$(echo "$rate / (2 * $one)" | bc -l)" "$inprog" "$(echo "$inprog / (2 * $one)" | bc -l)"
     done
 fi

@@ -3,7 +3,9 @@
 
 WHAT: wall (print WALL, the whole command's seconds), rate (tasks per second between the
 master's start and end), makespan (last task end - first task start, from the tasks' own
-times), overhead3 (makespan - 3), taskcpu (mean task wall time)."""
+times), overhead3 (makespan - 3), taskcpu (mean task wall time), atonce (the most tasks
+running at one moment), ranks (ranks that ran tasks), rss (peak resident MiB of rank 0's
+process), master (the master's own seconds per task, in microseconds)."""
 import sys
 
 import h5py
@@ -27,6 +29,19 @@ def main():
             print(f"{end.max() - start.min() - 3:.3f}")
         elif what == "taskcpu":
             print(f"{(end - start).mean():.3f}")
+        elif what == "atonce":
+            ev = sorted([(x, 1) for x in start] + [(x, -1) for x in end])
+            now = most = 0
+            for _, d in ev:
+                now += d
+                most = max(most, now)
+            print(most)
+        elif what == "ranks":
+            print(len(set(t["rank"][()].tolist())))
+        elif what == "rss":
+            print(f"{a['master_peak_rss_mib']:.1f}")
+        elif what == "master":
+            print(f"{1e6 * a['master_busy_seconds'] / len(start):.2f}")
         else:
             sys.exit(f"stats.py: unknown figure {what}")
 

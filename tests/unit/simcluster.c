@@ -196,7 +196,7 @@ static void worker_step(struct sim *S, int w, double now)
     } else if (W->unreported > 0 &&
                ((W->busy == 0 && W->len == 0) ||
                 tf_sched_should_report(W->unreported, now - W->oldest_unreported))) {
-        to_master(S, now, M_RESULTS, w, 0, NULL, 0);
+        to_master(S, now, M_RESULTS, w, want, NULL, 0);
     }
 }
 
@@ -262,6 +262,8 @@ static void on_master(struct sim *S, struct event *e)
     }
     if (e->msg == M_REQUEST)
         tf_sched_on_request(S->s, e->w, e->want);
+    else if (e->msg == M_RESULTS && e->want > 0)
+        tf_sched_on_want(S->s, e->w, e->want);
     master_act(S, S->master_free);
 }
 

@@ -236,6 +236,8 @@ START_TEST(prefetch_rule)
     ck_assert_int_eq(want(16, 16, 10, 0.05, 0.01), 16); /* 31 ms per slot left: prefetch */
     ck_assert_int_eq(want(16, 16, 100, 0.05, 0.01), 0); /* 312 ms per slot left */
     ck_assert_int_eq(want(16, 16, 10, 0.05, 9.0), 0);   /* every slot held by a long task */
+    ck_assert_int_eq(want(128, 128, 4, 1.0, 0.5), 128); /* 1 s tasks end every 8 ms: ask ahead */
+    ck_assert_int_eq(want(128, 128, 20, 1.0, 0.5), 0);  /* 156 ms of them queued */
     ck_assert(shed(16, 16, 5, 0.1, 9.0));  /* even the newest task has run 9 s: all held */
     ck_assert(!shed(16, 16, 5, 0.1, 0.2)); /* a slot has just started: it takes the queue soon */
     ck_assert(!shed(16, 15, 5, 0.1, 9.0)); /* a free slot takes them at once */

@@ -100,6 +100,12 @@ START_TEST(one_rank_per_node_takes_the_node)
     memset(all[1].cpuset, 0, sizeof all[1].cpuset);
     ask.cores_per_task = 0;
     ck_assert_int_eq(tf_slots_plan(all, 2, 1, &ask, slots_of, &p, NULL, 0), 128 + 1);
+    /* Slurm says the job has 16 CPUs on node 0, fewer than its cpuset (a node shared with no
+     * cgroup confinement): the ranks' own masks (srun bound them to their CPUs) */
+    all[0].cap = 16;
+    ck_assert_int_eq(tf_slots_plan(all, 2, 1, &ask, slots_of, &p, NULL, 0), 1 + 1);
+    all[0].cap = 128;
+    ck_assert_int_eq(tf_slots_plan(all, 2, 1, &ask, slots_of, &p, NULL, 0), 128 + 1);
 }
 END_TEST
 
