@@ -106,7 +106,7 @@ def main():
     for argv in (["--help"], ["run", "--help"], ["help"]):
         res = harness.run(args, 0, *argv)
         c.eq(f"{argv}: exit 0", res.returncode, 0)
-        c.true(f"{argv}: usage on stdout", "Usage: mpirun -n P taskfarm run" in res.stdout)
+        c.true(f"{argv}: usage on stdout", "Usage: taskfarm run TASKFILE" in res.stdout)
         c.true(f"{argv}: exit codes documented", "Exit status:" in res.stdout)
     res = harness.run(args, 0, "--version")
     c.true(f"--version: {res.stdout!r}", res.returncode == 0 and

@@ -93,8 +93,8 @@ def main():
                  ["3", "4", "5", "6"])
             c.eq(f"{name}: OMP_NUM_THREADS untouched", {r[1] for r in rows}, {"unset"})
             c.eq(f"{name}: attribute", int(a["gpus_per_task"]), 2)
-    # Inside `sbatch --cpus-per-task=2`: the process's cores, not cores per task; a line says
-    # how to ask for tasks of 2 cores.
+    # Inside `sbatch --ntasks-per-node=1 --cpus-per-task=2`: the process's cores, not cores
+    # per task; with one process on the node that is the layout meant, so no hint.
     out = os.path.join(wd, "slurm_k.h5")
     r = subprocess.run([args.taskfarm, "run", tasks, "-o", out], cwd=wd, capture_output=True,
                        text=True, timeout=120, env=dict(clean, SLURM_CPUS_PER_TASK="2"))
@@ -103,9 +103,9 @@ def main():
     c.eq("slurm_k: cores_per_task not taken from Slurm", int(a["cores_per_task"]), 0)
     c.eq("slurm_k: OMP_NUM_THREADS left alone", {s.split("|")[1] for s in cols["stdout"]},
          {"unset"})
-    if ncpu > 1:
-        c.true(f"slurm_k: the hint ({r.stderr[-400:]})",
-               "add --cores-per-task 2" in r.stderr)
+    c.true(f"slurm_k: no hint for one process on the node ({r.stderr[-400:]})",
+           "--cores-per-task 2" not in r.stderr)
+    c.eq("slurm_k: the node's cores as slots", int(a["nslots"]), ncpu)
     rows, a = run("solo", 0, "--cores-per-task", "2", "--bind")
     if rows:
         c.eq("solo: the one process runs every task", {r[0] for r in rows}, {"0"})
