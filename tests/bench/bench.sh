@@ -43,7 +43,8 @@ tf_once() {
     shift 3
     rm -f out.h5
     t0=$(date +%s.%N)
-    mpirun --oversubscribe -n $((p + 1)) "$taskfarm" run "$tasks" -o out.h5 -q "$@" >/dev/null 2>&1 || true
+    # one rank per slot: every rank runs tasks, rank 0 too (P slots, as P workers before)
+    mpirun --oversubscribe -n "$p" "$taskfarm" run "$tasks" -o out.h5 -q "$@" >/dev/null 2>&1 || true
     t1=$(date +%s.%N)
     $stats out.h5 "$what" "$(echo "$t1 - $t0" | bc)"
 }
@@ -82,7 +83,7 @@ if wants 1; then
     floor1=$(./fork_floor 4000 true | awk '{print $(NF-4)}')
     floor2=$( (./fork_floor 4000 true & ./fork_floor 4000 true; wait) | awk '{s += $(NF-4)} END {print s}')
     echo
-    echo "1. 20,000 x true on 2 workers (whole command, seconds; tasks/s)"
+    echo "1. 20,000 x true on 2 ranks of one slot (whole command, seconds; tasks/s)"
     echo "   fork+exec floor of sh -c true: $floor1/s on one core, $floor2/s with two at once"
     tf=$(tf_med empty.tasks 2 wall)
     tfin=$(tf_med empty.tasks 2 rate)
@@ -102,7 +103,7 @@ if wants 2; then
     ideal=$(sed 's/.*greedy_ideal=//' skew.ideal)
     lower=$(sed 's/lower_bound=\([0-9.]*\).*/\1/' skew.ideal)
     echo
-    echo "2. 400 heavy-tailed sleeps (sum 160 s) on 16 workers; greedy ideal $ideal s, lower bound $lower s"
+    echo "2. 400 heavy-tailed sleeps (sum 160 s) on 16 ranks of one slot; greedy ideal $ideal s, lower bound $lower s"
     mk=$(tf_med skew.tasks 16 makespan)
     wall=$(tf_med skew.tasks 16 wall)
     printf '   %-16s makespan %6.2f s  efficiency %.3f  (whole command %.2f s)\n' taskfarm "$mk" \
@@ -111,7 +112,7 @@ if wants 2; then
         t=$(peer_med $tool skew.tasks 16)
         printf '   %-16s whole command %6.2f s  efficiency <= %.3f\n' "$tool" "$t" "$(echo "$ideal / $t" | bc -l)"
     done
-    mpirun --oversubscribe -n 17 "$taskfarm" run skew.tasks -o previous.h5 -q >/dev/null 2>&1 || true
+    mpirun --oversubscribe -n 16 "$taskfarm" run skew.tasks -o previous.h5 -q >/dev/null 2>&1 || true
     mk2=$(tf_med skew.tasks 16 makespan --durations-from previous.h5)
     printf '   %-16s makespan %6.2f s  efficiency %.3f  closes %.0f%% of the gap from greedy to the lower bound\n' \
         "taskfarm --durations-from" "$mk2" "$(echo "$ideal / $mk2" | bc -l)" \
@@ -126,7 +127,7 @@ fi
 if wants 3; then
     "$peers/gen.py" fewlong 16 3 >fewlong.tasks
     echo
-    echo "3. 16 x sleep 3 on 16 workers"
+    echo "3. 16 x sleep 3 on 16 ranks of one slot"
     over=$(tf_med fewlong.tasks 16 overhead3)
     wall=$(tf_med fewlong.tasks 16 wall)
     printf '   %-16s makespan - 3 s = %.3f s  (whole command %.2f s)\n' taskfarm "$over" "$wall"
@@ -138,7 +139,7 @@ fi
 if wants 4; then
     "$peers/gen.py" uniform 5000 0.05 >uniform.tasks
     echo
-    echo "4. 5,000 x sleep 0.05 on 128 workers (129 ranks on $(nproc) cores); ideal 2.00 s"
+    echo "4. 5,000 x sleep 0.05 on 128 ranks of one slot ($(nproc) cores); ideal 1.95 s"
     mk=$(tf_med uniform.tasks 128 makespan)
     cpu=$(tf_med uniform.tasks 128 taskcpu)
     wall=$(tf_med uniform.tasks 128 wall)
@@ -155,7 +156,7 @@ if wants 5; then
     "$peers/gen.py" empty 20000 >empty.tasks
     for i in $(seq 20000); do echo "printf '%01023d\\n' $i"; done >kib.tasks
     echo
-    echo "5. What crash safety costs: 20,000 tasks on 2 workers, with the journal (default) and"
+    echo "5. What crash safety costs: 20,000 tasks on 2 ranks, with the journal (default) and"
     echo "   with --no-journal (whole command, seconds; tasks/s once running)"
     for t in empty kib; do
         on=$(tf_med $t.tasks 2 wall)
@@ -176,11 +177,11 @@ map_once() { # N [OPTIONS] -> "items/s wall_seconds master_cpu master_rss_mib"
     shift
     rm -f map.h5 map.h5.journal
     t0=$(date +%s.%N)
-    line=$(mpirun --oversubscribe -n 3 -x TASKFARM_DIRECT_WRITES="${direct:-1}" "$taskfarm" run \
+    line=$(mpirun --oversubscribe -n 2 -x TASKFARM_DIRECT_WRITES="${direct:-1}" "$taskfarm" run \
         --plugin "$plugins/libmix.so:mix" --items "$n" -o map.h5 "$@" 2>/dev/null | grep '^taskfarm:')
     t1=$(date +%s.%N)
     $py -c "import h5py,sys; a=h5py.File('map.h5','r').attrs; \
-print(sys.argv[1], a['master_cpu_seconds'], a['master_peak_rss_mib'])" \
+print(sys.argv[1], a['master_busy_seconds'], a['master_peak_rss_mib'])" \
         "$(echo "$line" | sed 's/.* in \([0-9.]*\) s .*/\1/')" | awk -v n="$n" -v w="$(echo "$t1 - $t0" | bc)" \
         '{printf "%.0f %.2f %.2f %.1f\n", n / $1, w, $2, $3}'
 }
@@ -193,7 +194,7 @@ if wants 6; then
     two=$(for _ in $(seq "$reps"); do (./fn_serial 20000000 & ./fn_serial 20000000; wait) |
         awk '{s += $(NF-3)} END {print s}'; done | med)
     echo
-    echo "6. In-process map of f(i) (fn_serial.c, ~150 ns) on 2 workers (mpirun -n 3), results"
+    echo "6. In-process map of f(i) (fn_serial.c, ~150 ns) on 2 ranks of one thread (mpirun -n 2), results"
     echo "   written to HDF5 (8 bytes per item). Serial C loop: $one items/s on one core; two"
     echo "   loops at once: $two items/s. Target: 0.85 x 2 x serial = $(echo "1.7 * $one" | bc | cut -d. -f1) items/s"
     for n in 1000000 100000000; do
@@ -204,10 +205,10 @@ if wants 6; then
 ' \
             "taskfarm n=$n" "$rate" "$(echo "$rate / (2 * $one)" | bc -l)" "$(echo "$rate / $two" | bc -l)" \
             "$(echo "$rate * 8 / 1000000" | bc -l)"
-        printf '   %-12s HDF5; whole command %.2f s; master %.2f CPU-s, peak RSS %.0f MiB; --no-journal %.0f items/s\n' \
+        printf '   %-12s HDF5; whole command %.2f s; master busy %.2f s, peak RSS %.0f MiB; --no-journal %.0f items/s\n' \
             "" "$(col_med 2 <runs.txt)" "$(col_med 3 <runs.txt)" "$(col_med 4 <runs.txt)" "$(col_med 1 <runs-nj.txt)"
         for _ in $(seq "$reps"); do direct=0 map_once $n; done >runs-vm.txt
-        printf '   %-12s every result through the master (TASKFARM_DIRECT_WRITES=0): %.0f items/s, master %.2f CPU-s\n' \
+        printf '   %-12s every result through the master (TASKFARM_DIRECT_WRITES=0): %.0f items/s, master busy %.2f s\n' \
             "" "$(col_med 1 <runs-vm.txt)" "$(col_med 3 <runs-vm.txt)"
     done
     # The master's memory does not grow with the number of items (results are not held).
@@ -227,26 +228,31 @@ if wants 6; then
 fi
 
 # ---- 7-13: one process runs many tasks at once ----------------------------------------------
+# Every run gives every figure: wall rate makespan atonce ranks rss master (columns 1-7).
+FIGS=wall,rate,makespan,atonce,ranks,rss,master
+solo_runs() { for _ in $(seq "$reps"); do tf_solo_once "$1" $FIGS "${@:2}"; done; }
+np_runs() { for _ in $(seq "$reps"); do tf_np_once "$1" "$2" $FIGS "${@:3}"; done; }
 if wants 7; then
     "$peers/gen.py" uniform 400 0.05 >u400.tasks
     echo
     echo "7. No launcher, -j 16, 400 x sleep 0.05 (ideal 1.25 s): whole command, seconds"
-    tf=$(tf_solo_med u400.tasks wall -j 16)
-    mk=$(tf_solo_med u400.tasks makespan -j 16)
+    solo_runs u400.tasks -j 16 >r7.txt
     xa=$(peer_med xargs u400.tasks 16)
     pa=$(peer_med parallel u400.tasks 16)
-    printf '   taskfarm -j 16   %6.2f s (makespan %.2f s)\n   xargs -P16       %6.2f s\n   parallel -j16    %6.2f s\n' \
-        "$tf" "$mk" "$xa" "$pa"
+    tf=$(col_med 1 <r7.txt)
+    printf '   taskfarm -j 16   %6.2f s (makespan %.2f s, %s at once)\n   xargs -P16       %6.2f s\n   parallel -j16    %6.2f s\n' \
+        "$tf" "$(col_med 3 <r7.txt)" "$(col_med 4 <r7.txt)" "$xa" "$pa"
     echo "   taskfarm / xargs: $(ratio "$tf" "$xa") (target <= 1)"
 fi
 if wants 8; then
     "$peers/gen.py" uniform 200 0.05 >u200.tasks
     echo
     echo "8. No launcher, default slots ($(nproc) cores), 200 x sleep 0.05: whole command, seconds"
-    tf=$(tf_solo_med u200.tasks wall)
-    at=$(tf_solo_med u200.tasks atonce)
+    solo_runs u200.tasks >r8.txt
     xa=$(peer_med xargs u200.tasks "$(nproc)")
-    printf '   taskfarm         %6.2f s, %s tasks at once\n   xargs -P%s        %6.2f s\n' "$tf" "$at" "$(nproc)" "$xa"
+    tf=$(col_med 1 <r8.txt)
+    printf '   taskfarm         %6.2f s, %s tasks at once\n   xargs -P%s        %6.2f s\n' \
+        "$tf" "$(col_med 4 <r8.txt)" "$(nproc)" "$xa"
     echo "   taskfarm / xargs: $(ratio "$tf" "$xa") (target <= 1)"
 fi
 if wants 9; then
@@ -255,45 +261,45 @@ if wants 9; then
     echo
     echo "9. No launcher, default slots, 20,000 x true: whole command, seconds; tasks/s running"
     echo "   fork+exec floor of sh -c true, two loops at once: $floor2/s"
-    tf=$(tf_solo_med empty.tasks wall)
-    rate=$(tf_solo_med empty.tasks rate)
-    us=$(tf_solo_med empty.tasks master)
+    solo_runs empty.tasks >r9.txt
     xa=$(peer_med xargs empty.tasks 2)
+    tf=$(col_med 1 <r9.txt)
+    rate=$(col_med 2 <r9.txt)
+    floor2b=$( (./fork_floor 4000 true & ./fork_floor 4000 true; wait) | awk '{s += $(NF-4)} END {print s}')
     printf '   taskfarm         %6.2f s  (%s tasks/s once running = %s of the floor; master %s us/task)\n' \
-        "$tf" "$rate" "$(ratio "$rate" "$floor2")" "$us"
-    printf '   xargs -P2        %6.2f s\n' "$xa"
+        "$tf" "$rate" "$(ratio "$rate" "$(echo "($floor2 + $floor2b) / 2" | bc -l)")" "$(col_med 7 <r9.txt)"
+    printf '   xargs -P2        %6.2f s = %.0f tasks/s\n' "$xa" "$(echo "20000 / $xa" | bc -l)"
+    echo "   floor measured again after: $floor2b/s"
     echo "   taskfarm / xargs: $(ratio "$tf" "$xa") (target <= 1; floor share target >= 0.9)"
 fi
 if wants 10; then
     "$peers/gen.py" uniform 5000 0.05 >u5000.tasks
     echo
     echo "10. No launcher, -j 128, 5,000 x sleep 0.05 (ideal 1.95 s): whole command, seconds"
-    tf=$(tf_solo_med u5000.tasks wall -j 128)
-    mk=$(tf_solo_med u5000.tasks makespan -j 128)
-    rss=$(tf_solo_med u5000.tasks rss -j 128)
+    solo_runs u5000.tasks -j 128 >r10.txt
     xa=$(peer_med xargs u5000.tasks 128)
-    printf '   taskfarm -j 128  %6.2f s (makespan %.2f s), peak RSS %s MiB\n   xargs -P128      %6.2f s\n' \
-        "$tf" "$mk" "$rss" "$xa"
+    tf=$(col_med 1 <r10.txt)
+    printf '   taskfarm -j 128  %6.2f s (makespan %.2f s, %s at once), peak RSS %s MiB\n   xargs -P128      %6.2f s\n' \
+        "$tf" "$(col_med 3 <r10.txt)" "$(col_med 4 <r10.txt)" "$(col_med 6 <r10.txt)" "$xa"
     echo "   taskfarm / xargs: $(ratio "$tf" "$xa") (target <= 0.8; memory target < 100 MiB)"
 fi
 if wants 11; then
     "$peers/gen.py" uniform 400 0.05 >u400.tasks
     echo
     echo "11. mpirun -n 2 -j 8 (two processes for two nodes), 400 x sleep 0.05; ideal 1.25 s"
-    mk=$(for _ in $(seq "$reps"); do tf_np_once u400.tasks 2 makespan -j 8; done | med)
-    rk=$(for _ in $(seq "$reps"); do tf_np_once u400.tasks 2 ranks -j 8; done | med)
-    wall=$(for _ in $(seq "$reps"); do tf_np_once u400.tasks 2 wall -j 8; done | med)
+    np_runs u400.tasks 2 -j 8 >r11.txt
+    mk=$(col_med 3 <r11.txt)
     printf '   makespan %.2f s = %.3f of the ideal (target <= 1.10), tasks on %s ranks; whole command %.2f s\n' \
-        "$mk" "$(echo "$mk / 1.25" | bc -l)" "$rk" "$wall"
+        "$mk" "$(echo "$mk / 1.25" | bc -l)" "$(col_med 5 <r11.txt)" "$(col_med 1 <r11.txt)"
 fi
 if wants 12; then
     "$peers/gen.py" fewlong 16 3 >fewlong.tasks
     echo
     echo "12. No launcher, -j 16, 16 x sleep 3: whole command (target within 0.1 s of 3 s)"
-    tf=$(tf_solo_med fewlong.tasks wall -j 16)
-    over=$(tf_solo_med fewlong.tasks overhead3 -j 16)
+    solo_runs fewlong.tasks -j 16 >r12.txt
     xa=$(peer_med xargs fewlong.tasks 16)
-    printf '   taskfarm -j 16   %6.3f s (makespan - 3 s = %.3f s)\n   xargs -P16       %6.3f s\n' "$tf" "$over" "$xa"
+    printf '   taskfarm -j 16   %6.3f s (makespan - 3 s = %.3f s)\n   xargs -P16       %6.3f s\n' \
+        "$(col_med 1 <r12.txt)" "$(echo "$(col_med 3 <r12.txt) - 3" | bc -l)" "$xa"
 fi
 map_solo_once() { # N THREADS -> "items/s_in_program wall_seconds"
     local n=$1 j=$2 t0 t1 line

@@ -13,6 +13,12 @@ import h5py
 
 def main():
     path, what, wall = sys.argv[1], sys.argv[2], float(sys.argv[3])
+    if "," in what:  # several figures of one run, on one line
+        import subprocess
+        print(" ".join(subprocess.run([sys.executable, __file__, path, w, sys.argv[3]],
+                                      capture_output=True, text=True).stdout.strip()
+                       for w in what.split(",")))
+        return
     if what == "wall":
         print(f"{wall:.3f}")
         return
