@@ -19,6 +19,8 @@
 #define SPIN_SECONDS 50e-6
 #define SLEEP_MIN_NS 20000L
 #define SLEEP_MAX_NS 1000000L
+/* The first slice when descriptors can end the wait (see tf_comm_wait). */
+#define WAIT_WITH_FDS_NS 250000L
 
 static MPI_Comm farm_comm = MPI_COMM_NULL;
 /* After tf_comm_keep_only: every rank of the job, where the idle ones wait for the end. */
@@ -398,6 +400,15 @@ static int poll_for(struct pollfd *fds, nfds_t n, double seconds)
     return rc < 0 && errno != EINTR ? 0 : rc;
 }
 
+/* Whether any of fds is a descriptor to wait on. */
+static bool any_fd(const struct pollfd *fds, nfds_t n)
+{
+    for (nfds_t i = 0; i < n; i++)
+        if (fds[i].fd >= 0)
+            return true;
+    return false;
+}
+
 int tf_comm_wait(struct pollfd *fds, nfds_t n, double until)
 {
     if (loop_len > 0)
@@ -410,7 +421,14 @@ int tf_comm_wait(struct pollfd *fds, nfds_t n, double until)
         double left = until - tf_monotonic();
         return poll_for(fds, n, left > 0 ? left : 0);
     }
+    /* RATIONALE: with descriptors to wait on (running tasks, compute threads) their events
+     * end the wait at once, and spinning or short slices would only take the CPU the tasks
+     * need: MPI is then looked at every WAIT_WITH_FDS_NS at most. With nothing else to wait
+     * for, the back-off: spin briefly, then sleep longer each time up to the cap. */
     struct backoff b = backoff_start();
+    bool fds_wake = any_fd(fds, n);
+    if (fds_wake)
+        b.sleep_ns = WAIT_WITH_FDS_NS;
     for (;;) {
         int flag = 0;
         if (MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, farm_comm, &flag, MPI_STATUS_IGNORE) !=
@@ -418,13 +436,13 @@ int tf_comm_wait(struct pollfd *fds, nfds_t n, double until)
             flag)
             return poll_for(fds, n, 0); /* the caller receives it (or meets the error) */
         double now = tf_monotonic(), waited = now - b.t0;
-        double slice = waited < SPIN_SECONDS ? 0 : (double)b.sleep_ns / 1e9;
+        double slice = waited < SPIN_SECONDS && !fds_wake ? 0 : (double)b.sleep_ns / 1e9;
         if (until > 0 && now + slice > until)
             slice = until > now ? until - now : 0;
         int rc = poll_for(fds, n, slice);
         if (rc != 0 || (until > 0 && tf_monotonic() >= until))
             return rc;
-        if (waited >= SPIN_SECONDS)
+        if (waited >= SPIN_SECONDS || fds_wake)
             b.sleep_ns = b.sleep_ns * 2 > SLEEP_MAX_NS ? SLEEP_MAX_NS : b.sleep_ns * 2;
     }
 }
