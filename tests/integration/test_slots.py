@@ -68,7 +68,7 @@ def mixed_lines(d):
     lines, want = [], []
     for i in range(400):
         if i % 40 == 3:
-            lines.append(f"sleep 0.1; exit 3")
+            lines.append("sleep 0.1; exit 3")
             want.append((2, 3, False))
         elif i % 97 == 5:
             lines.append("sleep 30")
@@ -104,14 +104,19 @@ def check_outcomes(c, what, cols, want, retried):
     c.true(f"{what}: outputs", all(cols["stdout"][i] == f"ok {i}\n" for i in ok))
 
 
-def many_slots(args, c, wd):
-    d1 = os.path.join(wd, "whole")
-    os.mkdir(d1)
-    lines, want = mixed_lines(d1)
-    tasks = os.path.join(d1, "m.tasks")
+def mixed_run_dir(wd, name):
+    """A directory of its own (the flaky tasks' flags) with the task file; (tasks, out, want)."""
+    d = os.path.join(wd, name)
+    os.mkdir(d)
+    lines, want = mixed_lines(d)
+    tasks = os.path.join(d, "m.tasks")
     with open(tasks, "w") as f:
         f.write("\n".join(lines) + "\n")
-    out = os.path.join(d1, "m.h5")
+    return tasks, os.path.join(d, "m.h5"), want
+
+
+def many_slots(args, c, wd):
+    tasks, out, want = mixed_run_dir(wd, "whole")
     t0 = time.monotonic()
     r = harness.run(args, 0, "run", tasks, "-o", out, *MIXED_OPTS)
     wall = time.monotonic() - t0
@@ -123,20 +128,14 @@ def many_slots(args, c, wd):
            len(set(cols["slot"].tolist())) > 64)
     c.true(f"128 slots: ran at once ({most_at_once(cols['start'], cols['end'])})",
            most_at_once(cols["start"], cols["end"]) > 64)
-    c.true(f"128 slots: a slot runs one task at a time", slots_never_overlap(cols))
+    c.true("128 slots: a slot runs one task at a time", slots_never_overlap(cols))
     c.true(f"128 slots: the process's memory ({attrs['master_peak_rss_mib']:.1f} MiB) < 100 MiB",
            attrs["master_peak_rss_mib"] < 100)
     c.true(f"128 slots: done in {wall:.1f} s, not one after another", wall < 30)
 
     # The same tasks, stopped by SIGUSR1 once some are done, then resumed (the tasks that
     # failed in the stopped run, the flaky ones among them, run again with --retry-failed).
-    d2 = os.path.join(wd, "stopped")
-    os.mkdir(d2)
-    lines, want = mixed_lines(d2)
-    tasks = os.path.join(d2, "m.tasks")
-    with open(tasks, "w") as f:
-        f.write("\n".join(lines) + "\n")
-    out = os.path.join(d2, "m.h5")
+    tasks, out, want = mixed_run_dir(wd, "stopped")
     p = subprocess.Popen(harness.command(args, 0, "run", tasks, "-o", out, "--drain", "3",
                                          *MIXED_OPTS), stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True)
