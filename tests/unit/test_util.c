@@ -1,6 +1,14 @@
-/* test_util.c - SHA-256 against FIPS 180-4 vectors, UTF-8 validation, byte-count parsing. */
+/* test_util.c - SHA-256 against FIPS 180-4 vectors, UTF-8 validation, byte-count parsing,
+ * and files.c: regular files only, identity by inode, replacing by rename. */
+#include "files.h"
 #include "tf_check.h"
 #include "util.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static void sha_hex(const void *data, size_t n, char hex[65])
 {
@@ -116,6 +124,53 @@ START_TEST(parse_seconds)
 }
 END_TEST
 
+START_TEST(open_regular_refuses_fifo_without_blocking)
+{
+    char dir[] = "/tmp/tf_files_XXXXXX", fifo[64], reg[64], link[64], err[256];
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(fifo, sizeof fifo, "%s/q", dir);
+    snprintf(reg, sizeof reg, "%s/r", dir);
+    snprintf(link, sizeof link, "%s/l", dir);
+    ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+    FILE *f = fopen(reg, "w");
+    fputs("x\n", f);
+    fclose(f);
+    ck_assert_int_eq(symlink(reg, link), 0);
+    ck_assert_int_eq(tf_open_regular(fifo, err, sizeof err),
+                     -1); /* would block without O_NONBLOCK */
+    ck_assert_msg(strstr(err, "not a regular file (a FIFO)") != NULL, "%s", err);
+    ck_assert(!tf_check_regular(dir, err, sizeof err));
+    ck_assert(strstr(err, "a directory") != NULL);
+    ck_assert(!tf_check_regular("/dev/null", err, sizeof err));
+    ck_assert(!tf_check_regular("/nonexistent/x", err, sizeof err));
+    int fd = tf_open_regular(reg, err, sizeof err);
+    ck_assert_int_ge(fd, 0);
+    ck_assert(!(fcntl(fd, F_GETFL) & O_NONBLOCK));
+    char c;
+    ck_assert_int_eq(read(fd, &c, 1), 1);
+    close(fd);
+    ck_assert(tf_same_file(reg, link));
+    ck_assert(!tf_same_file(reg, fifo));
+    ck_assert(!tf_same_file(reg, "/nonexistent/x"));
+    struct tf_file_id a, b;
+    ck_assert(tf_file_id_of_path(reg, &a));
+    char *tmp = tf_temp_name_for(reg);
+    ck_assert(strncmp(tmp, dir, strlen(dir)) == 0 && strstr(tmp, "/.r.tmp.") != NULL);
+    f = fopen(tmp, "w");
+    fputs("longer\n", f);
+    fclose(f);
+    ck_assert_int_eq(tf_rename_into_place(tmp, reg), 0);
+    ck_assert(tf_file_id_of_path(reg, &b));
+    ck_assert(!tf_file_id_same_content(&a, &b));
+    ck_assert_int_eq(access(tmp, F_OK), -1);
+    free(tmp);
+    unlink(fifo);
+    unlink(link);
+    unlink(reg);
+    rmdir(dir);
+}
+END_TEST
+
 static Suite *util_suite(void)
 {
     Suite *s = suite_create("util");
@@ -126,6 +181,7 @@ static Suite *util_suite(void)
     tcase_add_test(tc, utf8_sanitize_replaces_bad_bytes_and_nul);
     tcase_add_test(tc, parse_bytes);
     tcase_add_test(tc, parse_seconds);
+    tcase_add_test(tc, open_regular_refuses_fifo_without_blocking);
     suite_add_tcase(s, tc);
     return s;
 }
