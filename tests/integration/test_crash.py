@@ -56,8 +56,9 @@ def side_ids(start=0):
 
 
 def rank_pids():
-    """{MPI rank: pid} of this run's taskfarm processes."""
-    pids = {}
+    """{MPI rank: pid} of this run's taskfarm processes. A task between fork and exec has its
+    rank's command line and environment: a process whose parent is one of them is a task."""
+    found = {}
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
             with open(f"/proc/{pid}/cmdline", "rb") as f:
@@ -67,10 +68,12 @@ def rank_pids():
                 continue
             with open(f"/proc/{pid}/environ", "rb") as f:
                 env = dict(v.split(b"=", 1) for v in f.read().split(b"\0") if b"=" in v)
-            pids[int(env[b"OMPI_COMM_WORLD_RANK"])] = int(pid)
-        except (OSError, KeyError, ValueError):
+            with open(f"/proc/{pid}/stat", "rb") as f:
+                ppid = int(f.read().rsplit(b")", 1)[1].split()[1])
+            found[int(pid)] = (int(env[b"OMPI_COMM_WORLD_RANK"]), ppid)
+        except (OSError, KeyError, ValueError, IndexError):
             pass
-    return pids
+    return {rank: pid for pid, (rank, ppid) in found.items() if ppid not in found}
 
 
 def check_rows(what, path, ids):
