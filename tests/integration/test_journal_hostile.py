@@ -8,7 +8,8 @@ runs again; a torn tail is still cut; a journal holding what cannot be is refuse
 and one line, every file as it was; a malformed result file resumed three times changes
 nothing; 20,000 records of repeated ids rebuild in seconds; a FIFO journal is refused, never
 waited on; a journal is never created through a symlink or over a directory; a rebuild keeps
-the file it replaces as OUT.h5.damaged (.damaged.1 when that is taken).
+the file it replaces as OUT.h5.damaged (.damaged.1 when that is taken); an output name
+whose journal name is too long is refused before the result file is created.
 """
 import hashlib
 import os
@@ -216,6 +217,8 @@ for k, (kw, needles) in bad.items():
     refused(f"W3 {k}", d, out, [out + ".journal", f"offset {at}"] + needles)
 
 # ---- D3: a malformed result file, no journal, resumed three times ----------------------------
+# Exit 2 and the one line naming the column come from the result-file validation (h5out.c);
+# the resume's part is that nothing is created or changed first, so no later resume rebuilds.
 d = os.path.join(top, "d3")
 os.mkdir(d)
 out = os.path.join(d, "out.h5")
@@ -284,4 +287,14 @@ ck.eq("directory journal: exit code", r.returncode, 2)
 ck.eq(f"directory journal: one line ({r.stderr!r})", len(errors(r)), 1)
 ck.true("directory journal: says so", any("a directory" in x for x in errors(r)))
 ck.eq("directory journal: every file as it was", snapshot(d), before)
+
+# ---- W6: a result file name whose journal name is too long: refused before anything exists ----
+d = os.path.join(top, "longname")
+os.mkdir(d)
+out = os.path.join(d, "a" * 250 + ".h5")
+r = run(args, 0, "run", tasks, "-o", out, timeout=30)
+ck.eq("journal name too long: exit code", r.returncode, 2)
+ck.eq(f"journal name too long: one line ({r.stderr!r})", len(errors(r)), 1)
+ck.true("journal name too long: says so", any("too long" in x for x in errors(r)))
+ck.eq("journal name too long: nothing left behind", os.listdir(d), [])
 ck.finish()
