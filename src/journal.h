@@ -5,7 +5,10 @@
  * Layout: an 8-byte magic, then records [u32 length][u32 CRC-32][payload], each payload a
  * wire.h message: first a header (run id, task file SHA-256, task count, start time), then
  * RESULTS messages. A kill -9 can tear only the last record; opening the journal drops a
- * torn tail (its CRC fails) and appends after the last whole record.
+ * torn tail (its CRC fails) and appends after the last whole record. A record that fails its
+ * check with whole records after it (damage, not a kill) is reported with its offset and
+ * skipped; the records after it are kept. A journal is never created through a symbolic link,
+ * and only regular files are read (a FIFO is refused, never waited on).
  */
 #ifndef TF_JOURNAL_H
 #define TF_JOURNAL_H
@@ -27,18 +30,38 @@ struct tf_journal_header {
 
 struct tf_journal;
 
+/* Whether a journal can be created at path: false with one line in errmsg when it is a
+ * symbolic link, exists as anything but a regular file, exists without `overwrite`, or its
+ * name cannot be (too long). Lets a caller refuse before it changes any other file. */
+bool tf_journal_creatable(const char *path, bool overwrite, char *errmsg, size_t errlen);
+
 /* Create a journal at path holding only the header: refused if the file exists, unless
- * `overwrite`. Locked against a second writer. One line in errmsg on failure. */
+ * `overwrite`, and refused as tf_journal_creatable refuses. Locked against a second writer.
+ * One line in errmsg on failure. */
 enum tf_status tf_journal_create(const char *path, bool overwrite,
                                  const struct tf_journal_header *hdr, struct tf_journal **out,
                                  char *errmsg, size_t errlen) TF_NODISCARD;
+
+/* Name the journal j, created under a temporary name, `path` (refused if path exists): a
+ * journal filled from elsewhere appears only once whole. */
+enum tf_status tf_journal_publish(struct tf_journal *j, const char *path, char *errmsg,
+                                  size_t errlen) TF_NODISCARD;
 
 /* Read the header of an existing journal without opening it for writing. */
 enum tf_status tf_journal_peek(const char *path, struct tf_journal_header *hdr, char *errmsg,
                                size_t errlen) TF_NODISCARD;
 
-/* Open an existing journal to go on appending: lock it, call fn for every committed result
- * (in commit order; a later record of a task replaces an earlier one), cut a torn tail.
+/* Read a result journal without changing it and check every record: task ids below the
+ * header's ntasks, known statuses, attempts >= 0, no infinite times, valid UTF-8 (no NUL) in
+ * host, stdout and stderr. TF_EINPUT with one line naming the journal and the record's offset;
+ * also when another run holds it. */
+enum tf_status tf_journal_check(const char *path, struct tf_journal_header *hdr, char *errmsg,
+                                size_t errlen) TF_NODISCARD;
+
+/* Open an existing journal to go on appending: lock it, check every record as
+ * tf_journal_check does (TF_EINPUT, nothing called and nothing changed, when one is refused),
+ * then call fn once for each task that has a result, with its last one (a later record of a
+ * task replaces an earlier one), in commit order of those records, and cut a torn tail.
  * fn may be NULL. r->host is set; strings are borrowed for the call. */
 enum tf_status tf_journal_open(const char *path, struct tf_journal_header *hdr,
                                void (*fn)(const struct tf_result *r, void *arg), void *arg,

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "files.h"
 #include "log.h"
 #include "master.h"
 #include "util.h"
@@ -50,13 +51,23 @@ int tf_fresh_setup(struct tf_master *m, const struct tf_run_meta *meta)
 {
     char err[1024];
     const struct tf_config *cfg = m->cfg;
-    if (tf_h5out_create(cfg->output, cfg->force, meta, &m->h5, err, sizeof err) != TF_OK) {
+    char *jpath = tf_journal_path_for(cfg->output);
+    /* Before the result file is created (--force: replaced): a journal path that is a
+     * symbolic link, a directory or too long a name is refused with nothing changed. */
+    if (!cfg->no_journal && !tf_journal_creatable(jpath, cfg->force, err, sizeof err)) {
         input_error(err);
+        free(jpath);
         return TF_EXIT_USAGE;
     }
-    if (cfg->no_journal)
+    if (tf_h5out_create(cfg->output, cfg->force, meta, &m->h5, err, sizeof err) != TF_OK) {
+        input_error(err);
+        free(jpath);
+        return TF_EXIT_USAGE;
+    }
+    if (cfg->no_journal) {
+        free(jpath);
         return 0;
-    char *jpath = tf_journal_path_for(cfg->output);
+    }
     struct tf_journal_header h;
     journal_header_for(meta, &h);
     enum tf_status st = tf_journal_create(jpath, cfg->force, &h, &m->journal, err, sizeof err);
@@ -101,18 +112,38 @@ static enum tf_status put_all_commands(struct tf_h5out *h5, const char *taskfile
     return st;
 }
 
-/* Write a new result file from the task file and every record of the journal, and put it
- * in place of the old one (kept as OUT.damaged when it could not be opened). The journal
- * stays open in m->journal for this run's records. */
-static int rebuild(struct tf_master *m, const char *jpath, struct tf_run_meta *meta,
-                   bool old_damaged)
+/* Keep the result file a rebuild replaces as OUT.damaged, or OUT.damaged.N (N = 1, 2, ...)
+ * when that name is taken: by a hard link, so OUT is never missing; by a rename where the
+ * file system has no hard links. False with errno when no copy could be kept. */
+static bool keep_aside(const char *out, char *aside, size_t n)
+{
+    for (int i = 0; i < 1000; i++) {
+        if (i == 0)
+            snprintf(aside, n, "%s.damaged", out);
+        else
+            snprintf(aside, n, "%s.damaged.%d", out, i);
+        if (link(out, aside) == 0)
+            return true;
+        if (errno == EEXIST)
+            continue;
+        struct stat st;
+        if (lstat(aside, &st) != 0 && errno == ENOENT)
+            return rename(out, aside) == 0;
+        return false;
+    }
+    errno = EEXIST;
+    return false;
+}
+
+/* Write a new result file from the task file and the journal's results (the last of each
+ * task), and put it in place of the old one, which is kept as OUT.damaged (keep_aside). The
+ * journal stays open in m->journal for this run's records. */
+static int rebuild(struct tf_master *m, const char *jpath, struct tf_run_meta *meta, bool have_old)
 {
     char err[1024];
     const char *out = m->cfg->output;
-    size_t n = strlen(out) + 16;
-    char *tmp = tf_xmalloc(n), *aside = tf_xmalloc(n);
-    snprintf(tmp, n, "%s.rebuild", out);
-    snprintf(aside, n, "%s.damaged", out);
+    size_t n = strlen(out) + 32;
+    char *tmp = tf_temp_name_for(out), *aside = tf_xmalloc(n);
     tf_log(TF_LOG_WARN, "%s was not closed by its run (killed or crashed): rebuilding it from %s",
            out, jpath);
     struct replay rp = {0};
@@ -142,9 +173,15 @@ static int rebuild(struct tf_master *m, const char *jpath, struct tf_run_meta *m
         code = TF_EXIT_INTERNAL;
         goto out;
     }
-    if (old_damaged && rename(out, aside) == 0)
-        tf_log(TF_LOG_WARN, "the damaged %s is kept as %s", out, aside);
-    if (rename(tmp, out) != 0) {
+    if (have_old && !keep_aside(out, aside, n)) {
+        tf_log(TF_LOG_ERROR, "cannot keep %s as %s before rebuilding it: %s; nothing replaced", out,
+               aside, strerror(errno));
+        code = TF_EXIT_INTERNAL;
+        goto out;
+    }
+    if (have_old)
+        tf_log(TF_LOG_WARN, "the %s being replaced is kept as %s", out, aside);
+    if (tf_rename_into_place(tmp, out) != 0) {
         tf_log(TF_LOG_ERROR, "cannot put %s in place of %s: %s", tmp, out, strerror(errno));
         code = TF_EXIT_INTERNAL;
         goto out;
@@ -160,13 +197,22 @@ out:
 }
 
 /* A journal for a result file closed cleanly but with no journal (all tasks had finished,
- * or the journal was deleted): every finished row, so the invariant holds again. */
+ * or the journal was deleted): every finished row, so the invariant holds again. Written
+ * under a temporary name (m->journal), given its own once the result file has been read
+ * whole and opened (tf_journal_publish): a refused resume leaves no journal behind. */
 static int seed_journal(struct tf_master *m, const char *jpath, const struct tf_run_meta *meta)
 {
     char err[1024];
     struct tf_journal_header h;
     journal_header_for(meta, &h);
-    if (tf_journal_create(jpath, false, &h, &m->journal, err, sizeof err) != TF_OK) {
+    if (!tf_journal_creatable(jpath, false, err, sizeof err)) {
+        input_error(err);
+        return TF_EXIT_USAGE;
+    }
+    char *tmp = tf_temp_name_for(jpath);
+    enum tf_status cst = tf_journal_create(tmp, true, &h, &m->journal, err, sizeof err);
+    free(tmp);
+    if (cst != TF_OK) {
         input_error(err);
         return TF_EXIT_USAGE;
     }
@@ -187,7 +233,11 @@ static int seed_journal(struct tf_master *m, const char *jpath, const struct tf_
     free(rows);
     if (st == TF_OK)
         st = tf_journal_sync(m->journal);
-    return st == TF_OK ? 0 : TF_EXIT_INTERNAL;
+    if (st != TF_OK) {
+        (void)tf_journal_close(m->journal, true);
+        m->journal = NULL;
+    }
+    return st == TF_OK ? 0 : st == TF_EINPUT ? TF_EXIT_USAGE : TF_EXIT_INTERNAL;
 }
 
 /* ---- what is left to run ----------------------------------------------------------------- */
@@ -236,6 +286,20 @@ static bool same_taskfile(const struct tf_master *m, const struct tf_taskfile_in
     return true;
 }
 
+/* Open the result file for this run and find what is left to run. */
+static int open_and_scan(struct tf_master *m, const struct tf_run_meta *meta)
+{
+    char err[1024];
+    if (tf_h5out_open(m->cfg->output, meta, &m->h5, err, sizeof err) != TF_OK) {
+        input_error(err);
+        return TF_EXIT_USAGE;
+    }
+    m->skip = tf_xcalloc(m->ntotal ? m->ntotal : 1, 1);
+    m->ntasks = 0;
+    struct left L = {.m = m};
+    return tf_h5out_scan(m->h5, note_row, &L) == TF_OK ? 0 : TF_EXIT_INTERNAL;
+}
+
 int tf_resume_setup(struct tf_master *m, const struct tf_taskfile_info *info,
                     struct tf_run_meta *meta)
 {
@@ -252,6 +316,7 @@ int tf_resume_setup(struct tf_master *m, const struct tf_taskfile_info *info,
     struct tf_h5out_info hi;
     struct tf_journal_header jh;
     int code = 0;
+    bool seeded = false;
     static char run_id[64]; /* meta points at it for the rest of the run */
     if (!have_h5 && !have_j) {
         tf_log(TF_LOG_INFO, "--resume: %s does not exist yet, starting a new run", out);
@@ -262,7 +327,7 @@ int tf_resume_setup(struct tf_master *m, const struct tf_taskfile_info *info,
     if (have_h5 && !h5_ok && !have_j)
         goto refuse; /* damaged, and nothing to rebuild it from */
     if (have_j && tf_journal_peek(jpath, &jh, err, sizeof err) != TF_OK)
-        goto refuse;
+        goto refuse; /* not a journal, a FIFO or a directory: refused, never waited on */
     if (h5_ok && have_j && strcmp(jh.run_id, hi.run_id) != 0) {
         snprintf(err, sizeof err,
                  "journal '%s' belongs to another run than %s (run ids %s and %s); move one "
@@ -282,13 +347,17 @@ int tf_resume_setup(struct tf_master *m, const struct tf_taskfile_info *info,
                  *m->slice ? "--slice " : "the whole file", m->slice);
         goto refuse;
     }
+    /* Every record read before anything is created or changed: a journal holding what
+     * cannot be (ids out of range, unknown statuses, invalid UTF-8) is refused, not replayed. */
+    if (have_j && tf_journal_check(jpath, &jh, err, sizeof err) != TF_OK)
+        goto refuse;
     snprintf(run_id, sizeof run_id, "%s", h5_ok ? hi.run_id : jh.run_id);
     meta->run_id = run_id;
     m->ntotal = info->ntasks;
     if (have_j && !(h5_ok && hi.closed)) {
         struct tf_run_meta first = *meta; /* the rebuilt file keeps the first run's start */
         first.start_time = jh.start_time;
-        code = rebuild(m, jpath, &first, have_h5 && !h5_ok);
+        code = rebuild(m, jpath, &first, have_h5);
     } else if (have_j) {
         code = tf_journal_open(jpath, &jh, NULL, NULL, &m->journal, err, sizeof err) == TF_OK
                    ? 0
@@ -301,22 +370,23 @@ int tf_resume_setup(struct tf_master *m, const struct tf_taskfile_info *info,
                    out);
         if (!cfg->no_journal)
             code = seed_journal(m, jpath, meta);
+        seeded = code == 0 && m->journal != NULL;
+    }
+    if (code == 0)
+        code = open_and_scan(m, meta);
+    if (code == 0 && seeded && tf_journal_publish(m->journal, jpath, err, sizeof err) != TF_OK) {
+        input_error(err);
+        code = TF_EXIT_INTERNAL;
+    }
+    if (code != 0 && seeded) { /* the seeded journal under its temporary name */
+        (void)tf_journal_close(m->journal, true);
+        m->journal = NULL;
     }
     free(jpath);
-    if (code != 0)
-        return code;
-    if (tf_h5out_open(out, meta, &m->h5, err, sizeof err) != TF_OK) {
-        input_error(err);
-        return TF_EXIT_USAGE;
-    }
-    m->skip = tf_xcalloc(m->ntotal ? m->ntotal : 1, 1);
-    m->ntasks = 0;
-    struct left L = {.m = m};
-    if (tf_h5out_scan(m->h5, note_row, &L) != TF_OK)
-        return TF_EXIT_INTERNAL;
-    tf_log(TF_LOG_INFO, "--resume: %llu of %llu tasks left to run in %s",
-           (unsigned long long)m->ntasks, (unsigned long long)m->ntotal, out);
-    return 0;
+    if (code == 0)
+        tf_log(TF_LOG_INFO, "--resume: %llu of %llu tasks left to run in %s",
+               (unsigned long long)m->ntasks, (unsigned long long)m->ntotal, out);
+    return code;
 refuse:
     input_error(err);
     free(jpath);

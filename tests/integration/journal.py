@@ -70,3 +70,53 @@ def wait_for_finished(result_path, n, timeout=20, proc=None):
             pass  # not created yet, or caught mid-header
         time.sleep(0.05)
     return False
+
+
+# ---- taking journals apart and writing crafted ones (tests of damaged journals) ----------
+
+def split_journal(path):
+    """(the magic and header record as bytes, [(offset, payload)] of the whole records after
+    it), reading frames as taskfarm does; stops at the first record that fails its check."""
+    with open(path, "rb") as f:
+        data = f.read()
+    if data[:8] != MAGIC:
+        raise ValueError(f"{path} is not a taskfarm journal")
+    (hlen,) = struct.unpack_from("<I", data, 8)
+    pos = 8 + 8 + hlen
+    head, records = data[:pos], []
+    while pos + 8 <= len(data):
+        length, crc = struct.unpack_from("<II", data, pos)
+        payload = data[pos + 8:pos + 8 + length]
+        if len(payload) != length or zlib.crc32(payload) != crc:
+            break
+        records.append((pos, payload))
+        pos += 8 + length
+    return head, records
+
+
+def _wire_str(s):
+    b = s if isinstance(s, bytes) else s.encode()
+    return struct.pack("<I", len(b)) + b + b"\0"
+
+
+def results_payload(results):
+    """The payload of one RESULTS record holding results, dicts as read_journal returns them
+    (strings may be bytes, to plant what taskfarm never writes); missing keys get defaults."""
+    body = b""
+    for r in results:
+        flags = r.get("status", 1) & 0xFF
+        body += _wire_str(r.get("host", "node"))
+        body += struct.pack("<QQQQddIIIIIIdd", r["id"] & (2**64 - 1), r.get("line", r["id"] + 1),
+                            r.get("offset", 0), 0, 0.0, 0.0, flags,
+                            r.get("exit_code", 0) & 0xFFFFFFFF, 0,
+                            r.get("rank", 0) & 0xFFFFFFFF, r.get("slot", 0) & 0xFFFFFFFF,
+                            r.get("attempts", 1) & 0xFFFFFFFF, r.get("start", 1.0e9),
+                            r.get("end", 1.0e9 + 1))
+        body += _wire_str(r.get("stdout", "")) + _wire_str(r.get("stderr", ""))
+    header = struct.pack("<IIII", 0x4D524654, KIND_RESULTS << 16 | 3, len(results), 0)
+    return header + body
+
+
+def frame(payload):
+    """A whole journal record: length, CRC-32, payload."""
+    return struct.pack("<II", len(payload), zlib.crc32(payload)) + payload
