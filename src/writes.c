@@ -1,0 +1,163 @@
+/* writes.c - checks before an output is created or replaced, and placing a finished
+ * temporary file (see writes.h). Every refusal here comes before anything is written.
+ */
+#include "writes.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "files.h"
+#include "util.h"
+
+static const char *kind_of(mode_t m)
+{
+    if (S_ISDIR(m))
+        return "a directory";
+    if (S_ISFIFO(m))
+        return "a FIFO";
+    if (S_ISCHR(m))
+        return "a character device";
+    if (S_ISBLK(m))
+        return "a block device";
+    if (S_ISSOCK(m))
+        return "a socket";
+    return "not a plain file";
+}
+
+bool tf_writes_check_output(const char *path, char *err, size_t errlen)
+{
+    struct stat ls, st;
+    if (lstat(path, &ls) != 0)
+        return true; /* a new name: whether its directory takes it is checked on creation */
+    if (S_ISLNK(ls.st_mode) && stat(path, &st) != 0) {
+        char to[PATH_MAX];
+        ssize_t n = readlink(path, to, sizeof to - 1);
+        to[n < 0 ? 0 : n] = '\0';
+        snprintf(err, errlen, "output '%s' is a symlink to '%s', which does not exist", path, to);
+        return false;
+    }
+    if (S_ISLNK(ls.st_mode))
+        ls = st;
+    if (S_ISDIR(ls.st_mode)) {
+        snprintf(err, errlen, "output '%s' is a directory", path);
+        return false;
+    }
+    if (!S_ISREG(ls.st_mode)) {
+        snprintf(err, errlen, "output '%s' is not a regular file (%s)", path, kind_of(ls.st_mode));
+        return false;
+    }
+    return true;
+}
+
+/* The length of the last component of path. */
+static size_t base_len(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    return strlen(slash ? slash + 1 : path);
+}
+
+static long name_max_of(const char *path)
+{
+    char *d = tf_xstrdup(path);
+    long max = pathconf(dirname(d), _PC_NAME_MAX);
+    free(d);
+    return max > 0 ? max : NAME_MAX;
+}
+
+/* Whether name's last component fits; one line in err when not. */
+static bool name_fits(const char *path, const char *name, long max, char *err, size_t errlen)
+{
+    size_t n = base_len(name);
+    if ((long)n <= max)
+        return true;
+    const char *tail = name + strlen(name) - (n < 24 ? n : 24);
+    snprintf(err, errlen,
+             "output name '%s' is too long: taskfarm also writes a name ending '...%s' beside "
+             "it, of %zu bytes, more than the %ld a name may have there",
+             path, tail, n, max);
+    return false;
+}
+
+bool tf_writes_check_names(const char *path, const char *const *suffixes, int n, char *err,
+                           size_t errlen)
+{
+    long max = name_max_of(path);
+    char *tmp = tf_temp_name_for(path);
+    bool ok = name_fits(path, path, max, err, errlen) && name_fits(path, tmp, max, err, errlen);
+    free(tmp);
+    size_t cap = strlen(path) + 64;
+    char *name = tf_xmalloc(cap);
+    for (int i = 0; i < n && ok; i++) {
+        snprintf(name, cap, "%s%s", path, suffixes[i]);
+        ok = name_fits(path, name, max, err, errlen);
+    }
+    free(name);
+    return ok;
+}
+
+bool tf_writes_not_input(const char *output, const char *input, const char *what, char *err,
+                         size_t errlen)
+{
+    if (input == NULL || !tf_same_file(output, input))
+        return true;
+    if (strcmp(output, input) == 0)
+        snprintf(err, errlen, "output '%s' is also an input (%s): choose another -o", output,
+                 what);
+    else
+        snprintf(err, errlen,
+                 "output '%s' is the same file as %s '%s', an input: choose another -o", output,
+                 what, input);
+    return false;
+}
+
+char *tf_writes_target(const char *path)
+{
+    struct stat ls, st;
+    if (lstat(path, &ls) == 0 && S_ISLNK(ls.st_mode) && stat(path, &st) == 0) {
+        char *real = realpath(path, NULL);
+        if (real) {
+            char *copy = tf_xstrdup(real); /* ours to free with the project's allocator */
+            free(real);
+            return copy;
+        }
+    }
+    return tf_xstrdup(path);
+}
+
+static void sync_dir_of(const char *path)
+{
+    char *d = tf_xstrdup(path);
+    int dfd = open(dirname(d), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    free(d);
+    if (dfd >= 0) {
+        (void)fsync(dfd);
+        close(dfd);
+    }
+}
+
+int tf_writes_place(const char *tmp, const char *path, bool replace)
+{
+    if (replace)
+        return tf_rename_into_place(tmp, path);
+    /* link(2) fails with EEXIST instead of replacing: no check-then-rename race. */
+    if (link(tmp, path) == 0) {
+        unlink(tmp);
+        sync_dir_of(path);
+        return 0;
+    }
+    if (errno == EEXIST)
+        return -1;
+    struct stat st; /* a file system without hard links: the next best */
+    if (lstat(path, &st) == 0) {
+        errno = EEXIST;
+        return -1;
+    }
+    return tf_rename_into_place(tmp, path);
+}
