@@ -61,8 +61,7 @@ static bool check_aliases(const struct tf_config *cfg, char *errmsg, size_t errl
     if (!tf_writes_not_input(out, cfg->sweep_taskfile ? NULL : cfg->taskfile, "the task file",
                              errmsg, errlen) ||
         !tf_writes_not_input(out, cfg->params_file, "the --params file", errmsg, errlen) ||
-        !tf_writes_not_input(out, cfg->durations_from, "the --durations-from file", errmsg,
-                             errlen))
+        !tf_writes_not_input(out, cfg->durations_from, "the --durations-from file", errmsg, errlen))
         return false;
     if (cfg->sweep_taskfile == NULL)
         return true;
@@ -302,13 +301,14 @@ static bool write_sweep(const struct tf_config *cfg, const struct tf_params *p,
     const char *tmp = pend->sweep_tmp;
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
-    bool ok = f != NULL, input_ok = true;
+    bool ok = f != NULL, refused = false, stopped = false;
     int why = errno;
-    for (uint64_t r = 0; ok && input_ok && r < tf_params_rows(p); r++) {
-        char *cmd = tf_params_expand(p, cfg->template_cmd, r);
-        input_ok = sweep_line_ok(cfg, r, cmd, err, errlen) &&
-                   ((r & 4095) != 0 || tf_stopsig_count() == 0);
-        ok = input_ok && fputs(cmd, f) >= 0 && fputc('\n', f) != EOF;
+    for (uint64_t r = 0; ok && r < tf_params_rows(p); r++) {
+        /* a long sweep is written in seconds: a stop signal is looked at as it goes */
+        stopped = (r & 4095) == 0 && tf_stopsig_count() > 0;
+        char *cmd = stopped ? NULL : tf_params_expand(p, cfg->template_cmd, r);
+        refused = cmd && !sweep_line_ok(cfg, r, cmd, err, errlen);
+        ok = cmd && !refused && fputs(cmd, f) >= 0 && fputc('\n', f) != EOF;
         why = errno;
         free(cmd);
     }
@@ -318,11 +318,13 @@ static bool write_sweep(const struct tf_config *cfg, const struct tf_params *p,
     } else if (f == NULL && fd >= 0) {
         close(fd);
     }
-    if (!ok && input_ok && tf_stopsig_count() == 0)
-        snprintf(err, errlen, "cannot write the sweep's commands to '%s': %s", tmp, strerror(why));
-    else if (!ok && input_ok)
-        snprintf(err, errlen, "stopped by a signal while writing the sweep's commands; nothing "
-                              "was written");
+    if (!ok && stopped)
+        snprintf(err, errlen,
+                 "stopped by a signal while writing the sweep's commands; nothing "
+                 "was written");
+    else if (!ok && !refused)
+        snprintf(err, errlen, "cannot write the sweep's commands beside '%s': %s", cfg->taskfile,
+                 strerror(why));
     if (!ok && fd >= 0)
         unlink(tmp);
     if (!ok) {
@@ -449,8 +451,7 @@ static int fresh_finish(struct tf_master *m, const struct tf_run_meta *meta, str
 }
 
 /* A refused start: what it made goes again, what was there stays as it was. */
-static void pending_discard(const struct tf_config *cfg, struct tf_master *m,
-                            struct pending *pend)
+static void pending_discard(const struct tf_config *cfg, struct tf_master *m, struct pending *pend)
 {
     if (pend->h5_tmp) {
         if (m->h5)

@@ -51,7 +51,8 @@ static int check_slice_rows(const struct part *p)
         tf_print_error("%s", msg);
         return TF_EXIT_USAGE;
     }
-    uint64_t lo = (uint64_t)(t * p->index / p->count), hi = (uint64_t)(t * (p->index + 1) / p->count);
+    uint64_t lo = (uint64_t)(t * p->index / p->count),
+             hi = (uint64_t)(t * (p->index + 1) / p->count);
     if (p->info.first_task == lo && p->info.ntasks == hi - lo)
         return 0;
     snprintf(msg, sizeof msg,
@@ -71,7 +72,7 @@ static int check_parts(const struct tf_merge_args *a, struct part *p, int n)
 {
     char err[1200];
     for (int i = 0; i < n; i++) {
-        if (!tf_writes_not_input(a->output, p[i].path, "the merge part", err, sizeof err))
+        if (!tf_writes_not_input(a->output, p[i].path, "a merge part", err, sizeof err))
             return refuse("%s%s", err, "");
         if (tf_h5out_inspect(p[i].path, &p[i].info, err, sizeof err) != TF_OK)
             return refuse("%s%s", err, "");
@@ -202,13 +203,12 @@ static int write_merged(const struct tf_merge_args *a, struct part *p, int n)
     free(tmp);
     free(target);
     if (closed && !placed && why == EEXIST)
-        return refuse("output file '%s' appeared while merging; it was left as it is%s",
-                      a->output, "");
+        return refuse("output file '%s' appeared while merging; it was left as it is%s", a->output,
+                      "");
     if (!placed) {
         char msg[1400];
-        snprintf(msg, sizeof msg, "merging into %s failed%s%s; %s", a->output,
-                 closed ? ": " : "", closed ? strerror(why) : "",
-                 "nothing was written over it");
+        snprintf(msg, sizeof msg, "merging into %s failed%s%s; %s", a->output, closed ? ": " : "",
+                 closed ? strerror(why) : "", "nothing was written over it");
         tf_print_error("%s", msg);
         return TF_EXIT_INTERNAL;
     }

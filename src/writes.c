@@ -108,12 +108,10 @@ bool tf_writes_not_input(const char *output, const char *input, const char *what
     if (input == NULL || !tf_same_file(output, input))
         return true;
     if (strcmp(output, input) == 0)
-        snprintf(err, errlen, "output '%s' is also an input (%s): choose another -o", output,
-                 what);
+        snprintf(err, errlen, "output '%s' is %s itself: choose another -o", output, what);
     else
-        snprintf(err, errlen,
-                 "output '%s' is the same file as %s '%s', an input: choose another -o", output,
-                 what, input);
+        snprintf(err, errlen, "output '%s' is %s, '%s', under another name: choose another -o",
+                 output, what, input);
     return false;
 }
 
