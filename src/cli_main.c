@@ -180,6 +180,20 @@ static int write_new_output(const struct tf_config *cfg, writer_fn fn)
     return code;
 }
 
+/* run --plugin ... --items FILE.h5:/DATASET: the output is not the items' file. */
+static bool items_not_output(const struct tf_config *cfg, bool printer)
+{
+    const char *colon = cfg->items ? strrchr(cfg->items, ':') : NULL;
+    if (colon == NULL || cfg->output == NULL)
+        return true;
+    char err[1400], *path = tf_xstrndup(cfg->items, (size_t)(colon - cfg->items));
+    bool ok = tf_writes_not_input(cfg->output, path, "the --items file", err, sizeof err);
+    free(path);
+    if (!ok && printer)
+        tf_print_error("%s", err);
+    return ok;
+}
+
 int taskfarm_cli_main(int argc, char **argv)
 {
     struct tf_config cfg;
@@ -218,6 +232,10 @@ int taskfarm_cli_main(int argc, char **argv)
         return code;
     }
     case TF_CLI_RUN:
+        if (cfg.plugin_lib && !items_not_output(&cfg, printer)) {
+            tf_config_fini(&cfg);
+            return printer ? TF_EXIT_USAGE : TF_EXIT_OK;
+        }
         break;
     }
     /* Before MPI_Init, which can take seconds: a stop signal must never kill a rank. */

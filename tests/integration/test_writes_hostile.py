@@ -39,7 +39,7 @@ def snapshot(wd):
 
 
 def main():
-    args = harness.parse_args()
+    args = harness.parse_args({"--plugin": {"default": None}})
     wd = harness.workdir()
     c = harness.Checker()
 
@@ -165,6 +165,13 @@ def main():
         refused(what, argv, [word])
     rm("tl.h5")
     rm("bl.h5")
+    if args.plugin:  # an in-process map whose output is its --items file
+        with h5py.File(p("items.h5"), "w") as f:
+            f["x"] = np.arange(10, dtype=np.int64)
+        refused("run --plugin -o the --items file", ["run", "--plugin", f"{args.plugin}:square",
+                                                      "--items", "items.h5:/x", "-o", "items.h5", "--force"],
+                ["--items"])
+        rm("items.h5")
 
     # U1, U2: outputs that cannot be result files, refused before anything is made.
     os.symlink("nonexist.h5", p("d.h5"))
