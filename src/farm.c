@@ -507,6 +507,18 @@ static enum tf_status note_sweep(const struct tf_config *cfg, struct tf_master *
     return st;
 }
 
+/* A message about the sweep's commands under their temporary name names OUT.h5.tasks,
+ * the name the user knows (the reader's "FILE:LINE: ..."). */
+static void name_final(char *err, size_t errlen, const char *tmp, const char *final)
+{
+    size_t n = strlen(tmp);
+    if (strcmp(tmp, final) == 0 || strncmp(err, tmp, n) != 0)
+        return;
+    char *rest = tf_xstrdup(err + n);
+    snprintf(err, errlen, "%s%s", final, rest);
+    free(rest);
+}
+
 /* The master's checks of the inputs, before anything is created: the task file (or the
  * sweep's commands, still under their temporary name), the output, the slice, the
  * durations. Returns an exit code, 0 to go on. */
@@ -523,6 +535,7 @@ static int check_inputs(const struct tf_config *cfg, struct tf_master *m,
     const char *tasks = pend->sweep_tmp ? pend->sweep_tmp : cfg->taskfile;
     if (!check_output(cfg, err, sizeof err) ||
         tf_taskfile_scan(tasks, info, err, sizeof err) != TF_OK) {
+        name_final(err, sizeof err, tasks, cfg->taskfile);
         input_error(err);
         return TF_EXIT_USAGE;
     }
