@@ -168,6 +168,7 @@ static int write_new_output(const struct tf_config *cfg, writer_fn fn)
         return TF_EXIT_USAGE;
     }
     char *tmp = temp_output_for(out);
+    tf_writes_remove_on_signal(tmp);
     int code = fn(cfg, tmp);
     if (code == TF_EXIT_OK && tf_writes_place(tmp, out, false) != 0) {
         int why = errno;
@@ -176,6 +177,7 @@ static int write_new_output(const struct tf_config *cfg, writer_fn fn)
         code = why == EEXIST ? TF_EXIT_USAGE : TF_EXIT_INTERNAL;
     }
     unlink(tmp); /* gone already when placed, or removed by a writer that failed */
+    tf_writes_forget();
     free(tmp);
     return code;
 }

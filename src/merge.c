@@ -178,6 +178,7 @@ static int write_merged(const struct tf_merge_args *a, struct part *p, int n)
      * failed merge leaves an existing output as it was. Through a symlink, the file it
      * points to is replaced. */
     char *target = tf_writes_target(a->output), *tmp = tf_temp_name_for(target);
+    tf_writes_remove_on_signal(tmp);
     if (tf_h5out_create(tmp, false, &meta, &h, err, sizeof err) != TF_OK) {
         free(target);
         free(tmp);
@@ -200,6 +201,7 @@ static int write_merged(const struct tf_merge_args *a, struct part *p, int n)
     int why = errno;
     if (!placed)
         unlink(tmp);
+    tf_writes_forget();
     free(tmp);
     free(target);
     if (closed && !placed && why == EEXIST)

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,11 @@ static const char *kind_of(mode_t m)
 bool tf_writes_check_output(const char *path, char *err, size_t errlen)
 {
     struct stat ls, st;
+    size_t len = strlen(path);
+    if (len > 0 && path[len - 1] == '/') {
+        snprintf(err, errlen, "output '%s' ends in '/': it must name a file", path);
+        return false;
+    }
     if (lstat(path, &ls) != 0)
         return true; /* a new name: whether its directory takes it is checked on creation */
     if (S_ISLNK(ls.st_mode) && stat(path, &st) != 0) {
@@ -158,4 +164,37 @@ int tf_writes_place(const char *tmp, const char *path, bool replace)
         return -1;
     }
     return tf_rename_into_place(tmp, path);
+}
+
+/* ---- a temporary file removed when a signal ends the process ---------------------------- */
+
+static char doomed[PATH_MAX];
+static volatile sig_atomic_t have_doomed;
+static const int fatal_signals[] = {SIGINT, SIGTERM, SIGHUP};
+
+static void remove_and_end(int sig)
+{
+    if (have_doomed)
+        unlink(doomed); /* async-signal-safe */
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+void tf_writes_remove_on_signal(const char *tmp)
+{
+    if (strlen(tmp) >= sizeof doomed)
+        return;
+    memcpy(doomed, tmp, strlen(tmp) + 1);
+    have_doomed = 1;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = remove_and_end;
+    sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < sizeof fatal_signals / sizeof fatal_signals[0]; i++)
+        sigaction(fatal_signals[i], &sa, NULL);
+}
+
+void tf_writes_forget(void)
+{
+    have_doomed = 0;
 }

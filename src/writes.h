@@ -34,4 +34,10 @@ char *tf_writes_target(const char *path);
  * 0, or -1 with errno set; tmp is left for the caller to remove on failure. */
 int tf_writes_place(const char *tmp, const char *path, bool replace);
 
+/* For commands that stop at a signal (merge, export, report): a SIGINT, SIGTERM or SIGHUP
+ * removes the temporary file tmp before the process ends as the signal says, so a Ctrl-C
+ * leaves nothing behind. One file at a time; tf_writes_forget ends it. */
+void tf_writes_remove_on_signal(const char *tmp);
+void tf_writes_forget(void);
+
 #endif

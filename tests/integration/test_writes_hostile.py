@@ -208,6 +208,24 @@ def main():
         c.true("report -o r.svg: an SVG", f.read(4) == "<svg")
     c.true("no temporary file left", not [n for n in os.listdir(wd) if ".tmp." in n])
 
+    # Ctrl-C during an export: either it finished, or nothing is left (no temporary file).
+    with open(p("many.tasks"), "w") as f:
+        for i in range(20000):
+            f.write(f"echo {'x' * 200} {i}\n")
+    r = tf("run", "many.tasks", "-o", "many.h5", "-q")
+    c.eq(f"the run for export ({r.stderr[-200:]})", r.returncode, 0)
+    for delay in (0.05, 0.15):
+        pr = subprocess.Popen([args.taskfarm, "export", "many.h5", "-o", "many.csv"], cwd=wd)
+        time.sleep(delay)
+        pr.send_signal(signal.SIGINT)
+        pr.wait(timeout=60)
+        left = [n for n in os.listdir(wd) if "many.csv" in n]
+        c.true(f"export stopped by SIGINT: done or nothing left ({pr.returncode}, {left})",
+               (pr.returncode == 0 and left == ["many.csv"]) or (pr.returncode != 0 and left == []))
+        rm("many.csv")
+    for name in ("many.tasks", "many.h5"):
+        rm(name)
+
     # A stop signal while a big sweep is set up: the run ends at once, and a run stopped
     # before it made anything leaves nothing (exit 2); one stopped later is resumable (4).
     before = snapshot(wd)
