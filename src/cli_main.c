@@ -163,7 +163,8 @@ static int write_new_output(const struct tf_config *cfg, writer_fn fn)
         tf_print_error("cannot create '%s': it exists (choose another name, or remove it)", out);
         return TF_EXIT_USAGE;
     }
-    if (!tf_writes_check_names(out, NULL, 0, err, sizeof err)) {
+    if (!tf_writes_check_names(out, NULL, 0, err, sizeof err) ||
+        !tf_writes_check_dir(out, err, sizeof err)) {
         tf_print_error("%s", err);
         return TF_EXIT_USAGE;
     }

@@ -114,21 +114,7 @@ static bool check_output(const struct tf_config *cfg, char *errmsg, size_t errle
     free(jpath);
     if (!ok)
         return false;
-    char *copy = tf_xstrdup(path);
-    const char *dir = dirname(copy);
-    ok = false;
-    struct stat ds;
-    if (stat(dir, &ds) != 0)
-        snprintf(errmsg, errlen, "directory '%s' for output '%s' does not exist", dir, path);
-    else if (!S_ISDIR(ds.st_mode))
-        snprintf(errmsg, errlen, "'%s' in output path '%s' is not a directory", dir, path);
-    else if (access(dir, W_OK | X_OK) != 0)
-        snprintf(errmsg, errlen, "directory '%s' for output '%s' is not writable: %s", dir, path,
-                 strerror(errno));
-    else
-        ok = true;
-    free(copy);
-    return ok;
+    return tf_writes_check_dir(path, errmsg, errlen);
 }
 
 /* A stop signal during the start-up phases (reading, checking): the run ends before it
@@ -399,18 +385,6 @@ static int fresh_begin(struct tf_master *m, const struct tf_run_meta *meta, stru
     char err[1024];
     pend->h5_target = tf_writes_target(m->cfg->output);
     pend->h5_tmp = tf_temp_name_for(pend->h5_target);
-    /* A plain create first, for a clear reason (/proc, a read-only mount) rather than
-     * HDF5's. */
-    int fd = open(pend->h5_tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        char *d = tf_xstrdup(pend->h5_tmp);
-        tf_print_error("cannot create a file in '%s' for output '%s': %s", dirname(d),
-                       m->cfg->output, strerror(errno));
-        free(d);
-        return TF_EXIT_USAGE;
-    }
-    close(fd);
-    unlink(pend->h5_tmp);
     if (tf_h5out_create(pend->h5_tmp, false, meta, &m->h5, err, sizeof err) != TF_OK) {
         input_error(err);
         return TF_EXIT_USAGE;

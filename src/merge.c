@@ -234,7 +234,8 @@ int tf_merge_run(const struct tf_merge_args *a)
     char err[1200];
     int code = 0;
     if (!tf_writes_check_output(a->output, err, sizeof err) ||
-        !tf_writes_check_names(a->output, NULL, 0, err, sizeof err))
+        !tf_writes_check_names(a->output, NULL, 0, err, sizeof err) ||
+        !tf_writes_check_dir(a->output, err, sizeof err))
         code = refuse("%s%s", err, "");
     else if (!a->force && access(a->output, F_OK) == 0)
         code = refuse("output file '%s' exists; use --force to overwrite it%s", a->output, "");

@@ -62,6 +62,39 @@ bool tf_writes_check_output(const char *path, char *err, size_t errlen)
     return true;
 }
 
+bool tf_writes_check_dir(const char *path, char *err, size_t errlen)
+{
+    char *target = tf_writes_target(path), *copy = tf_xstrdup(target);
+    const char *dir = dirname(copy);
+    bool ok = false;
+    struct stat ds;
+    if (stat(dir, &ds) != 0) {
+        snprintf(err, errlen, "directory '%s' for output '%s' does not exist", dir, path);
+    } else if (!S_ISDIR(ds.st_mode)) {
+        snprintf(err, errlen, "'%s' in output path '%s' is not a directory", dir, path);
+    } else if (access(dir, W_OK | X_OK) != 0) {
+        snprintf(err, errlen, "directory '%s' for output '%s' is not writable: %s", dir, path,
+                 strerror(errno));
+    } else {
+        char *tmp = tf_temp_name_for(target);
+        int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        if (fd < 0 && errno != ENAMETOOLONG) { /* too long: tf_writes_check_names says so */
+            snprintf(err, errlen, "cannot create a file in '%s' for output '%s': %s", dir, path,
+                     strerror(errno));
+        } else {
+            ok = true;
+            if (fd >= 0) {
+                close(fd);
+                unlink(tmp);
+            }
+        }
+        free(tmp);
+    }
+    free(copy);
+    free(target);
+    return ok;
+}
+
 /* The length of the last component of path. */
 static size_t base_len(const char *path)
 {

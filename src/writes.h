@@ -14,6 +14,11 @@
  * Whether an existing file may be replaced is the caller's (its own advice). One line. */
 bool tf_writes_check_output(const char *path, char *err, size_t errlen);
 
+/* Refuse an output whose directory cannot take it: missing, not a directory, not
+ * writable, or refusing a new file there (/proc, a read-only mount), tried by creating and
+ * removing the temporary name the output will be written under. One line. */
+bool tf_writes_check_dir(const char *path, char *err, size_t errlen);
+
 /* Refuse when path, its temporary name (files.h) or path followed by one of the n
  * suffixes is longer than a name in its directory may be: the run would stop half-way,
  * after creating the first. One line. */
