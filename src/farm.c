@@ -103,6 +103,11 @@ static bool check_output(const struct tf_config *cfg, char *errmsg, size_t errle
                  path);
         return false;
     }
+    if (cfg->force && access(path, F_OK) == 0 && access(path, W_OK) != 0) {
+        /* replaced by a rename, which a file's own mode does not stop: keep its meaning */
+        snprintf(errmsg, errlen, "output file '%s' is not writable: %s", path, strerror(errno));
+        return false;
+    }
     char *jpath = tf_journal_path_for(path);
     bool stale = !cfg->force && !cfg->resume && lstat(jpath, &out) == 0;
     bool ok = !stale && (cfg->resume || check_journal_path(jpath, errmsg, errlen));

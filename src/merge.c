@@ -239,6 +239,8 @@ int tf_merge_run(const struct tf_merge_args *a)
         code = refuse("%s%s", err, "");
     else if (!a->force && access(a->output, F_OK) == 0)
         code = refuse("output file '%s' exists; use --force to overwrite it%s", a->output, "");
+    else if (access(a->output, F_OK) == 0 && access(a->output, W_OK) != 0)
+        code = refuse("output file '%s' is not writable: %s", a->output, strerror(errno));
     if (code == 0)
         code = check_parts(a, p, a->nparts);
     if (code == 0)
