@@ -4,7 +4,8 @@
  * rank's slots, and on rank 0 the master beside it.
  *
  * Nothing is written before every input check has passed, so a refused run leaves no file
- * behind and never touches an existing one.
+ * behind and never touches an existing one: the sweep's commands and a fresh result file
+ * are made under temporary names and put in place once the journal exists.
  */
 #include "farm.h"
 
