@@ -1,15 +1,19 @@
 /* cli_main.c - the command-line tool's wiring: parse argv, start MPI, run the farm (or an
  * in-process map with --plugin), map the outcome to an exit code.
  */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "comm.h"
 #include "export.h"
 #include "farm.h"
+#include "files.h"
 #include "h5out.h"
 #include "log.h"
 #include "merge.h"
@@ -18,6 +22,7 @@
 #include "stopsig.h"
 #include "taskfarm.h"
 #include "util.h"
+#include "writes.h"
 
 static void set_log_level(int rank, int verbosity)
 {
@@ -113,6 +118,85 @@ static int status_main(const char *path)
     return c[TF_TASK_SUCCEEDED] == total ? TF_EXIT_OK : TF_EXIT_TASKS;
 }
 
+/* What export and report write: the result file read, the output (NULL: stdout). */
+typedef int (*writer_fn)(const struct tf_config *cfg, const char *output);
+
+static int run_export(const struct tf_config *cfg, const char *output)
+{
+    return tf_export_run(cfg->export_file, (enum tf_export_format)cfg->export_format, output);
+}
+
+static int run_report(const struct tf_config *cfg, const char *output)
+{
+    return tf_report_run(cfg->export_file, output);
+}
+
+/* The temporary name to write output under, with output's ".svg" kept: a report's name
+ * says what it is. */
+static char *temp_output_for(const char *output)
+{
+    char *tmp = tf_temp_name_for(output);
+    size_t n = strlen(output), t = strlen(tmp);
+    if (n > 4 && strcmp(output + n - 4, ".svg") == 0) {
+        tmp = tf_xrealloc(tmp, t + 5);
+        memcpy(tmp + t, ".svg", 5);
+    }
+    return tmp;
+}
+
+/* export -o / report -o: a new file only, never the result file read, written under a
+ * temporary name and put at its name when whole: a failed or killed write leaves nothing
+ * at it. */
+static int write_new_output(const struct tf_config *cfg, writer_fn fn)
+{
+    const char *out = cfg->output;
+    if (out == NULL)
+        return fn(cfg, NULL);
+    char err[1400];
+    struct stat st;
+    if (!tf_writes_check_output(out, err, sizeof err) ||
+        !tf_writes_not_input(out, cfg->export_file, "the input", err, sizeof err)) {
+        tf_print_error("%s", err);
+        return TF_EXIT_USAGE;
+    }
+    if (lstat(out, &st) == 0) {
+        tf_print_error("cannot create '%s': it exists (choose another name, or remove it)", out);
+        return TF_EXIT_USAGE;
+    }
+    if (!tf_writes_check_names(out, NULL, 0, err, sizeof err) ||
+        !tf_writes_check_dir(out, err, sizeof err)) {
+        tf_print_error("%s", err);
+        return TF_EXIT_USAGE;
+    }
+    char *tmp = temp_output_for(out);
+    tf_writes_remove_on_signal(tmp);
+    int code = fn(cfg, tmp);
+    if (code == TF_EXIT_OK && tf_writes_place(tmp, out, false) != 0) {
+        int why = errno;
+        tf_print_error("cannot create '%s': %s", out,
+                       why == EEXIST ? "it appeared meanwhile (left as it is)" : strerror(why));
+        code = why == EEXIST ? TF_EXIT_USAGE : TF_EXIT_INTERNAL;
+    }
+    unlink(tmp); /* gone already when placed, or removed by a writer that failed */
+    tf_writes_forget();
+    free(tmp);
+    return code;
+}
+
+/* run --plugin ... --items FILE.h5:/DATASET: the output is not the items' file. */
+static bool items_not_output(const struct tf_config *cfg, bool printer)
+{
+    const char *colon = cfg->items ? strrchr(cfg->items, ':') : NULL;
+    if (colon == NULL || cfg->output == NULL)
+        return true;
+    char err[1400], *path = tf_xstrndup(cfg->items, (size_t)(colon - cfg->items));
+    bool ok = tf_writes_not_input(cfg->output, path, "the --items file", err, sizeof err);
+    free(path);
+    if (!ok && printer)
+        tf_print_error("%s", err);
+    return ok;
+}
+
 int taskfarm_cli_main(int argc, char **argv)
 {
     struct tf_config cfg;
@@ -141,18 +225,20 @@ int taskfarm_cli_main(int argc, char **argv)
         return code;
     }
     case TF_CLI_EXPORT: {
-        int code = printer ? tf_export_run(cfg.export_file,
-                                           (enum tf_export_format)cfg.export_format, cfg.output)
-                           : TF_EXIT_OK;
+        int code = printer ? write_new_output(&cfg, run_export) : TF_EXIT_OK;
         tf_config_fini(&cfg);
         return code;
     }
     case TF_CLI_REPORT: {
-        int code = printer ? tf_report_run(cfg.export_file, cfg.output) : TF_EXIT_OK;
+        int code = printer ? write_new_output(&cfg, run_report) : TF_EXIT_OK;
         tf_config_fini(&cfg);
         return code;
     }
     case TF_CLI_RUN:
+        if (cfg.plugin_lib && !items_not_output(&cfg, printer)) {
+            tf_config_fini(&cfg);
+            return printer ? TF_EXIT_USAGE : TF_EXIT_OK;
+        }
         break;
     }
     /* Before MPI_Init, which can take seconds: a stop signal must never kill a rank. */

@@ -4,11 +4,13 @@
  * rank's slots, and on rank 0 the master beside it.
  *
  * Nothing is written before every input check has passed, so a refused run leaves no file
- * behind and never touches an existing one.
+ * behind and never touches an existing one: the sweep's commands and a fresh result file
+ * are made under temporary names and put in place once the journal exists.
  */
 #include "farm.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +20,7 @@
 
 #include "agent.h"
 #include "comm.h"
+#include "files.h"
 #include "layout.h"
 #include "log.h"
 #include "loop.h"
@@ -25,59 +28,111 @@
 #include "slots.h"
 #include "stopsig.h"
 #include "util.h"
+#include "writes.h"
 
 static void input_error(const char *msg)
 {
     tf_print_error("%s", msg);
 }
 
+/* The journal a fresh run creates beside the output: never through a symlink, into a
+ * directory or over a file with other names (all would write into something else). */
+static bool check_journal_path(const char *jpath, char *errmsg, size_t errlen)
+{
+    struct stat js;
+    if (lstat(jpath, &js) != 0)
+        return true;
+    if (S_ISLNK(js.st_mode))
+        snprintf(errmsg, errlen, "journal '%s' is a symlink: move it away (nothing was written)",
+                 jpath);
+    else if (!S_ISREG(js.st_mode))
+        snprintf(errmsg, errlen, "journal '%s' is not a regular file (%s): move it away", jpath,
+                 S_ISDIR(js.st_mode) ? "a directory" : "a special file");
+    else if (js.st_nlink > 1)
+        snprintf(errmsg, errlen, "journal '%s' has other names (hard links): move it away", jpath);
+    else
+        return true;
+    return false;
+}
+
+/* No input of the run is the output (by device and inode: links included). */
+static bool check_aliases(const struct tf_config *cfg, char *errmsg, size_t errlen)
+{
+    const char *out = cfg->output;
+    if (!tf_writes_not_input(out, cfg->sweep_taskfile ? NULL : cfg->taskfile, "the task file",
+                             errmsg, errlen) ||
+        !tf_writes_not_input(out, cfg->params_file, "the --params file", errmsg, errlen) ||
+        !tf_writes_not_input(out, cfg->durations_from, "the --durations-from file", errmsg, errlen))
+        return false;
+    if (cfg->sweep_taskfile == NULL)
+        return true;
+    /* the sweep's commands replace OUT.h5.tasks: it must not be one of the inputs either */
+    const char *inputs[] = {cfg->params_file, cfg->durations_from};
+    for (int i = 0; i < 2; i++)
+        if (inputs[i] && tf_same_file(cfg->sweep_taskfile, inputs[i])) {
+            snprintf(errmsg, errlen,
+                     "'%s', where the sweep writes its commands, is the input '%s': choose "
+                     "another -o",
+                     cfg->sweep_taskfile, inputs[i]);
+            return false;
+        }
+    return true;
+}
+
+/* Every name a run makes from the output: its temporary name, the journal, a rebuild's
+ * and its damaged copy, the sweep's commands and their temporary name. */
+static bool check_output_names(const struct tf_config *cfg, char *errmsg, size_t errlen)
+{
+    static const char *const suffixes[] = {".journal", ".rebuild", ".damaged"};
+    return tf_writes_check_names(cfg->output, suffixes, 3, errmsg, errlen) &&
+           (cfg->sweep_taskfile == NULL ||
+            tf_writes_check_names(cfg->sweep_taskfile, NULL, 0, errmsg, errlen));
+}
+
 /* Refuse an output path we must not or cannot write. One line in errmsg. */
 static bool check_output(const struct tf_config *cfg, char *errmsg, size_t errlen)
 {
-    struct stat out, in;
+    struct stat out;
     const char *path = cfg->output;
-    if (stat(path, &out) == 0) {
-        if (S_ISDIR(out.st_mode)) {
-            snprintf(errmsg, errlen, "output '%s' is a directory", path);
-            return false;
-        }
-        if (stat(cfg->taskfile, &in) == 0 && in.st_dev == out.st_dev && in.st_ino == out.st_ino) {
-            snprintf(errmsg, errlen, "output '%s' is the task file itself", path);
-            return false;
-        }
-        if (!cfg->force && !cfg->resume) {
-            snprintf(errmsg, errlen,
-                     "output file '%s' exists; use --resume to continue it, --force to "
-                     "overwrite it, or -o for another",
-                     path);
-            return false;
-        }
+    if (!tf_writes_check_output(path, errmsg, errlen) || !check_aliases(cfg, errmsg, errlen) ||
+        !check_output_names(cfg, errmsg, errlen))
+        return false;
+    if (stat(path, &out) == 0 && !cfg->force && !cfg->resume) {
+        snprintf(errmsg, errlen,
+                 "output file '%s' exists; use --resume to continue it, --force to "
+                 "overwrite it, or -o for another",
+                 path);
+        return false;
+    }
+    if (cfg->force && access(path, F_OK) == 0 && access(path, W_OK) != 0) {
+        /* replaced by a rename, which a file's own mode does not stop: keep its meaning */
+        snprintf(errmsg, errlen, "output file '%s' is not writable: %s", path, strerror(errno));
+        return false;
     }
     char *jpath = tf_journal_path_for(path);
-    bool stale = !cfg->force && !cfg->resume && stat(jpath, &out) == 0;
+    bool stale = !cfg->force && !cfg->resume && lstat(jpath, &out) == 0;
+    bool ok = !stale && (cfg->resume || check_journal_path(jpath, errmsg, errlen));
     if (stale)
         snprintf(errmsg, errlen,
                  "'%s' holds results of an interrupted run; use --resume to continue it or "
                  "--force to start over",
                  jpath);
     free(jpath);
-    if (stale)
+    if (!ok)
         return false;
-    char *copy = tf_xstrdup(path);
-    const char *dir = dirname(copy);
-    bool ok = false;
-    struct stat ds;
-    if (stat(dir, &ds) != 0)
-        snprintf(errmsg, errlen, "directory '%s' for output '%s' does not exist", dir, path);
-    else if (!S_ISDIR(ds.st_mode))
-        snprintf(errmsg, errlen, "'%s' in output path '%s' is not a directory", dir, path);
-    else if (access(dir, W_OK | X_OK) != 0)
-        snprintf(errmsg, errlen, "directory '%s' for output '%s' is not writable: %s", dir, path,
-                 strerror(errno));
-    else
-        ok = true;
-    free(copy);
-    return ok;
+    return tf_writes_check_dir(path, errmsg, errlen);
+}
+
+/* A stop signal during the start-up phases (reading, checking): the run ends before it
+ * creates anything. Checked between the phases; the parsers look at it inside theirs. */
+static bool stop_before_start(void)
+{
+    if (tf_stopsig_count() == 0)
+        return false;
+    const char *name = sigabbrev_np(tf_stopsig_last());
+    tf_print_error("stopped by SIG%s before the run started; nothing was written",
+                   name ? name : "NAL");
+    return true;
 }
 
 static void learn(const char *command, double seconds, void *arg)
@@ -198,44 +253,99 @@ static bool take_slice(const struct tf_config *cfg, struct tf_master *m,
     return tf_taskfile_skip(m->tasks, lo);
 }
 
-/* The commands of a sweep, one line per parameter row, into cfg->taskfile (OUT.h5.tasks),
- * written whole under another name first: a reader never sees half of it. */
-static bool write_sweep(const struct tf_config *cfg, const struct tf_params *p, char *err,
-                        size_t errlen)
+/* What a run has made but not yet put in place: the sweep's commands and a fresh result
+ * file, under temporary names until every check has passed. */
+struct pending {
+    char *sweep_tmp;    /* the sweep's commands, until placed at cfg->taskfile */
+    bool sweep_placed;  /* OUT.h5.tasks is ours: removed again if the run is refused */
+    bool sweep_existed; /* ... unless a file of that name was there before */
+    char *h5_tmp;       /* a fresh result file, until placed at h5_target */
+    char *h5_target;    /* the output, or the file an output symlink points to */
+};
+
+/* One command of a sweep: a task line can hold no more (the task file reader's limit). */
+static bool sweep_line_ok(const struct tf_config *cfg, uint64_t row, const char *cmd, char *err,
+                          size_t errlen)
 {
-    size_t n = strlen(cfg->taskfile) + 8;
-    char *tmp = tf_xmalloc(n);
-    snprintf(tmp, n, "%s.part", cfg->taskfile);
-    FILE *f = fopen(tmp, "w");
-    bool ok = f != NULL;
+    size_t len = strlen(cmd);
+    if (len <= TF_TASKFILE_MAX_LINE)
+        return true;
+    if (cfg->params_file)
+        snprintf(err, errlen,
+                 "row %llu of '%s' (after the header) makes a command of %zu bytes; a task "
+                 "line may have at most %d",
+                 (unsigned long long)row + 1, cfg->params_file, len, TF_TASKFILE_MAX_LINE);
+    else
+        snprintf(err, errlen,
+                 "combination %llu of --grid makes a command of %zu bytes; a task line may have "
+                 "at most %d",
+                 (unsigned long long)row + 1, len, TF_TASKFILE_MAX_LINE);
+    return false;
+}
+
+/* The commands of a sweep, one line per parameter row, under a temporary name beside
+ * cfg->taskfile (OUT.h5.tasks): placed only once the run's checks have passed, so a refused
+ * run leaves none behind (W5). */
+static bool write_sweep(const struct tf_config *cfg, const struct tf_params *p,
+                        struct pending *pend, char *err, size_t errlen)
+{
+    pend->sweep_tmp = tf_temp_name_for(cfg->taskfile);
+    const char *tmp = pend->sweep_tmp;
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+    bool ok = f != NULL, refused = false, stopped = false;
+    int why = errno;
     for (uint64_t r = 0; ok && r < tf_params_rows(p); r++) {
-        char *cmd = tf_params_expand(p, cfg->template_cmd, r);
-        ok = fputs(cmd, f) >= 0 && fputc('\n', f) != EOF;
+        /* a long sweep is written in seconds: a stop signal is looked at as it goes */
+        stopped = (r & 4095) == 0 && tf_stopsig_count() > 0;
+        char *cmd = stopped ? NULL : tf_params_expand(p, cfg->template_cmd, r);
+        refused = cmd && !sweep_line_ok(cfg, r, cmd, err, errlen);
+        ok = cmd && !refused && fputs(cmd, f) >= 0 && fputc('\n', f) != EOF;
+        why = errno;
         free(cmd);
     }
-    ok = f != NULL && fclose(f) == 0 && ok && rename(tmp, cfg->taskfile) == 0;
-    if (!ok) {
-        snprintf(err, errlen, "cannot write the sweep's commands to '%s': %s", cfg->taskfile,
-                 strerror(errno));
-        unlink(tmp);
+    if (f != NULL && fclose(f) != 0 && ok) {
+        ok = false;
+        why = errno;
+    } else if (f == NULL && fd >= 0) {
+        close(fd);
     }
-    free(tmp);
+    if (!ok && stopped)
+        snprintf(err, errlen,
+                 "stopped by a signal while writing the sweep's commands; nothing "
+                 "was written");
+    else if (!ok && !refused)
+        snprintf(err, errlen, "cannot write the sweep's commands beside '%s': %s", cfg->taskfile,
+                 strerror(why));
+    if (!ok && fd >= 0)
+        unlink(tmp);
+    if (!ok) {
+        free(pend->sweep_tmp);
+        pend->sweep_tmp = NULL;
+    }
     return ok;
 }
 
 /* --template with --params or --grid: read the table, check the template against it, and
- * write the task file the farm then runs. Returns an exit code, 0 to go on. */
-static int sweep_setup(const struct tf_config *cfg, struct tf_master *m)
+ * write the commands the farm then runs. Returns an exit code, 0 to go on. */
+static int sweep_setup(const struct tf_config *cfg, struct tf_master *m, struct pending *pend)
 {
     char err[1024];
     struct tf_params *p = NULL;
+    if (!check_output(cfg, err, sizeof err)) { /* before a long parse, and before writing */
+        input_error(err);
+        return TF_EXIT_USAGE;
+    }
     enum tf_status st = cfg->params_file
                             ? tf_params_read_csv(cfg->params_file, &p, err, sizeof err)
                             : tf_params_grid(cfg->grid, cfg->ngrid, &p, err, sizeof err);
     if (st == TF_OK)
         st = tf_params_check(p, cfg->template_cmd, err, sizeof err);
-    if (st == TF_OK &&
-        (!check_output(cfg, err, sizeof err) || !write_sweep(cfg, p, err, sizeof err)))
+    if (st == TF_OK && stop_before_start()) {
+        tf_params_free(p);
+        return TF_EXIT_USAGE;
+    }
+    if (st == TF_OK && !write_sweep(cfg, p, pend, err, sizeof err))
         st = TF_EINPUT;
     if (st != TF_OK) {
         input_error(err);
@@ -244,6 +354,119 @@ static int sweep_setup(const struct tf_config *cfg, struct tf_master *m)
     }
     m->params = p;
     return 0;
+}
+
+/* The sweep's commands to OUT.h5.tasks, where the result file names them and a resume
+ * reads them again. */
+static bool place_sweep(const struct tf_config *cfg, struct pending *pend)
+{
+    if (pend->sweep_tmp == NULL)
+        return true;
+    struct stat st;
+    pend->sweep_existed = lstat(cfg->taskfile, &st) == 0;
+    if (tf_rename_into_place(pend->sweep_tmp, cfg->taskfile) != 0) {
+        tf_print_error("cannot put the sweep's commands at '%s': %s", cfg->taskfile,
+                       strerror(errno));
+        return false;
+    }
+    free(pend->sweep_tmp);
+    pend->sweep_tmp = NULL;
+    pend->sweep_placed = true;
+    return true;
+}
+
+static void journal_header_for(const struct tf_run_meta *meta, struct tf_journal_header *h)
+{
+    memset(h, 0, sizeof *h);
+    snprintf(h->run_id, sizeof h->run_id, "%s", meta->run_id);
+    snprintf(h->taskfile_sha256, sizeof h->taskfile_sha256, "%s", meta->taskfile_sha256);
+    h->ntasks = meta->ntasks;
+    h->start_time = meta->start_time;
+}
+
+/* A fresh result file, under a temporary name beside the output (or the file a symlinked
+ * output points to): the old one, with --force, stays until fresh_finish. */
+static int fresh_begin(struct tf_master *m, const struct tf_run_meta *meta, struct pending *pend)
+{
+    char err[1024];
+    pend->h5_target = tf_writes_target(m->cfg->output);
+    pend->h5_tmp = tf_temp_name_for(pend->h5_target);
+    if (tf_h5out_create(pend->h5_tmp, false, meta, &m->h5, err, sizeof err) != TF_OK) {
+        input_error(err);
+        return TF_EXIT_USAGE;
+    }
+    return 0;
+}
+
+/* The journal (created once every check has passed), then the new result file in place of
+ * the old one: a refused run never touched the old file (D4). */
+static int fresh_finish(struct tf_master *m, const struct tf_run_meta *meta, struct pending *pend)
+{
+    char err[1024];
+    const struct tf_config *cfg = m->cfg;
+    if (!cfg->no_journal) {
+        char *jpath = tf_journal_path_for(cfg->output);
+        struct tf_journal_header h;
+        journal_header_for(meta, &h);
+        bool ok = check_journal_path(jpath, err, sizeof err) &&
+                  tf_journal_create(jpath, cfg->force, &h, &m->journal, err, sizeof err) == TF_OK;
+        free(jpath);
+        if (!ok) {
+            input_error(err);
+            return TF_EXIT_USAGE;
+        }
+    }
+    if (tf_writes_place(pend->h5_tmp, pend->h5_target, cfg->force) != 0) {
+        tf_print_error(errno == EEXIST ? "output file '%s' appeared while the run started; it "
+                                         "was left as it is"
+                                       : "cannot put the result file at '%s'",
+                       cfg->output);
+        (void)tf_journal_close(m->journal, true);
+        m->journal = NULL;
+        return TF_EXIT_USAGE;
+    }
+    free(pend->h5_tmp);
+    pend->h5_tmp = NULL;
+    return 0;
+}
+
+/* A refused start: what it made goes again, what was there stays as it was. */
+static void pending_discard(const struct tf_config *cfg, struct tf_master *m, struct pending *pend)
+{
+    if (pend->h5_tmp) {
+        if (m->h5)
+            (void)tf_h5out_close(m->h5, tf_now(), NULL);
+        m->h5 = NULL;
+        (void)tf_journal_close(m->journal, true);
+        m->journal = NULL;
+        unlink(pend->h5_tmp);
+    }
+    if (pend->sweep_tmp)
+        unlink(pend->sweep_tmp);
+    if (pend->sweep_placed && !pend->sweep_existed)
+        unlink(cfg->taskfile);
+}
+
+static void pending_fini(struct pending *pend)
+{
+    free(pend->sweep_tmp);
+    free(pend->h5_tmp);
+    free(pend->h5_target);
+}
+
+/* Whether this run goes on from files already there (--resume with a result file or a
+ * journal), rather than creating them. */
+static bool resuming(const struct tf_config *cfg)
+{
+    if (!cfg->resume)
+        return false;
+    struct stat st;
+    char *jpath = tf_journal_path_for(cfg->output);
+    bool any = lstat(cfg->output, &st) == 0 || lstat(jpath, &st) == 0;
+    free(jpath);
+    if (!any)
+        tf_log(TF_LOG_INFO, "--resume: %s does not exist yet, starting a new run", cfg->output);
+    return any;
 }
 
 /* /params, and how the sweep was made, in the result file. */
@@ -264,68 +487,60 @@ static enum tf_status note_sweep(const struct tf_config *cfg, struct tf_master *
     return st;
 }
 
-/* Master only: everything that can refuse the run. Returns an exit code, 0 to go on. */
-static int master_setup(const struct tf_config *cfg, struct tf_master *m,
-                        const struct tf_layout *lay)
+/* A message about the sweep's commands under their temporary name names OUT.h5.tasks,
+ * the name the user knows (the reader's "FILE:LINE: ..."). */
+static void name_final(char *err, size_t errlen, const char *tmp, const char *final)
 {
-    char err[1024], run_id[33];
-    struct tf_taskfile_info info;
+    size_t n = strlen(tmp);
+    if (strcmp(tmp, final) == 0 || strncmp(err, tmp, n) != 0)
+        return;
+    char *rest = tf_xstrdup(err + n);
+    snprintf(err, errlen, "%s%s", final, rest);
+    free(rest);
+}
+
+/* The master's checks of the inputs, before anything is created: the task file (or the
+ * sweep's commands, still under their temporary name), the output, the slice, the
+ * durations. Returns an exit code, 0 to go on. */
+static int check_inputs(const struct tf_config *cfg, struct tf_master *m,
+                        struct tf_taskfile_info *info, struct tf_durations **d,
+                        struct pending *pend)
+{
+    char err[1024];
     if (cfg->template_cmd) {
-        int code = sweep_setup(cfg, m);
+        int code = sweep_setup(cfg, m, pend);
         if (code != 0)
             return code;
     }
-    if (tf_taskfile_scan(cfg->taskfile, &info, err, sizeof err) != TF_OK ||
-        !check_output(cfg, err, sizeof err)) {
+    const char *tasks = pend->sweep_tmp ? pend->sweep_tmp : cfg->taskfile;
+    if (!check_output(cfg, err, sizeof err) ||
+        tf_taskfile_scan(tasks, info, err, sizeof err) != TF_OK) {
+        name_final(err, sizeof err, tasks, cfg->taskfile);
         input_error(err);
         return TF_EXIT_USAGE;
     }
-    if (tf_taskfile_open(cfg->taskfile, &m->tasks, err, sizeof err) != TF_OK ||
-        tf_taskfile_open(cfg->taskfile, &m->retry_reader, err, sizeof err) != TF_OK) {
+    if (tf_taskfile_open(tasks, &m->tasks, err, sizeof err) != TF_OK ||
+        tf_taskfile_open(tasks, &m->retry_reader, err, sizeof err) != TF_OK) {
         input_error(err);
         return TF_EXIT_USAGE;
     }
-    m->file_tasks = info.ntasks;
-    if (cfg->slice_count > 0 && !take_slice(cfg, m, &info)) {
+    m->file_tasks = info->ntasks;
+    if (cfg->slice_count > 0 && !take_slice(cfg, m, info)) {
         input_error("the task file changed while being read");
         return TF_EXIT_USAGE;
     }
-    m->ntasks = m->ntotal = info.ntasks;
-    m->start = tf_now();
-    tf_stopwatch_init(&m->watch, cfg->drain, end_of_run(cfg, tf_monotonic()));
-    make_run_id(run_id);
-    struct tf_run_meta meta = {
-        .version = TF_VERSION,
-        .run_id = run_id,
-        .command_line = cfg->command_line,
-        .taskfile = cfg->taskfile,
-        .taskfile_sha256 = info.sha256,
-        .mode = tf_mode_name(cfg->mode),
-        .mode_reason = "",
-        .order = "file order",
-        .master_host = m->host,
-        .nworkers = m->nworkers,
-        .ntasks = info.ntasks,
-        .capture_bytes = cfg->capture_bytes,
-        .start_time = m->start,
-    };
-    struct tf_durations *d = NULL;
-    if (cfg->durations_from && (d = load_durations(cfg->durations_from, err, sizeof err)) == NULL) {
+    if (cfg->durations_from &&
+        (*d = load_durations(cfg->durations_from, err, sizeof err)) == NULL) {
         input_error(err);
         return TF_EXIT_USAGE;
     }
-    int code = cfg->resume ? tf_resume_setup(m, &info, &meta) : tf_fresh_setup(m, &meta);
-    if (code == 0 && note_sweep(cfg, m) != TF_OK)
-        code = TF_EXIT_INTERNAL;
-    char order[1024] = "file order";
-    if (code == 0 && d &&
-        !plan_longest_first(m, d, cfg->durations_from, order, sizeof order, err, sizeof err)) {
-        input_error(err);
-        code = TF_EXIT_USAGE;
-    }
-    tf_durations_free(d);
-    if (code != 0)
-        return code;
+    return stop_before_start() ? TF_EXIT_USAGE : 0;
+}
+
+/* The notes on how the run is made, and the scheduler. */
+static int note_run(const struct tf_config *cfg, struct tf_master *m, const struct tf_layout *lay,
+                    const char *order)
+{
     m->sched = tf_sched_new(cfg->mode, m->ntasks, m->nworkers, lay->worker_node, lay->worker_slots);
     if (cfg->no_steal)
         tf_sched_disable_stealing(m->sched);
@@ -346,15 +561,86 @@ static int master_setup(const struct tf_config *cfg, struct tf_master *m,
         tf_h5out_note_i32s(m->h5, "slots_per_rank", lay->slots_of, lay->nranks) != TF_OK ||
         tf_h5out_note_str(m->h5, "slice", m->slice) != TF_OK ||
         tf_h5out_note_i64(m->h5, "first_task", (int64_t)m->first_task) != TF_OK ||
-        tf_h5out_note_i64(m->h5, "taskfile_ntasks", (int64_t)m->file_tasks) != TF_OK ||
-        tf_master_persist(m, true) != TF_OK)
+        tf_h5out_note_i64(m->h5, "taskfile_ntasks", (int64_t)m->file_tasks) != TF_OK)
+        return TF_EXIT_INTERNAL;
+    return 0;
+}
+
+/* Master only: everything that can refuse the run, then the files it writes. A fresh
+ * result file replaces an old one (--force) only once everything has passed and its
+ * journal exists. Returns an exit code, 0 to go on. */
+static int master_setup_in(const struct tf_config *cfg, struct tf_master *m,
+                           const struct tf_layout *lay, struct pending *pend)
+{
+    char err[1024], run_id[33];
+    struct tf_taskfile_info info;
+    struct tf_durations *d = NULL;
+    int code = check_inputs(cfg, m, &info, &d, pend);
+    if (code != 0) {
+        tf_durations_free(d);
+        return code;
+    }
+    m->ntasks = m->ntotal = info.ntasks;
+    m->start = tf_now();
+    tf_stopwatch_init(&m->watch, cfg->drain, end_of_run(cfg, tf_monotonic()));
+    /* Any signal from here on stops the run once it is set up: check_inputs saw none. */
+    m->watch.signals_seen = 0;
+    make_run_id(run_id);
+    struct tf_run_meta meta = {
+        .version = TF_VERSION,
+        .run_id = run_id,
+        .command_line = cfg->command_line,
+        .taskfile = cfg->taskfile,
+        .taskfile_sha256 = info.sha256,
+        .mode = tf_mode_name(cfg->mode),
+        .mode_reason = "",
+        .order = "file order",
+        .master_host = m->host,
+        .nworkers = m->nworkers,
+        .ntasks = info.ntasks,
+        .capture_bytes = cfg->capture_bytes,
+        .start_time = m->start,
+    };
+    bool fresh = !resuming(cfg);
+    if (!place_sweep(cfg, pend))
+        code = TF_EXIT_INTERNAL;
+    else
+        code = fresh ? fresh_begin(m, &meta, pend) : tf_resume_setup(m, &info, &meta);
+    if (code == 0 && note_sweep(cfg, m) != TF_OK)
+        code = TF_EXIT_INTERNAL;
+    char order[1024] = "file order";
+    if (code == 0 && d &&
+        !plan_longest_first(m, d, cfg->durations_from, order, sizeof order, err, sizeof err)) {
+        input_error(err);
+        code = TF_EXIT_USAGE;
+    }
+    tf_durations_free(d);
+    if (code == 0)
+        code = note_run(cfg, m, lay, order);
+    if (code == 0 && fresh)
+        code = fresh_finish(m, &meta, pend);
+    if (code != 0)
+        return code;
+    if (tf_master_persist(m, true) != TF_OK)
         return TF_EXIT_INTERNAL;
     if (info.ntasks == 0)
         tf_log(TF_LOG_WARN, "%s holds no tasks: writing an empty result file", cfg->taskfile);
     tf_log(TF_LOG_INFO, "%llu tasks from %s in %d slot%s of %d process%s, mode %s: %s; %s",
            (unsigned long long)m->ntasks, cfg->taskfile, m->nslots, m->nslots == 1 ? "" : "s",
-           m->nworkers, m->nworkers == 1 ? "" : "es", mode, tf_sched_reason(m->sched), order);
+           m->nworkers, m->nworkers == 1 ? "" : "es", tf_mode_name(tf_sched_mode(m->sched)),
+           tf_sched_reason(m->sched), order);
     return 0;
+}
+
+static int master_setup(const struct tf_config *cfg, struct tf_master *m,
+                        const struct tf_layout *lay)
+{
+    struct pending pend = {0};
+    int code = master_setup_in(cfg, m, lay, &pend);
+    if (code != 0)
+        pending_discard(cfg, m, &pend);
+    pending_fini(&pend);
+    return code;
 }
 
 /* Which ranks are the workers, for the master. */

@@ -46,9 +46,24 @@ void tf_log_emit(enum tf_log_level lvl, const char *fmt, ...)
     size_t len = (size_t)n + (m < 0 ? 0 : (size_t)m);
     if (len > sizeof line - 2)
         len = sizeof line - 2;
+    for (size_t i = (size_t)n; i < len; i++) /* one message, one line */
+        if (line[i] == '\n' || line[i] == '\r')
+            line[i] = ' ';
     line[len++] = '\n';
     ssize_t w = write(STDERR_FILENO, line, len);
     (void)w; /* nothing sensible to do if stderr is gone */
+}
+
+/* Line breaks inside a message become spaces: HDF5's and strerror's texts can carry them,
+ * and a refusal is one line (scripts and the tests read the first). Trailing ones go. */
+static void one_line(char *msg)
+{
+    size_t n = strlen(msg);
+    while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r' || msg[n - 1] == ' '))
+        msg[--n] = '\0';
+    for (char *c = msg; *c; c++)
+        if (*c == '\n' || *c == '\r')
+            *c = ' ';
 }
 
 void tf_print_error(const char *fmt, ...)
@@ -58,6 +73,7 @@ void tf_print_error(const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    one_line(msg);
     snprintf(line, sizeof line, "taskfarm: error: %s\n", msg);
     fputs(line, stderr);
     fflush(stderr);

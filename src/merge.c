@@ -4,14 +4,17 @@
  */
 #include "merge.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "files.h"
 #include "h5out.h"
 #include "log.h"
 #include "util.h"
+#include "writes.h"
 
 #define COPY_ROWS 4096
 
@@ -35,15 +38,49 @@ static int by_index(const void *a, const void *b)
     return x->index < y->index ? -1 : x->index > y->index;
 }
 
-/* Every part read, a slice of the same task file, each slice once, none missing. */
-static int check_parts(struct part *p, int n)
+/* The rows a part says it holds are the rows its slice holds: slice I/N of T tasks starts
+ * at T*I/N and ends before T*(I+1)/N (farm.c's arithmetic). Else its rows would land in
+ * the wrong places (D5), or past the end (W2). */
+static int check_slice_rows(const struct part *p)
+{
+    char msg[2048];
+    unsigned __int128 t = p->info.taskfile_ntasks;
+    if (p->count == 0 || p->index >= p->count) {
+        snprintf(msg, sizeof msg, "%s: slice '%s' is not a slice I/N with I < N", p->path,
+                 p->info.slice);
+        tf_print_error("%s", msg);
+        return TF_EXIT_USAGE;
+    }
+    uint64_t lo = (uint64_t)(t * p->index / p->count),
+             hi = (uint64_t)(t * (p->index + 1) / p->count);
+    if (p->info.first_task == lo && p->info.ntasks == hi - lo)
+        return 0;
+    snprintf(msg, sizeof msg,
+             "%s does not hold what slice %s of %llu tasks holds: first_task %llu and %llu tasks, "
+             "where the slice is tasks %llu to %llu (%llu tasks)",
+             p->path, p->info.slice, (unsigned long long)p->info.taskfile_ntasks,
+             (unsigned long long)p->info.first_task, (unsigned long long)p->info.ntasks,
+             (unsigned long long)lo, (unsigned long long)(hi ? hi - 1 : 0),
+             (unsigned long long)(hi - lo));
+    tf_print_error("%s", msg);
+    return TF_EXIT_USAGE;
+}
+
+/* Every part read, a slice of the same task file, each slice once, none missing, none the
+ * output (merging writes a new file first, but the output then replaces the part). */
+static int check_parts(const struct tf_merge_args *a, struct part *p, int n)
 {
     char err[1200];
     for (int i = 0; i < n; i++) {
+        if (!tf_writes_not_input(a->output, p[i].path, "a merge part", err, sizeof err))
+            return refuse("%s%s", err, "");
         if (tf_h5out_inspect(p[i].path, &p[i].info, err, sizeof err) != TF_OK)
             return refuse("%s%s", err, "");
         if (sscanf(p[i].info.slice, "%lu/%lu", &p[i].index, &p[i].count) != 2)
             return refuse("%s holds no --slice of a task file%s: nothing to merge", p[i].path, "");
+        int code = check_slice_rows(&p[i]);
+        if (code != 0)
+            return code;
         if (!p[i].info.closed)
             return refuse("%s: its run did not close it (still running, or killed): finish it "
                           "with --resume%s first",
@@ -137,8 +174,16 @@ static int write_merged(const struct tf_merge_args *a, struct part *p, int n)
                                .capture_bytes = p[0].info.capture_bytes,
                                .start_time = start};
     struct tf_h5out *h;
-    if (tf_h5out_create(a->output, a->force, &meta, &h, err, sizeof err) != TF_OK)
+    /* Written beside the output under a new name, put in its place only when whole: a
+     * failed merge leaves an existing output as it was. Through a symlink, the file it
+     * points to is replaced. */
+    char *target = tf_writes_target(a->output), *tmp = tf_temp_name_for(target);
+    tf_writes_remove_on_signal(tmp);
+    if (tf_h5out_create(tmp, false, &meta, &h, err, sizeof err) != TF_OK) {
+        free(target);
+        free(tmp);
         return refuse("%s%s", err, "");
+    }
     enum tf_status st = TF_OK;
     for (int i = 0; i < n && st == TF_OK; i++)
         st = copy_part(h, &p[i]);
@@ -151,9 +196,22 @@ static int write_merged(const struct tf_merge_args *a, struct part *p, int n)
     if (st == TF_OK)
         st = tf_h5out_note_i64(h, "nslots", slots);
     uint64_t counts[TF_TASK_STATUS_COUNT] = {0};
-    if (tf_h5out_close(h, end, counts) != TF_OK || st != TF_OK) {
-        fprintf(stderr, "taskfarm: error: merging into %s failed; it was removed\n", a->output);
-        unlink(a->output);
+    bool closed = tf_h5out_close(h, end, counts) == TF_OK && st == TF_OK;
+    bool placed = closed && tf_writes_place(tmp, target, a->force) == 0;
+    int why = errno;
+    if (!placed)
+        unlink(tmp);
+    tf_writes_forget();
+    free(tmp);
+    free(target);
+    if (closed && !placed && why == EEXIST)
+        return refuse("output file '%s' appeared while merging; it was left as it is%s", a->output,
+                      "");
+    if (!placed) {
+        char msg[1400];
+        snprintf(msg, sizeof msg, "merging into %s failed%s%s; %s", a->output, closed ? ": " : "",
+                 closed ? strerror(why) : "", "nothing was written over it");
+        tf_print_error("%s", msg);
         return TF_EXIT_INTERNAL;
     }
     printf("%s: %llu tasks from %d slices: %llu succeeded, %llu failed, %llu killed, %llu timed "
@@ -173,7 +231,18 @@ int tf_merge_run(const struct tf_merge_args *a)
     struct part *p = tf_xcalloc((size_t)a->nparts, sizeof *p);
     for (int i = 0; i < a->nparts; i++)
         p[i].path = a->parts[i];
-    int code = check_parts(p, a->nparts);
+    char err[1200];
+    int code = 0;
+    if (!tf_writes_check_output(a->output, err, sizeof err) ||
+        !tf_writes_check_names(a->output, NULL, 0, err, sizeof err) ||
+        !tf_writes_check_dir(a->output, err, sizeof err))
+        code = refuse("%s%s", err, "");
+    else if (!a->force && access(a->output, F_OK) == 0)
+        code = refuse("output file '%s' exists; use --force to overwrite it%s", a->output, "");
+    else if (access(a->output, F_OK) == 0 && access(a->output, W_OK) != 0)
+        code = refuse("output file '%s' is not writable: %s", a->output, strerror(errno));
+    if (code == 0)
+        code = check_parts(a, p, a->nparts);
     if (code == 0)
         code = write_merged(a, p, a->nparts);
     free(p);

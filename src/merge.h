@@ -14,9 +14,12 @@ struct tf_merge_args {
     int nparts;
 };
 
-/* Checks every part first (one slicing of one task file, each slice once, all closed), and
- * writes nothing when one fails: exit 2 with one line naming it. Then exit 0, 1 or 4 as
- * `taskfarm status` would give for the merged file, or 3 when writing failed (nothing left). */
+/* Checks the output (not one of the parts, by device and inode) and every part first (one
+ * slicing of one task file, each slice once, all closed, each holding its slice's rows), and
+ * writes nothing when one fails: exit 2 with one line naming it. The merged file is written
+ * under a temporary name and takes the output's place when whole. Then exit 0, 1 or 4 as
+ * `taskfarm status` would give for the merged file, or 3 when writing failed (nothing left,
+ * an existing output as it was). */
 int tf_merge_run(const struct tf_merge_args *a);
 
 #endif

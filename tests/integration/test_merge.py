@@ -98,6 +98,19 @@ def main():
     c.true("existing output: untouched", filecmp.cmp(existing, ref, shallow=False))
     r = tf("merge", "-o", existing, "--force", *parts)
     c.eq("--force replaces it", r.returncode, 1)
+    ecols, _, _ = harness.read_tasks(existing)
+    c.eq("--force: the merged rows in its place", list(ecols["stdout"]), list(rcols["stdout"]))
+    c.true("--force: no temporary file left", not [n for n in os.listdir(wd) if ".tmp." in n])
+    # D1: the output one of the parts (by name, or a symlink to it), even with --force.
+    kept = os.path.join(wd, "kept.h5")
+    shutil.copy(parts[0], kept)
+    os.symlink(parts[0], os.path.join(wd, "alias.h5"))
+    for dest in (parts[0], os.path.join(wd, "alias.h5")):
+        r = tf("merge", "-o", dest, "--force", *parts)
+        c.eq(f"merge onto its part {os.path.basename(dest)}: exit ({r.stderr})", r.returncode, 2)
+        c.true(f"... one line naming it ({r.stderr!r})",
+               len(r.stderr.strip().splitlines()) == 1 and "merge part" in r.stderr)
+        c.true("... the part as it was", filecmp.cmp(parts[0], kept, shallow=False))
     for argv, word in ((["merge", *parts], "merge -o OUT.h5"), (["merge", "-o", out], "merge -o OUT.h5"),
                        (["merge", "-x", "-o", out, *parts], "'-x'"),
                        (["run", tasks, "--slice", "4/4"], "--slice '4/4'"),

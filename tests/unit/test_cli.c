@@ -1,8 +1,14 @@
-/* test_cli.c - argv to config: defaults, every option, and each usage error as one line. */
+/* test_cli.c - argv to config: defaults, every option, and each usage error as one line;
+ * the checks on outputs (writes.h) and that an error is printed as one line. */
 #include "cli.h"
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
+#include <sys/stat.h>
 
+#include "log.h"
 #include "tf_check.h"
+#include "writes.h"
 
 static enum tf_cli_outcome parse(struct tf_config *cfg, char *err, ...)
 {
@@ -139,6 +145,82 @@ START_TEST(help_and_version_are_done)
 }
 END_TEST
 
+/* What tf_print_error writes to stderr, for a message holding line breaks. */
+START_TEST(print_error_is_one_line)
+{
+    char *path = tf_test_path("stderr");
+    fflush(stderr);
+    int saved = dup(STDERR_FILENO), fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    dup2(fd, STDERR_FILENO);
+    tf_print_error("cannot create '%s': %s", "x.h5", "HDF5 says\nmore\r\nand more\n");
+    fflush(stderr);
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    close(fd);
+    char buf[256] = "";
+    FILE *f = fopen(path, "r");
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    ck_assert_str_eq(buf, "taskfarm: error: cannot create 'x.h5': HDF5 says more  and more\n");
+    unlink(path);
+    free(path);
+}
+END_TEST
+
+START_TEST(outputs_refused_before_writing)
+{
+    char err[1024], *file = tf_test_path("out"), *link = tf_test_path("link");
+    char *dangling = tf_test_path("dangling"), *tmp = tf_test_path("tmp");
+    tf_test_write(file, "x", 1);
+    ck_assert_int_eq(symlink(file, link), 0);
+    ck_assert_int_eq(symlink("/nonexistent/nothing.h5", dangling), 0);
+    ck_assert(tf_writes_check_output(file, err, sizeof err));
+    ck_assert(!tf_writes_check_output(dangling, err, sizeof err));
+    ck_assert_ptr_nonnull(strstr(err, "which does not exist"));
+    ck_assert(!tf_writes_check_output("/dev/null", err, sizeof err));
+    ck_assert_ptr_nonnull(strstr(err, "not a regular file (a character device)"));
+    ck_assert(!tf_writes_check_output("/usr", err, sizeof err));
+    ck_assert_ptr_nonnull(strstr(err, "is a directory"));
+    ck_assert(!tf_writes_check_output("new/", err, sizeof err));
+    ck_assert_ptr_nonnull(strstr(err, "must name a file"));
+    /* an alias, by symlink, of an input */
+    ck_assert(tf_writes_not_input(tmp, file, "the task file", err, sizeof err));
+    ck_assert(!tf_writes_not_input(link, file, "the task file", err, sizeof err));
+    ck_assert_ptr_nonnull(strstr(err, "under another name"));
+    char *target = tf_writes_target(link);
+    ck_assert_ptr_nonnull(strstr(target, "out."));
+    free(target);
+    /* names: 250 bytes fit, their temporary name and the journal's do not */
+    char name[300];
+    memset(name, 'a', 250);
+    strcpy(name + 250, ".h5");
+    static const char *const suffixes[] = {".journal"};
+    ck_assert(!tf_writes_check_names(name, suffixes, 1, err, sizeof err));
+    ck_assert_ptr_nonnull(strstr(err, "too long"));
+    name[200] = '\0';
+    ck_assert(tf_writes_check_names(name, suffixes, 1, err, sizeof err));
+    /* placing without replacing refuses a name that exists, and keeps it */
+    tf_test_write(tmp, "new", 3);
+    ck_assert_int_eq(tf_writes_place(tmp, file, false), -1);
+    ck_assert_int_eq(errno, EEXIST);
+    struct stat st;
+    ck_assert_int_eq(stat(file, &st), 0);
+    ck_assert_int_eq(st.st_size, 1);
+    ck_assert_int_eq(tf_writes_place(tmp, file, true), 0);
+    ck_assert_int_eq(stat(file, &st), 0);
+    ck_assert_int_eq(st.st_size, 3);
+    ck_assert_int_ne(access(tmp, F_OK), 0);
+    unlink(file);
+    unlink(link);
+    unlink(dangling);
+    free(file);
+    free(link);
+    free(dangling);
+    free(tmp);
+}
+END_TEST
+
 static Suite *cli_suite(void)
 {
     Suite *s = suite_create("cli");
@@ -148,6 +230,8 @@ static Suite *cli_suite(void)
     tcase_add_test(tc, reliability_options);
     tcase_add_test(tc, usage_errors_name_the_problem);
     tcase_add_test(tc, help_and_version_are_done);
+    tcase_add_test(tc, print_error_is_one_line);
+    tcase_add_test(tc, outputs_refused_before_writing);
     suite_add_tcase(s, tc);
     return s;
 }
