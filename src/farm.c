@@ -35,26 +35,6 @@ static void input_error(const char *msg)
     tf_print_error("%s", msg);
 }
 
-/* The journal a fresh run creates beside the output: never through a symlink, into a
- * directory or over a file with other names (all would write into something else). */
-static bool check_journal_path(const char *jpath, char *errmsg, size_t errlen)
-{
-    struct stat js;
-    if (lstat(jpath, &js) != 0)
-        return true;
-    if (S_ISLNK(js.st_mode))
-        snprintf(errmsg, errlen, "journal '%s' is a symlink: move it away (nothing was written)",
-                 jpath);
-    else if (!S_ISREG(js.st_mode))
-        snprintf(errmsg, errlen, "journal '%s' is not a regular file (%s): move it away", jpath,
-                 S_ISDIR(js.st_mode) ? "a directory" : "a special file");
-    else if (js.st_nlink > 1)
-        snprintf(errmsg, errlen, "journal '%s' has other names (hard links): move it away", jpath);
-    else
-        return true;
-    return false;
-}
-
 /* No input of the run is the output (by device and inode: links included). */
 static bool check_aliases(const struct tf_config *cfg, char *errmsg, size_t errlen)
 {
@@ -111,7 +91,7 @@ static bool check_output(const struct tf_config *cfg, char *errmsg, size_t errle
     }
     char *jpath = tf_journal_path_for(path);
     bool stale = !cfg->force && !cfg->resume && lstat(jpath, &out) == 0;
-    bool ok = !stale && (cfg->resume || check_journal_path(jpath, errmsg, errlen));
+    bool ok = !stale && (cfg->resume || tf_journal_creatable(jpath, true, errmsg, errlen));
     if (stale)
         snprintf(errmsg, errlen,
                  "'%s' holds results of an interrupted run; use --resume to continue it or "
@@ -375,15 +355,6 @@ static bool place_sweep(const struct tf_config *cfg, struct pending *pend)
     return true;
 }
 
-static void journal_header_for(const struct tf_run_meta *meta, struct tf_journal_header *h)
-{
-    memset(h, 0, sizeof *h);
-    snprintf(h->run_id, sizeof h->run_id, "%s", meta->run_id);
-    snprintf(h->taskfile_sha256, sizeof h->taskfile_sha256, "%s", meta->taskfile_sha256);
-    h->ntasks = meta->ntasks;
-    h->start_time = meta->start_time;
-}
-
 /* A fresh result file, under a temporary name beside the output (or the file a symlinked
  * output points to): the old one, with --force, stays until fresh_finish. */
 static int fresh_begin(struct tf_master *m, const struct tf_run_meta *meta, struct pending *pend)
@@ -407,9 +378,8 @@ static int fresh_finish(struct tf_master *m, const struct tf_run_meta *meta, str
     if (!cfg->no_journal) {
         char *jpath = tf_journal_path_for(cfg->output);
         struct tf_journal_header h;
-        journal_header_for(meta, &h);
-        bool ok = check_journal_path(jpath, err, sizeof err) &&
-                  tf_journal_create(jpath, cfg->force, &h, &m->journal, err, sizeof err) == TF_OK;
+        tf_journal_header_for(meta, &h);
+        bool ok = tf_journal_create(jpath, cfg->force, &h, &m->journal, err, sizeof err) == TF_OK;
         free(jpath);
         if (!ok) {
             input_error(err);

@@ -155,6 +155,9 @@ bool tf_journal_creatable(const char *path, bool overwrite, char *errmsg, size_t
                  kind_of(st.st_mode));
     else if (!overwrite)
         snprintf(errmsg, errlen, "cannot create journal '%s': %s", path, strerror(EEXIST));
+    else if (st.st_nlink > 1) /* overwriting it would change the file its other names are */
+        snprintf(errmsg, errlen, "cannot create journal '%s': it has other names (hard links)",
+                 path);
     else
         return true;
     return false;

@@ -31,8 +31,9 @@ struct tf_journal_header {
 struct tf_journal;
 
 /* Whether a journal can be created at path: false with one line in errmsg when it is a
- * symbolic link, exists as anything but a regular file, exists without `overwrite`, or its
- * name cannot be (too long). Lets a caller refuse before it changes any other file. */
+ * symbolic link, exists as anything but a regular file, exists without `overwrite` or with
+ * other names (hard links), or its name cannot be (too long). Lets a caller refuse before it
+ * changes any other file. */
 bool tf_journal_creatable(const char *path, bool overwrite, char *errmsg, size_t errlen);
 
 /* Create a journal at path holding only the header: refused if the file exists, unless

@@ -90,12 +90,13 @@ void tf_master_fini(struct tf_master *m);
 enum tf_status tf_master_persist(struct tf_master *m, bool now) TF_NODISCARD;
 
 /* resume.c: set up m->h5, m->journal, m->skip, m->prior, m->ntasks for a run that goes on
- * with an existing result file (or creates it). Returns an exit code, 0 to go on; errors
+ * with an existing result file or journal. Returns an exit code, 0 to go on; errors
  * were printed. */
 int tf_resume_setup(struct tf_master *m, const struct tf_taskfile_info *info,
                     struct tf_run_meta *meta);
-/* Create the result file and journal of a new run. Returns an exit code, 0 to go on. */
-int tf_fresh_setup(struct tf_master *m, const struct tf_run_meta *meta);
+/* The journal header of a run: its id, task file and start. */
+struct tf_journal_header;
+void tf_journal_header_for(const struct tf_run_meta *meta, struct tf_journal_header *h);
 /* The journal's path for a result file (malloc'd). */
 char *tf_journal_path_for(const char *output);
 

@@ -38,45 +38,13 @@ static bool exists(const char *path)
     return stat(path, &st) == 0;
 }
 
-static void journal_header_for(const struct tf_run_meta *meta, struct tf_journal_header *h)
+void tf_journal_header_for(const struct tf_run_meta *meta, struct tf_journal_header *h)
 {
     memset(h, 0, sizeof *h);
     snprintf(h->run_id, sizeof h->run_id, "%s", meta->run_id);
     snprintf(h->taskfile_sha256, sizeof h->taskfile_sha256, "%s", meta->taskfile_sha256);
     h->ntasks = meta->ntasks;
     h->start_time = meta->start_time;
-}
-
-int tf_fresh_setup(struct tf_master *m, const struct tf_run_meta *meta)
-{
-    char err[1024];
-    const struct tf_config *cfg = m->cfg;
-    char *jpath = tf_journal_path_for(cfg->output);
-    /* Before the result file is created (--force: replaced): a journal path that is a
-     * symbolic link, a directory or too long a name is refused with nothing changed. */
-    if (!cfg->no_journal && !tf_journal_creatable(jpath, cfg->force, err, sizeof err)) {
-        input_error(err);
-        free(jpath);
-        return TF_EXIT_USAGE;
-    }
-    if (tf_h5out_create(cfg->output, cfg->force, meta, &m->h5, err, sizeof err) != TF_OK) {
-        input_error(err);
-        free(jpath);
-        return TF_EXIT_USAGE;
-    }
-    if (cfg->no_journal) {
-        free(jpath);
-        return 0;
-    }
-    struct tf_journal_header h;
-    journal_header_for(meta, &h);
-    enum tf_status st = tf_journal_create(jpath, cfg->force, &h, &m->journal, err, sizeof err);
-    free(jpath);
-    if (st != TF_OK) {
-        input_error(err);
-        return TF_EXIT_USAGE;
-    }
-    return 0;
 }
 
 /* ---- rebuilding the result file from the journal ---------------------------------------- */
@@ -204,7 +172,7 @@ static int seed_journal(struct tf_master *m, const char *jpath, const struct tf_
 {
     char err[1024];
     struct tf_journal_header h;
-    journal_header_for(meta, &h);
+    tf_journal_header_for(meta, &h);
     if (!tf_journal_creatable(jpath, false, err, sizeof err)) {
         input_error(err);
         return TF_EXIT_USAGE;
@@ -319,9 +287,11 @@ int tf_resume_setup(struct tf_master *m, const struct tf_taskfile_info *info,
     bool seeded = false;
     static char run_id[64]; /* meta points at it for the rest of the run */
     if (!have_h5 && !have_j) {
-        tf_log(TF_LOG_INFO, "--resume: %s does not exist yet, starting a new run", out);
-        free(jpath);
-        return tf_fresh_setup(m, meta);
+        /* The farm starts a new run when neither name exists; here one is a symbolic link
+         * to nothing (or vanished meanwhile): refused, as a fresh run would refuse it. */
+        snprintf(err, sizeof err, "--resume: '%s' or '%s' is a symbolic link to a missing file",
+                 out, jpath);
+        goto refuse;
     }
     bool h5_ok = have_h5 && tf_h5out_inspect(out, &hi, err, sizeof err) == TF_OK;
     if (have_h5 && !h5_ok && !have_j)
