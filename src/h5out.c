@@ -119,10 +119,23 @@ static herr_t system_reason(unsigned n, const H5E_error2_t *e, void *buf)
     return 0;
 }
 
+/* The reason of the last failed read or write, kept before the calls that clean up after it
+ * (every HDF5 API call starts with an empty stack) lose it. */
+static char noted[128];
+
+static void note_cause(void)
+{
+    noted[0] = '\0';
+    H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, system_reason, noted);
+}
+
 enum tf_status tf_h5_fail(const char *what, char *errmsg, size_t errlen)
 {
     char cause[128] = "";
     H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, system_reason, cause);
+    if (!cause[0])
+        snprintf(cause, sizeof cause, "%s", noted);
+    noted[0] = '\0';
     if (errmsg)
         snprintf(errmsg, errlen, "%s%s%s", what, cause[0] ? ": " : "", cause);
     else
@@ -371,8 +384,12 @@ static bool creatable(const char *path, char *errmsg, size_t errlen)
         return false;
     }
     if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
-        snprintf(errmsg, errlen,
-                 "cannot create output file '%s': it exists and is not a regular file", path);
+        snprintf(errmsg, errlen, "cannot create output file '%s': it is %s, not a regular file",
+                 path,
+                 S_ISDIR(st.st_mode)    ? "a directory"
+                 : S_ISCHR(st.st_mode)  ? "a character device"
+                 : S_ISFIFO(st.st_mode) ? "a FIFO"
+                                        : "a special file");
         return false;
     }
     return true;
@@ -416,6 +433,8 @@ static int write_col(struct tf_h5out *h, int c, uint64_t first, size_t n, const 
     int rc = H5Sselect_hyperslab(fs, H5S_SELECT_SET, &start, NULL, &count, NULL);
     if (rc >= 0)
         rc = H5Dwrite(h->dset[c], mem_type(h, cols[c].kind), ms, fs, H5P_DEFAULT, buf);
+    if (rc < 0)
+        note_cause();
     H5Sclose(ms);
     H5Sclose(fs);
     return rc < 0 ? -1 : 0;
@@ -967,6 +986,8 @@ static int read_col(hid_t group, const char *name, hid_t type, uint64_t first, s
     int rc = H5Sselect_hyperslab(fs, H5S_SELECT_SET, &start, NULL, &count, NULL);
     if (rc >= 0)
         rc = H5Dread(d, type, ms, fs, H5P_DEFAULT, buf);
+    if (rc < 0)
+        note_cause();
     H5Sclose(ms);
     H5Sclose(fs);
     H5Dclose(d);
