@@ -374,6 +374,25 @@ def fifos(r, tasks, quick):
     os.mkfifo(qr)
     r.expect("H4 FIFO as the result file to resume", ["run", tasks, "-o", qr, "--resume"], 2,
              "is not a regular file (a FIFO)")
+    # an external link to the FIFO inside a result file, or in an items file: never followed
+    base = os.path.join(wd, "base.h5")
+    ext = os.path.join(wd, "ext.h5")
+    shutil.copy(base, ext)
+    with h5py.File(ext, "r+") as f:
+        del f["tasks/stdout"]
+        f["tasks/stdout"] = h5py.ExternalLink(q, "/x")
+    r.expect("H4 external link to a FIFO in a result file", ["status", ext], 2,
+             "/tasks/stdout is an external link", [ext])
+    items = os.path.join(wd, "items.h5")
+    with h5py.File(items, "w") as f:
+        f["table"] = np.zeros(4, dtype=[("id", "i8"), ("x", "f8")])
+        f["soft"] = h5py.SoftLink("/table")
+        f["ext"] = h5py.ExternalLink(q, "/x")
+    for name, kind in (("soft", "a soft link"), ("ext", "an external link")):
+        r.expect(f"--items through {kind}", ["run", "--plugin", f"{r.args.plugin}:pick",
+                                             "--items", f"{items}:/{name}", "-o",
+                                             os.path.join(wd, f"i_{name}.h5")], 2,
+                 f"{name} is {kind}", [items])
     c = r.c
     c.true("H4: the FIFOs are still FIFOs", stat.S_ISFIFO(os.stat(q).st_mode) and
            stat.S_ISFIFO(os.stat(qr).st_mode))
