@@ -28,6 +28,12 @@ struct tf_h5check {
     bool has_slot; /* /tasks/slot (format 3) */
 };
 
+/* Call when H5Fclose has failed (a full disk): the process's exit then skips HDF5's own exit
+ * handler, which would close that file again and crash in H5F__close_cb (C6). The file is as
+ * good as it will get; its journal is what --resume rebuilds it from. Registered with
+ * on_exit after HDF5's handler, so it runs first and keeps the exit status. */
+void tf_h5_close_failed(void);
+
 /* The file at `path` read-only, after checking it names a regular file (a FIFO would block).
  * < 0 with one line in errmsg. Takes no lock (see h5out.c). */
 hid_t tf_h5_open_result(const char *path, char *errmsg, size_t errlen);

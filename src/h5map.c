@@ -166,8 +166,8 @@ static void release(struct tf_h5map *h)
         H5Dclose(h->results);
     if (h->rtype > 0)
         H5Tclose(h->rtype);
-    if (h->file > 0)
-        H5Fclose(h->file);
+    if (h->file > 0 && H5Fclose(h->file) < 0)
+        tf_h5_close_failed();
     H5Tclose(h->str_type);
     for (size_t i = 0; i < h->nbrows; i++)
         free((char *)h->brows[i].host);

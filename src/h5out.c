@@ -340,8 +340,8 @@ static void release(struct tf_h5out *h)
             H5Dclose(h->dset[c]);
     if (h->group > 0)
         H5Gclose(h->group);
-    if (h->file > 0)
-        H5Fclose(h->file);
+    if (h->file > 0 && H5Fclose(h->file) < 0)
+        tf_h5_close_failed();
     H5Tclose(h->str_type);
     H5Tclose(h->status_type);
     for (size_t i = 0; i < h->nrows; i++)
@@ -759,8 +759,13 @@ enum tf_status tf_h5out_close(struct tf_h5out *h, double end_time,
     }
     H5Gclose(h->group);
     h->group = 0;
-    if (H5Fclose(h->file) < 0 && st == TF_OK)
-        st = tf_h5_fail("closing the output file", NULL, 0);
+    if (H5Fclose(h->file) < 0 || st != TF_OK) {
+        /* a failed flush leaves HDF5 holding what it could not write, whether or not the
+         * close itself reports it */
+        tf_h5_close_failed();
+        if (st == TF_OK)
+            st = tf_h5_fail("closing the output file", NULL, 0);
+    }
     h->file = 0;
     release(h);
     return st;
@@ -912,6 +917,26 @@ static int open_columns(struct tf_h5out *h)
     return 0;
 }
 
+/* Whether HDF5 can look up every attribute note_resume replaces, before anything is written:
+ * a damaged attribute message fails a lookup, and a resume that failed half-way through its
+ * writes would leave a file changed by a refusal (C10). */
+static bool attrs_replaceable(hid_t f)
+{
+    static const char *const names[] = {
+        "resumes", "last_command_line", "last_start_time", "taskfarm_version", "nworkers",
+        "mode",    "mode_reason",       "order",           "taskfile_sha256",  "end_time",
+        "state",   "format_version",    "slurm_job_ids"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (H5Aexists(f, names[i]) < 0)
+            return false;
+    struct tf_slurm_var vars[32];
+    size_t n = tf_slurm_vars(vars, sizeof vars / sizeof vars[0]);
+    for (size_t i = 0; i < n; i++)
+        if (H5Aexists(f, vars[i].attr) < 0)
+            return false;
+    return true;
+}
+
 static int note_resume(struct tf_h5out *h, const struct tf_run_meta *m)
 {
     hid_t f = h->file;
@@ -954,6 +979,11 @@ enum tf_status tf_h5out_open(const char *path, const struct tf_run_meta *meta,
     if (vst == TF_OK && chk.ntasks != meta->ntasks) {
         snprintf(errmsg, errlen, "'%s' has %llu tasks; this run has %llu", path,
                  (unsigned long long)chk.ntasks, (unsigned long long)meta->ntasks);
+        vst = TF_EINPUT;
+    }
+    if (vst == TF_OK && !attrs_replaceable(h->file)) {
+        H5Eclear2(H5E_DEFAULT);
+        snprintf(errmsg, errlen, "'%s': its root attributes are damaged", path);
         vst = TF_EINPUT;
     }
     if (vst != TF_OK) {

@@ -265,6 +265,8 @@ class Runner:
         if rc == "timeout":
             return rc, out, err
         c.true(f"{what}: no crash (exit {rc}; {err[-300:]!r})", 0 <= rc < 128)
+        c.true(f"{what}: no sanitizer report ({err[-300:]!r})",
+               "runtime error:" not in err and "Sanitizer" not in err)
         lines = err.splitlines()
         ours = [l for l in lines if l.startswith("taskfarm: error:")]
         others = [l for l in lines if "error" in l and not l.startswith("taskfarm: error:")]
