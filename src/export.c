@@ -128,7 +128,7 @@ int tf_export_run(const char *path, enum tf_export_format fmt, const char *outpu
     put_header(f, fmt, t);
     for (uint64_t at = 0; at < tf_h5table_rows(t) && st == TF_OK; at += BLOCK) {
         size_t n = tf_h5table_rows(t) - at < BLOCK ? (size_t)(tf_h5table_rows(t) - at) : BLOCK;
-        st = tf_h5table_read(t, at, n, cells);
+        st = tf_h5table_read(t, at, n, cells, err, sizeof err);
         for (size_t r = 0; r < n; r++) {
             if (st == TF_OK)
                 put_row(f, fmt, t, at + r, cells + r * (size_t)ncols);
@@ -146,7 +146,8 @@ int tf_export_run(const char *path, enum tf_export_format fmt, const char *outpu
     else if (!output && fflush(f) != 0)
         bad = true;
     if (st != TF_OK || bad) {
-        fprintf(stderr, "taskfarm: error: exporting %s failed%s\n", path,
+        fprintf(stderr, "taskfarm: error: exporting %s failed (%s)%s\n", path,
+                st != TF_OK ? err : "writing the output failed",
                 output ? "; the partial output was removed" : "");
         if (output)
             unlink(output);

@@ -220,7 +220,7 @@ enum tf_status tf_h5check_path(hid_t f, const char *dataset, const char *where, 
         char *slash = strchr(at, '/');
         if (slash)
             *slash = '\0';
-        H5L_info_t li;
+        H5L_info_t li = {.type = H5L_TYPE_ERROR};
         if (H5Lexists(f, p, H5P_DEFAULT) <= 0) /* checks every component before it too */
             st = TF_OK;                        /* absent: H5Dopen2 says so */
         else if (H5Lget_info(f, p, &li, H5P_DEFAULT) < 0 || li.type != H5L_TYPE_HARD)

@@ -270,13 +270,15 @@ static int read_text(const struct tf_h5table *t, const struct column *c, uint64_
     return rc;
 }
 
-enum tf_status tf_h5table_read(const struct tf_h5table *t, uint64_t first, size_t n, char **cells)
+enum tf_status tf_h5table_read(const struct tf_h5table *t, uint64_t first, size_t n, char **cells,
+                               char *err, size_t errlen)
 {
     for (int c = 0; c < t->ncols; c++)
         if (read_text(t, &t->cols[c], first, n, cells + c, t->ncols) < 0) {
             char what[300];
-            snprintf(what, sizeof what, "reading column %s of the result file", t->cols[c].name);
-            return tf_h5_fail(what, NULL, 0);
+            snprintf(what, sizeof what, "cannot read column %s, rows %llu to %llu", t->cols[c].name,
+                     (unsigned long long)first, (unsigned long long)(first + n - 1));
+            return tf_h5_fail(what, err, errlen);
         }
     return TF_OK;
 }

@@ -169,7 +169,7 @@ ALL = ("status", "export", "report", "durations", "resume")
 READ = ("status", "export", "report", "durations")
 
 
-def refuse(needle, cmds=ALL):
+def refuse(needle, cmds=ALL + ("merge",)):
     return {c: (2, needle) for c in cmds}
 
 
@@ -319,6 +319,7 @@ def commands(r, tasks, quick, path, i, base):
     rel = os.path.relpath(path, wd)
     return {
         "status": (["status", rel], [path]),
+        "merge": (["merge", "-o", os.path.join(wd, f"m{i}.h5"), rel], [path]),
         "export": (["export", rel], [path]),
         "report": (["report", rel, "-o", os.path.join(wd, f"r{i}.html")], [path]),
         "durations": (["run", quick, "-o", os.path.join(wd, f"d{i}.h5"), "--durations-from",
@@ -354,8 +355,9 @@ def variants(r, tasks, quick, bases):
                 c.true(f"{name}: report bounded ({size} bytes)", size < 2 << 20)
                 with open(argv[3]) as f:
                     c.true(f"{name}: report says lanes were left out", "slots drawn" in f.read())
-            if cmd == "durations" and rc == 2:
-                c.true(f"{name}: {cmd} left no result file", not os.path.exists(argv[2]))
+            if cmd in ("durations", "merge", "report") and rc == 2:
+                made = argv[argv.index("-o") + 1]
+                c.true(f"{name}: {cmd} left no {made}", not os.path.exists(made))
 
 
 def fifos(r, tasks, quick):
@@ -367,6 +369,8 @@ def fifos(r, tasks, quick):
                        ("report", ["report", q, "-o", os.path.join(wd, "q.html")]),
                        ("durations", ["run", quick, "-o", os.path.join(wd, "qd.h5"),
                                       "--durations-from", q]),
+                       ("merge", ["merge", "-o", os.path.join(wd, "qm.h5"), q,
+                                  os.path.join(wd, "base.h5")]),
                        ("--items F:/x", ["run", "--plugin", f"{r.args.plugin}:square",
                                          "--items", f"{q}:/x", "-o",
                                          os.path.join(wd, "qi.h5")])):
