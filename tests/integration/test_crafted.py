@@ -114,7 +114,8 @@ def fixed_strings(f):
 def external_storage(f):
     line = f["tasks/line"][()]
     del f["tasks/line"]
-    f.create_dataset("tasks/line", data=line, external=[("line.bin", 0, 1 << 20)])
+    raw = os.path.join(os.path.dirname(os.path.abspath(f.filename)), "line.bin")
+    f.create_dataset("tasks/line", data=line, external=[(raw, 0, 1 << 20)])
 
 
 def long_enum(f):
