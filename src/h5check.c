@@ -333,6 +333,24 @@ static bool stored_here(hid_t d)
     return ext == 0 && (lay == H5D_CHUNKED || lay == H5D_CONTIGUOUS || lay == H5D_COMPACT);
 }
 
+/* Chunks of at least TF_H5_MIN_CHUNK rows (or the whole column): what taskfarm writes has
+ * 4096. RATIONALE: a column of 10^6 rows in chunks of 5 took HDF5 seconds per column to
+ * read (a chunk look-up per 5 rows); 10^9 rows in chunks of one would take hours (H1). */
+#define TF_H5_MIN_CHUNK 1024
+
+static bool chunks_sane(hid_t d, hsize_t rows)
+{
+    hid_t dcpl = H5Dget_create_plist(d);
+    if (dcpl < 0)
+        return false;
+    hsize_t chunk = 0;
+    bool ok = H5Pget_layout(dcpl) != H5D_CHUNKED ||
+              (H5Pget_chunk(dcpl, 1, &chunk) == 1 &&
+               chunk >= (rows < TF_H5_MIN_CHUNK ? rows : TF_H5_MIN_CHUNK) && chunk > 0);
+    H5Pclose(dcpl);
+    return ok;
+}
+
 /* The status enum: exactly the members NOT_RUN=0 .. TIMED_OUT=4, over a 1-byte signed int.
  * RATIONALE: an extra member crashed HDF5's enum conversion (C5). */
 static bool status_enum(hid_t t)
@@ -424,6 +442,10 @@ static enum tf_status check_column(hid_t g, const char *path, int c, uint64_t nt
     else if (!stored_here(d))
         st = BAD("'%s': /tasks/%s keeps its data outside the file (external or virtual)", path,
                  name);
+    else if (!chunks_sane(d, dims[0]))
+        st = BAD("'%s': /tasks/%s is stored in chunks of fewer than %d rows; taskfarm writes "
+                 "4096",
+                 path, name, TF_H5_MIN_CHUNK);
     if (t >= 0)
         H5Tclose(t);
     if (s >= 0)

@@ -198,6 +198,8 @@ VARIANTS = [
      refuse("/tasks/status is not of the type taskfarm writes")),
     ("H1 2^40 rows", "base", resize_all(2 ** 40), refuse("attribute ntasks is 1099511627776")),
     ("H1 2e9 rows", "base", resize_all(2 * 10 ** 9), refuse("attribute ntasks is 2000000000")),
+    ("H1 10^6 rows in chunks of 5", "base", resize_all(10 ** 6),
+     refuse("/tasks/command is stored in chunks of fewer than 1024 rows")),
     ("H1 7 rows, ntasks 5", "base", resize_all(7, 5),
      refuse("/tasks/command has 7 rows, ntasks says 5")),
     ("H2 ntasks 2^62", "base", set_attr("ntasks", np.int64(2 ** 62)),
