@@ -773,16 +773,13 @@ enum tf_status tf_h5out_close(struct tf_h5out *h, double end_time,
 
 /* ---- opening an existing file ------------------------------------------------------------ */
 
-/* Read-only opens take no file lock: `taskfarm status` must work while the run that writes
- * the file holds its lock (HDF5_USE_FILE_LOCKING=FALSE for this open alone). Only a writer
- * needs the lock, and a writer still takes it. */
+/* Read-only and without a file lock (see tf_h5_open_result: status works while the run that
+ * writes the file holds its lock). */
 static hid_t open_for_reading(const char *path)
 {
-    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
-    H5Pset_file_locking(fapl, 0, 1);
-    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, fapl);
-    H5Pclose(fapl);
-    return f;
+    char err[16]; /* the callers checked the file; this only keeps a FIFO swapped in since
+                   * from blocking the open */
+    return tf_h5_open_result(path, err, sizeof err);
 }
 
 /* The optional attributes taskfarm merge needs (absent ones stay 0 or ""). */
