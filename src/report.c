@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "export.h"
 #include "h5out.h"
 #include "task.h"
 #include "util.h"
@@ -351,11 +352,10 @@ int tf_report_run(const char *path, const char *output)
     }
     size_t len = strlen(output);
     bool svg = len > 4 && strcmp(output + len - 4, ".svg") == 0;
-    FILE *f = fopen(output, "wx");
+    char *tmp; /* a killed report leaves no partial file (H3) */
+    FILE *f = tf_output_begin(output, &tmp, err, sizeof err);
     if (f == NULL) {
-        fprintf(stderr, "taskfarm: error: cannot create '%s': %s\n", output,
-                errno == EEXIST ? "it exists (choose another name, or remove it)"
-                                : strerror(errno));
+        fprintf(stderr, "taskfarm: error: %s\n", err);
         free(d.v);
         return TF_EXIT_USAGE;
     }
@@ -373,9 +373,8 @@ int tf_report_run(const char *path, const char *output)
     free(d.v);
     free(d.lanes);
     free(d.hosts);
-    if (ferror(f) | fclose(f)) {
-        fprintf(stderr, "taskfarm: error: writing '%s' failed; it was removed\n", output);
-        unlink(output);
+    if (tf_output_finish(f, tmp, output, true, err, sizeof err) != 0) {
+        fprintf(stderr, "taskfarm: error: %s\n", err);
         return TF_EXIT_INTERNAL;
     }
     return TF_EXIT_OK;

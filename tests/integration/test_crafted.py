@@ -460,6 +460,24 @@ def full_disk(r):
                 shutil.copy(out, os.path.join(wd2, "out.h5"))
             rc2, so2, err2 = r.run(["run", t, "-o", os.path.join(wd2, "out.h5"), "--resume"])
             c.true(f"C6: --resume elsewhere finishes (exit {rc2}, {err2[-300:]!r})", rc2 == 0)
+        # export and report onto the full disk: exit 3, one line, no file (not even partial)
+        with open(os.path.join(mnt, "filler"), "wb") as f:
+            try:
+                while True:
+                    f.write(b"\0" * 65536)
+                    f.flush()
+            except OSError:
+                pass
+        base = os.path.join(wd, "base.h5")
+        for what, argv, made in (
+                ("export", ["export", base, "-o", os.path.join(mnt, "x.csv")], "x.csv"),
+                ("report", ["report", base, "-o", os.path.join(mnt, "x.html")], "x.html")):
+            before = set(os.listdir(mnt))
+            rc, so, err = r.run(argv)
+            c.eq(f"C6 {what} onto a full disk: exit ({err!r})", rc, 3)
+            ours = [l for l in err.splitlines() if l.startswith("taskfarm: error:")]
+            c.eq(f"C6 {what} onto a full disk: one line ({err!r})", len(ours), 1)
+            c.eq(f"C6 {what} onto a full disk: no file left", set(os.listdir(mnt)), before)
     finally:
         subprocess.run(["umount", mnt], capture_output=True)
 
