@@ -385,6 +385,10 @@ enum tf_status tf_h5map_open(const char *path, const struct tf_h5map_meta *meta,
         release(h);
         return st;
     }
+    if (tf_h5check_map(h->file, path, errmsg, errlen) != TF_OK) { /* before any write */
+        release(h);
+        return TF_EINPUT;
+    }
     if (same_result_type(h, meta->map) < 0) {
         snprintf(errmsg, errlen,
                  "result file '%s': /results/%s does not have this map's result type or length",
