@@ -7,8 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "files.h"
 #include "h5out.h"
 #include "util.h"
 
@@ -107,6 +109,44 @@ static void put_header(FILE *f, enum tf_export_format fmt, const struct tf_h5tab
     fputc('\n', f);
 }
 
+FILE *tf_output_begin(const char *path, char **tmp, char *err, size_t errlen)
+{
+    struct stat st;
+    *tmp = NULL;
+    if (lstat(path, &st) == 0) {
+        snprintf(err, errlen, "cannot create '%s': it exists (choose another name, or remove it)",
+                 path);
+        return NULL;
+    }
+    *tmp = tf_temp_name_for(path);
+    FILE *f = fopen(*tmp, "wx");
+    if (f == NULL) {
+        snprintf(err, errlen, "cannot create '%s': %s", path, strerror(errno));
+        free(*tmp);
+        *tmp = NULL;
+    }
+    return f;
+}
+
+int tf_output_finish(FILE *f, char *tmp, const char *path, bool ok, char *err, size_t errlen)
+{
+    bool bad = ferror(f) != 0;
+    bad |= fflush(f) != 0 || fsync(fileno(f)) != 0;
+    bad |= fclose(f) != 0;
+    int rc = 0;
+    if (!ok || bad) {
+        snprintf(err, errlen, "writing '%s' failed; nothing was left behind", path);
+        rc = -1;
+    } else if (link(tmp, path) != 0) { /* link, not rename: never replaces a file */
+        snprintf(err, errlen, "cannot create '%s': %s", path,
+                 errno == EEXIST ? "it appeared meanwhile" : strerror(errno));
+        rc = -1;
+    }
+    unlink(tmp);
+    free(tmp);
+    return rc;
+}
+
 int tf_export_run(const char *path, enum tf_export_format fmt, const char *output)
 {
     char err[1200];
@@ -115,10 +155,10 @@ int tf_export_run(const char *path, enum tf_export_format fmt, const char *outpu
         fprintf(stderr, "taskfarm: error: %s\n", err);
         return TF_EXIT_USAGE;
     }
-    FILE *f = output ? fopen(output, "wx") : stdout;
+    char *tmp = NULL;
+    FILE *f = output ? tf_output_begin(output, &tmp, err, sizeof err) : stdout;
     if (f == NULL) {
-        fprintf(stderr, "taskfarm: error: cannot create '%s': it exists, or: %s\n", output,
-                strerror(errno));
+        fprintf(stderr, "taskfarm: error: %s\n", err);
         tf_h5table_close(t);
         return TF_EXIT_USAGE;
     }
@@ -128,7 +168,7 @@ int tf_export_run(const char *path, enum tf_export_format fmt, const char *outpu
     put_header(f, fmt, t);
     for (uint64_t at = 0; at < tf_h5table_rows(t) && st == TF_OK; at += BLOCK) {
         size_t n = tf_h5table_rows(t) - at < BLOCK ? (size_t)(tf_h5table_rows(t) - at) : BLOCK;
-        st = tf_h5table_read(t, at, n, cells);
+        st = tf_h5table_read(t, at, n, cells, err, sizeof err);
         for (size_t r = 0; r < n; r++) {
             if (st == TF_OK)
                 put_row(f, fmt, t, at + r, cells + r * (size_t)ncols);
@@ -140,16 +180,12 @@ int tf_export_run(const char *path, enum tf_export_format fmt, const char *outpu
     }
     free(cells);
     tf_h5table_close(t);
-    bool bad = ferror(f) != 0;
-    if (output && fclose(f) != 0)
-        bad = true;
-    else if (!output && fflush(f) != 0)
-        bad = true;
+    char werr[1200] = "writing the output failed";
+    bool bad = output ? tf_output_finish(f, tmp, output, st == TF_OK, werr, sizeof werr) != 0
+                      : (ferror(f) != 0 || fflush(f) != 0);
     if (st != TF_OK || bad) {
-        fprintf(stderr, "taskfarm: error: exporting %s failed%s\n", path,
-                output ? "; the partial output was removed" : "");
-        if (output)
-            unlink(output);
+        fprintf(stderr, "taskfarm: error: exporting %s failed (%s)%s\n", path,
+                st != TF_OK ? err : werr, output ? "; no output file was left" : "");
         return TF_EXIT_INTERNAL;
     }
     return TF_EXIT_OK;

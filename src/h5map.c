@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "files.h"
 #include "h5out_impl.h"
 #include "log.h"
 #include "util.h"
@@ -165,8 +166,8 @@ static void release(struct tf_h5map *h)
         H5Dclose(h->results);
     if (h->rtype > 0)
         H5Tclose(h->rtype);
-    if (h->file > 0)
-        H5Fclose(h->file);
+    if (h->file > 0 && H5Fclose(h->file) < 0)
+        tf_h5_close_failed();
     H5Tclose(h->str_type);
     for (size_t i = 0; i < h->nbrows; i++)
         free((char *)h->brows[i].host);
@@ -292,6 +293,10 @@ enum tf_status tf_h5map_inspect(const char *path, struct tf_h5map_info *info, ch
     hid_t f = tf_h5_open_result(path, errmsg, errlen);
     if (f < 0)
         return TF_EINPUT;
+    if (tf_h5_is_map(f) && tf_h5check_map(f, path, errmsg, errlen) != TF_OK) {
+        H5Fclose(f);
+        return TF_EINPUT;
+    }
     char kind[16], state[32];
     int64_t n = -1, version = -1;
     int rc = tf_h5_read_attr_str(f, "kind", kind, sizeof kind);
@@ -366,6 +371,8 @@ static int same_result_type(struct tf_h5map *h, const struct taskfarm_map *map)
 enum tf_status tf_h5map_open(const char *path, const struct tf_h5map_meta *meta,
                              struct tf_h5map **out, char *errmsg, size_t errlen)
 {
+    if (!tf_check_regular(path, errmsg, errlen))
+        return TF_EINPUT;
     struct tf_h5map *h = handle_new();
     h->nitems = meta->nitems;
     hid_t fapl = file_access();
@@ -377,6 +384,10 @@ enum tf_status tf_h5map_open(const char *path, const struct tf_h5map_meta *meta,
         enum tf_status st = tf_h5_fail(what, errmsg, errlen);
         release(h);
         return st;
+    }
+    if (tf_h5check_map(h->file, path, errmsg, errlen) != TF_OK) { /* before any write */
+        release(h);
+        return TF_EINPUT;
     }
     if (same_result_type(h, meta->map) < 0) {
         snprintf(errmsg, errlen,
@@ -691,11 +702,25 @@ enum tf_status tf_h5items_open(const char *path, const char *dataset, const stru
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     char where[1200];
     snprintf(where, sizeof where, "items '%s:%s'", path, dataset);
+    if (!tf_check_regular(path, errmsg, errlen))
+        return TF_EINPUT;
     struct tf_h5items *it = tf_xcalloc(1, sizeof *it);
     it->file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    it->dset = it->file < 0 ? -1 : H5Dopen2(it->file, dataset, H5P_DEFAULT);
+    if (it->file < 0) {
+        H5Eclear2(H5E_DEFAULT);
+        snprintf(errmsg, errlen, "%s: cannot open '%s' (truncated, damaged, or not HDF5)", where,
+                 path);
+        tf_h5items_close(it);
+        return TF_EINPUT;
+    }
+    if (tf_h5check_path(it->file, dataset, where, errmsg, errlen) != TF_OK) {
+        tf_h5items_close(it);
+        return TF_EINPUT;
+    }
+    it->dset = H5Dopen2(it->file, dataset, H5P_DEFAULT);
     if (it->dset < 0) {
-        tf_h5_fail(where, errmsg, errlen);
+        H5Eclear2(H5E_DEFAULT);
+        snprintf(errmsg, errlen, "%s: no such dataset", where);
         tf_h5items_close(it);
         return TF_EINPUT;
     }

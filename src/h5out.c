@@ -13,7 +13,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include "files.h"
 #include "log.h"
 #include "slurmenv.h"
 #include "util.h"
@@ -100,21 +103,43 @@ static int read_col(hid_t group, const char *name, hid_t type, uint64_t first, s
 
 /* ---- errors ----------------------------------------------------------------------------- */
 
-static herr_t keep_innermost(unsigned n, const H5E_error2_t *e, void *buf)
+/* The system's reason in HDF5's stack ("error message = 'No space left on device'"), if any.
+ * RATIONALE: HDF5's own text is internal (function names, flags, a ctime() with its newline:
+ * two-line messages, U1/U2); the system's reason is what a user can act on. */
+static herr_t system_reason(unsigned n, const H5E_error2_t *e, void *buf)
 {
-    if (n == 0)
-        snprintf(buf, 256, "%s (%s)", e->desc ? e->desc : "unknown", e->func_name);
+    (void)n;
+    const char *m = e->desc ? strstr(e->desc, "error message = '") : NULL;
+    char *out = buf;
+    if (m && !out[0]) {
+        m += strlen("error message = '");
+        size_t len = strcspn(m, "'\n");
+        snprintf(out, 128, "%.*s", (int)(len < 127 ? len : 127), m);
+    }
     return 0;
+}
+
+/* The reason of the last failed read or write, kept before the calls that clean up after it
+ * (every HDF5 API call starts with an empty stack) lose it. */
+static char noted[128];
+
+static void note_cause(void)
+{
+    noted[0] = '\0';
+    H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, system_reason, noted);
 }
 
 enum tf_status tf_h5_fail(const char *what, char *errmsg, size_t errlen)
 {
-    char cause[256] = "no detail";
-    H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, keep_innermost, cause);
+    char cause[128] = "";
+    H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, system_reason, cause);
+    if (!cause[0])
+        snprintf(cause, sizeof cause, "%s", noted);
+    noted[0] = '\0';
     if (errmsg)
-        snprintf(errmsg, errlen, "%s: %s", what, cause);
+        snprintf(errmsg, errlen, "%s%s%s", what, cause[0] ? ": " : "", cause);
     else
-        tf_log(TF_LOG_ERROR, "%s: %s", what, cause);
+        tf_log(TF_LOG_ERROR, "%s%s%s", what, cause[0] ? ": " : "", cause);
     H5Eclear2(H5E_DEFAULT);
     return TF_EHDF5;
 }
@@ -315,8 +340,8 @@ static void release(struct tf_h5out *h)
             H5Dclose(h->dset[c]);
     if (h->group > 0)
         H5Gclose(h->group);
-    if (h->file > 0)
-        H5Fclose(h->file);
+    if (h->file > 0 && H5Fclose(h->file) < 0)
+        tf_h5_close_failed();
     H5Tclose(h->str_type);
     H5Tclose(h->status_type);
     for (size_t i = 0; i < h->nrows; i++)
@@ -341,9 +366,40 @@ static struct tf_h5out *handle_new(uint64_t ntasks)
     return h;
 }
 
+/* What HDF5 would say in its own words (U1, U2), said plainly first: a symbolic link to
+ * nothing, or something that is not a regular file, is no place for a result file. */
+static bool creatable(const char *path, char *errmsg, size_t errlen)
+{
+    struct stat ls, st;
+    if (lstat(path, &ls) != 0)
+        return true; /* nothing there: H5Fcreate makes it */
+    if (S_ISLNK(ls.st_mode) && stat(path, &st) != 0) {
+        char to[512];
+        ssize_t n = readlink(path, to, sizeof to - 1);
+        to[n > 0 ? n : 0] = '\0';
+        snprintf(errmsg, errlen,
+                 "cannot create output file '%s': it is a symbolic link to '%s', which does not "
+                 "exist; remove the link or choose another name",
+                 path, to);
+        return false;
+    }
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        snprintf(errmsg, errlen, "cannot create output file '%s': it is %s, not a regular file",
+                 path,
+                 S_ISDIR(st.st_mode)    ? "a directory"
+                 : S_ISCHR(st.st_mode)  ? "a character device"
+                 : S_ISFIFO(st.st_mode) ? "a FIFO"
+                                        : "a special file");
+        return false;
+    }
+    return true;
+}
+
 enum tf_status tf_h5out_create(const char *path, bool overwrite, const struct tf_run_meta *meta,
                                struct tf_h5out **out, char *errmsg, size_t errlen)
 {
+    if (!creatable(path, errmsg, errlen))
+        return TF_EINPUT;
     struct tf_h5out *h = handle_new(meta->ntasks);
     h->file = H5Fcreate(path, overwrite ? H5F_ACC_TRUNC : H5F_ACC_EXCL, H5P_DEFAULT, H5P_DEFAULT);
     if (h->file < 0) {
@@ -377,6 +433,8 @@ static int write_col(struct tf_h5out *h, int c, uint64_t first, size_t n, const 
     int rc = H5Sselect_hyperslab(fs, H5S_SELECT_SET, &start, NULL, &count, NULL);
     if (rc >= 0)
         rc = H5Dwrite(h->dset[c], mem_type(h, cols[c].kind), ms, fs, H5P_DEFAULT, buf);
+    if (rc < 0)
+        note_cause();
     H5Sclose(ms);
     H5Sclose(fs);
     return rc < 0 ? -1 : 0;
@@ -573,6 +631,14 @@ const char *tf_h5out_task_column(int i)
     return i >= 0 && i < NCOLS ? cols[i].name : NULL;
 }
 
+enum tf_h5_kind tf_h5out_task_column_kind(int i)
+{
+    static const enum tf_h5_kind kinds[] = {
+        [K_STR] = TF_H5_STR, [K_I64] = TF_H5_I64, [K_I32] = TF_H5_I32,
+        [K_I8] = TF_H5_I8,   [K_F64] = TF_H5_F64, [K_STATUS] = TF_H5_STATUS};
+    return kinds[cols[i].kind];
+}
+
 hid_t tf_h5out_file(const struct tf_h5out *h)
 {
     return h->file;
@@ -693,8 +759,13 @@ enum tf_status tf_h5out_close(struct tf_h5out *h, double end_time,
     }
     H5Gclose(h->group);
     h->group = 0;
-    if (H5Fclose(h->file) < 0 && st == TF_OK)
-        st = tf_h5_fail("closing the output file", NULL, 0);
+    if (H5Fclose(h->file) < 0 || st != TF_OK) {
+        /* a failed flush leaves HDF5 holding what it could not write, whether or not the
+         * close itself reports it */
+        tf_h5_close_failed();
+        if (st == TF_OK)
+            st = tf_h5_fail("closing the output file", NULL, 0);
+    }
     h->file = 0;
     release(h);
     return st;
@@ -702,67 +773,13 @@ enum tf_status tf_h5out_close(struct tf_h5out *h, double end_time,
 
 /* ---- opening an existing file ------------------------------------------------------------ */
 
-int tf_h5_read_attr_str(hid_t loc, const char *name, char *out, size_t outlen)
-{
-    out[0] = '\0';
-    hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
-    if (a < 0)
-        return -1;
-    hid_t t = tf_h5_str_type();
-    char *v = NULL;
-    int rc = H5Aread(a, t, &v) < 0 ? -1 : 0;
-    if (rc == 0 && v) {
-        snprintf(out, outlen, "%s", v);
-        H5free_memory(v);
-    }
-    H5Tclose(t);
-    H5Aclose(a);
-    return rc;
-}
-
-int tf_h5_read_attr_i64(hid_t loc, const char *name, int64_t *v)
-{
-    hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
-    if (a < 0)
-        return -1;
-    int rc = H5Aread(a, H5T_NATIVE_INT64, v) < 0 ? -1 : 0;
-    H5Aclose(a);
-    return rc;
-}
-
-static int read_attr_f64(hid_t loc, const char *name, double *v)
-{
-    hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
-    if (a < 0)
-        return -1;
-    int rc = H5Aread(a, H5T_NATIVE_DOUBLE, v) < 0 ? -1 : 0;
-    H5Aclose(a);
-    return rc;
-}
-
-/* Read-only opens take no file lock: `taskfarm status` must work while the run that writes
- * the file holds its lock (HDF5_USE_FILE_LOCKING=FALSE for this open alone). Only a writer
- * needs the lock, and a writer still takes it. */
+/* Read-only and without a file lock (see tf_h5_open_result: status works while the run that
+ * writes the file holds its lock). */
 static hid_t open_for_reading(const char *path)
 {
-    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
-    H5Pset_file_locking(fapl, 0, 1);
-    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, fapl);
-    H5Pclose(fapl);
-    return f;
-}
-
-hid_t tf_h5_open_result(const char *path, char *errmsg, size_t errlen)
-{
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-    hid_t f = open_for_reading(path);
-    if (f < 0) {
-        char what[1200];
-        snprintf(what, sizeof what,
-                 "cannot open result file '%s' (truncated, damaged, or not HDF5)", path);
-        tf_h5_fail(what, errmsg, errlen);
-    }
-    return f;
+    char err[16]; /* the callers checked the file; this only keeps a FIFO swapped in since
+                   * from blocking the open */
+    return tf_h5_open_result(path, err, sizeof err);
 }
 
 /* The optional attributes taskfarm merge needs (absent ones stay 0 or ""). */
@@ -779,8 +796,8 @@ static void inspect_more(hid_t f, struct tf_h5out_info *info)
     tf_h5_read_attr_i64(f, "nworkers", &info->nworkers);
     if (tf_h5_read_attr_i64(f, "nslots", &info->nslots) < 0)
         info->nslots = info->nworkers;
-    read_attr_f64(f, "start_time", &info->start_time);
-    read_attr_f64(f, "end_time", &info->end_time);
+    tf_h5_read_attr_f64(f, "start_time", &info->start_time);
+    tf_h5_read_attr_f64(f, "end_time", &info->end_time);
     tf_h5_read_attr_str(f, "slurm_job_ids", info->slurm_job_ids, sizeof info->slurm_job_ids);
     H5Eclear2(H5E_DEFAULT);
 }
@@ -792,28 +809,15 @@ enum tf_status tf_h5out_inspect(const char *path, struct tf_h5out_info *info, ch
     hid_t f = tf_h5_open_result(path, errmsg, errlen);
     if (f < 0)
         return TF_EINPUT;
-    int64_t ntasks = -1;
-    char state[32];
-    int rc = tf_h5_read_attr_i64(f, "format_version", &info->format_version);
-    rc |= tf_h5_read_attr_i64(f, "ntasks", &ntasks);
-    rc |= tf_h5_read_attr_str(f, "taskfile_sha256", info->taskfile_sha256,
-                              sizeof info->taskfile_sha256);
-    rc |= tf_h5_read_attr_str(f, "taskfile", info->taskfile, sizeof info->taskfile);
-    htri_t has_tasks = H5Lexists(f, "tasks", H5P_DEFAULT);
-    H5Eclear2(H5E_DEFAULT);
-    enum tf_status st = TF_OK;
-    if (rc < 0 || has_tasks <= 0 || ntasks < 0) {
-        snprintf(errmsg, errlen, "'%s' is not a taskfarm result file", path);
-        st = TF_EINPUT;
-    } else if (info->format_version < TF_H5OUT_OLDEST_FORMAT ||
-               info->format_version > TF_H5OUT_FORMAT_VERSION) {
-        snprintf(errmsg, errlen,
-                 "result file '%s' has format version %lld; this taskfarm reads versions %d to %d",
-                 path, (long long)info->format_version, TF_H5OUT_OLDEST_FORMAT,
-                 TF_H5OUT_FORMAT_VERSION);
-        st = TF_EINPUT;
-    } else {
-        info->ntasks = (uint64_t)ntasks;
+    struct tf_h5check chk;
+    enum tf_status st = tf_h5check_tasks(f, path, true, &chk, errmsg, errlen);
+    if (st == TF_OK) {
+        char state[32];
+        info->format_version = chk.format_version;
+        info->ntasks = chk.ntasks;
+        tf_h5_read_attr_str(f, "taskfile_sha256", info->taskfile_sha256,
+                            sizeof info->taskfile_sha256);
+        tf_h5_read_attr_str(f, "taskfile", info->taskfile, sizeof info->taskfile);
         tf_h5_read_attr_str(f, "run_id", info->run_id, sizeof info->run_id);
         tf_h5_read_attr_str(f, "state", state, sizeof state);
         info->closed = strcmp(state, "closed") == 0;
@@ -833,7 +837,7 @@ static int count_file_statuses(hid_t f, uint64_t counts[TF_TASK_STATUS_COUNT])
     hid_t d = H5Dopen2(f, "tasks/status", H5P_DEFAULT);
     if (d < 0)
         return -1;
-    hid_t space = H5Dget_space(d);
+    hid_t space = H5Dget_space(d), raw = H5Dget_type(d); /* checked: 1-byte status enum */
     hssize_t n = H5Sget_simple_extent_npoints(space);
     int8_t *buf = tf_xmalloc(BLOCK);
     int rc = n < 0 ? -1 : 0;
@@ -841,7 +845,7 @@ static int count_file_statuses(hid_t f, uint64_t counts[TF_TASK_STATUS_COUNT])
         hsize_t len = (hsize_t)n - at < BLOCK ? (hsize_t)n - at : BLOCK;
         hid_t mem = H5Screate_simple(1, &len, NULL);
         rc = H5Sselect_hyperslab(space, H5S_SELECT_SET, &at, NULL, &len, NULL) < 0 ||
-                     H5Dread(d, H5T_NATIVE_INT8, mem, space, H5P_DEFAULT, buf) < 0
+                     H5Dread(d, raw, mem, space, H5P_DEFAULT, buf) < 0
                  ? -1
                  : 0;
         H5Sclose(mem);
@@ -849,6 +853,7 @@ static int count_file_statuses(hid_t f, uint64_t counts[TF_TASK_STATUS_COUNT])
             counts[buf[i] >= 0 && buf[i] < TF_TASK_STATUS_COUNT ? buf[i] : TF_TASK_NOT_RUN]++;
     }
     free(buf);
+    H5Tclose(raw);
     H5Sclose(space);
     H5Dclose(d);
     return rc;
@@ -861,31 +866,32 @@ enum tf_status tf_h5out_count(const char *path, uint64_t counts[TF_TASK_STATUS_C
     hid_t f = tf_h5_open_result(path, errmsg, errlen);
     if (f < 0)
         return TF_EINPUT;
-    char kind[32] = "", state[32] = "";
-    int64_t v[3] = {-1, -1, -1};
-    tf_h5_read_attr_str(f, "kind", kind, sizeof kind);
+    char state[32] = "";
     tf_h5_read_attr_str(f, "state", state, sizeof state);
     *closed = strcmp(state, "closed") == 0;
-    int rc;
-    if (strcmp(kind, "map") == 0) {
-        rc = tf_h5_read_attr_i64(f, "items_done", &v[0]) |
-             tf_h5_read_attr_i64(f, "items_failed", &v[1]) |
-             tf_h5_read_attr_i64(f, "items_not_run", &v[2]);
-        if (rc == 0 && v[0] >= v[1]) {
+    struct tf_h5check chk;
+    enum tf_status st = tf_h5_is_map(f) ? tf_h5check_map(f, path, errmsg, errlen)
+                                        : tf_h5check_tasks(f, path, true, &chk, errmsg, errlen);
+    if (st == TF_OK && tf_h5_is_map(f)) {
+        int64_t v[3] = {0, 0, 0}; /* checked: 0 <= failed <= done, not_run <= nitems - done */
+        if (tf_h5_read_attr_i64(f, "items_done", &v[0]) == 0 &&
+            tf_h5_read_attr_i64(f, "items_failed", &v[1]) == 0 &&
+            tf_h5_read_attr_i64(f, "items_not_run", &v[2]) == 0) {
             counts[TF_TASK_SUCCEEDED] = (uint64_t)(v[0] - v[1]);
             counts[TF_TASK_FAILED] = (uint64_t)v[1];
             counts[TF_TASK_NOT_RUN] = (uint64_t)v[2];
+        } else {
+            int64_t n = 0; /* a map its run never closed: no counts yet */
+            tf_h5_read_attr_i64(f, "nitems", &n);
+            counts[TF_TASK_NOT_RUN] = (uint64_t)n;
         }
-    } else {
-        rc = count_file_statuses(f, counts);
+    } else if (st == TF_OK && count_file_statuses(f, counts) != 0) {
+        snprintf(errmsg, errlen, "'%s': cannot read /tasks/status (damaged)", path);
+        st = TF_EINPUT;
     }
     H5Eclear2(H5E_DEFAULT);
     H5Fclose(f);
-    if (rc != 0) {
-        snprintf(errmsg, errlen, "'%s' is not a taskfarm result file", path);
-        return TF_EINPUT;
-    }
-    return TF_OK;
+    return st;
 }
 
 static int open_columns(struct tf_h5out *h)
@@ -906,6 +912,26 @@ static int open_columns(struct tf_h5out *h)
             return -1;
     }
     return 0;
+}
+
+/* Whether HDF5 can look up every attribute note_resume replaces, before anything is written:
+ * a damaged attribute message fails a lookup, and a resume that failed half-way through its
+ * writes would leave a file changed by a refusal (C10). */
+static bool attrs_replaceable(hid_t f)
+{
+    static const char *const names[] = {
+        "resumes", "last_command_line", "last_start_time", "taskfarm_version", "nworkers",
+        "mode",    "mode_reason",       "order",           "taskfile_sha256",  "end_time",
+        "state",   "format_version",    "slurm_job_ids"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (H5Aexists(f, names[i]) < 0)
+            return false;
+    struct tf_slurm_var vars[32];
+    size_t n = tf_slurm_vars(vars, sizeof vars / sizeof vars[0]);
+    for (size_t i = 0; i < n; i++)
+        if (H5Aexists(f, vars[i].attr) < 0)
+            return false;
+    return true;
 }
 
 static int note_resume(struct tf_h5out *h, const struct tf_run_meta *m)
@@ -931,9 +957,37 @@ static int note_resume(struct tf_h5out *h, const struct tf_run_meta *m)
 enum tf_status tf_h5out_open(const char *path, const struct tf_run_meta *meta,
                              struct tf_h5out **out, char *errmsg, size_t errlen)
 {
+    if (!tf_check_regular(path, errmsg, errlen))
+        return TF_EINPUT;
     struct tf_h5out *h = handle_new(meta->ntasks);
     h->file = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
-    h->group = h->file < 0 ? -1 : H5Gopen2(h->file, "tasks", H5P_DEFAULT);
+    if (h->file < 0) {
+        H5Eclear2(H5E_DEFAULT);
+        snprintf(errmsg, errlen,
+                 "cannot open result file '%s' to resume it (truncated, damaged, or not HDF5)",
+                 path);
+        release(h);
+        return TF_EINPUT;
+    }
+    /* Checked before a single attribute is written: writing into a damaged object header
+     * crashed inside HDF5 (C10). */
+    struct tf_h5check chk;
+    enum tf_status vst = tf_h5check_tasks(h->file, path, false, &chk, errmsg, errlen);
+    if (vst == TF_OK && chk.ntasks != meta->ntasks) {
+        snprintf(errmsg, errlen, "'%s' has %llu tasks; this run has %llu", path,
+                 (unsigned long long)chk.ntasks, (unsigned long long)meta->ntasks);
+        vst = TF_EINPUT;
+    }
+    if (vst == TF_OK && !attrs_replaceable(h->file)) {
+        H5Eclear2(H5E_DEFAULT);
+        snprintf(errmsg, errlen, "'%s': its root attributes are damaged", path);
+        vst = TF_EINPUT;
+    }
+    if (vst != TF_OK) {
+        release(h);
+        return vst;
+    }
+    h->group = H5Gopen2(h->file, "tasks", H5P_DEFAULT);
     if (h->group < 0 || open_columns(h) < 0 || note_resume(h, meta) < 0 ||
         H5Fflush(h->file, H5F_SCOPE_GLOBAL) < 0) {
         char what[1200];
@@ -959,6 +1013,8 @@ static int read_col(hid_t group, const char *name, hid_t type, uint64_t first, s
     int rc = H5Sselect_hyperslab(fs, H5S_SELECT_SET, &start, NULL, &count, NULL);
     if (rc >= 0)
         rc = H5Dread(d, type, ms, fs, H5P_DEFAULT, buf);
+    if (rc < 0)
+        note_cause();
     H5Sclose(ms);
     H5Sclose(fs);
     H5Dclose(d);
@@ -1087,7 +1143,9 @@ static void summarize(struct tf_h5out_summary *s, uint64_t first, size_t n, cons
         s->counts[v]++;
         if (v != TF_TASK_SUCCEEDED && v != TF_TASK_NOT_RUN && s->nfailed < TF_SUMMARY_FAILED)
             fail_ids[s->nfailed++] = first + i;
-        if (v == TF_TASK_NOT_RUN || isnan(start[i]) || isnan(end[i]))
+        /* inf, or times so far apart their difference overflows, tell nothing (C1) */
+        if (v == TF_TASK_NOT_RUN || !isfinite(start[i]) || !isfinite(end[i]) ||
+            !isfinite(end[i] - start[i]))
             continue;
         s->first_start =
             isnan(s->first_start) || start[i] < s->first_start ? start[i] : s->first_start;
@@ -1238,7 +1296,9 @@ enum tf_status tf_h5out_read_rows(const char *path, uint64_t first, size_t n,
             continue;
         }
         if (read_col(group, cols[c].name, mem_type(&r.h, cols[c].kind), first, n, dst) < 0) {
-            st = tf_h5_fail("reading the result file", NULL, 0);
+            char what[1200];
+            snprintf(what, sizeof what, "reading /tasks/%s of '%s'", cols[c].name, path);
+            st = tf_h5_fail(what, NULL, 0);
             break;
         }
         if (cols[c].kind == K_STR)
@@ -1246,8 +1306,11 @@ enum tf_status tf_h5out_read_rows(const char *path, uint64_t first, size_t n,
         if (c != C_COMMAND)
             scatter((enum col_id)c, rows, n, buf);
     }
-    if (group < 0)
-        st = tf_h5_fail("opening the result file", NULL, 0);
+    if (group < 0) {
+        char what[1200];
+        snprintf(what, sizeof what, "cannot open /tasks of '%s'", path);
+        st = tf_h5_fail(what, NULL, 0);
+    }
     free(buf);
     reader_close(&r);
     return st;
@@ -1259,6 +1322,9 @@ enum tf_status tf_h5out_read_durations(const char *path,
                                        void (*fn)(const char *command, double seconds, void *arg),
                                        void *arg, char *errmsg, size_t errlen)
 {
+    struct tf_h5out_info info;
+    if (tf_h5out_inspect(path, &info, errmsg, errlen) != TF_OK)
+        return TF_EINPUT;
     struct reader r;
     reader_open(&r, path);
     struct tf_h5out h = r.h;
@@ -1292,7 +1358,8 @@ enum tf_status tf_h5out_read_durations(const char *path,
         }
         for (size_t i = 0; i < k; i++) {
             /* any task that ran tells how long it takes; "not run" rows say nothing */
-            if (status[i] != TF_TASK_NOT_RUN && cmds[i] && end[i] >= start[i])
+            if (status[i] != TF_TASK_NOT_RUN && cmds[i] && end[i] >= start[i] &&
+                isfinite(end[i] - start[i]))
                 fn(cmds[i], end[i] - start[i], arg);
             if (cmds[i])
                 H5free_memory(cmds[i]);

@@ -121,9 +121,9 @@ uint64_t tf_h5table_rows(const struct tf_h5table *t);
 const char *tf_h5table_name(const struct tf_h5table *t, int col);
 bool tf_h5table_numeric(const struct tf_h5table *t, int col);
 /* Rows [first, first + n): cells[row * cols + col], malloc'd text, NULL for a missing value
- * (NaN); the status column holds names. */
-enum tf_status tf_h5table_read(const struct tf_h5table *t, uint64_t first, size_t n,
-                               char **cells) TF_NODISCARD;
+ * (NaN); the status column holds names. On failure err holds one line naming the column. */
+enum tf_status tf_h5table_read(const struct tf_h5table *t, uint64_t first, size_t n, char **cells,
+                               char *err, size_t errlen) TF_NODISCARD;
 void tf_h5table_close(struct tf_h5table *t);
 
 /* One task's place in time, for reports. */

@@ -436,7 +436,8 @@ int tf_master_finish(struct tf_master *m, enum tf_status st)
         st = cst != TF_OK ? cst : jcl;
     int code = TF_EXIT_INTERNAL;
     if (st != TF_OK)
-        tf_log(TF_LOG_ERROR, "run failed (%s); finished results so far are in %s",
+        tf_log(TF_LOG_ERROR, /* not "results are in it": a full disk can leave it unreadable */
+               "run failed (%s); %s may be incomplete: --resume goes on from it and its journal",
                tf_status_str(st), m->cfg->output);
     else
         code = summarize(m, c, end);

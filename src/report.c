@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "export.h"
 #include "h5out.h"
 #include "task.h"
 #include "util.h"
@@ -25,6 +26,11 @@
 #define UTIL_BINS           300
 #define MARKER              "#123456" /* one per lane at its left edge: tests count lanes by it */
 #define TF_REPORT_MAX_RANKS 65536
+/* Lanes drawn at most: past this a lane is under half a pixel, and one lane per slot of a
+ * huge layout would write gigabytes (H3). The report says when lanes were left out. */
+#define TF_REPORT_MAX_LANES 1024
+/* Times a task can have: seconds since the epoch, from 1970 to about the year 33000. */
+#define TF_REPORT_MAX_TIME 1e12
 
 static const char *const colours[TF_TASK_STATUS_COUNT] = {"#bdbdbd", "#2e7d32", "#c62828",
                                                           "#6a1b9a", "#ef6c00"};
@@ -44,9 +50,11 @@ struct lane {
 struct data {
     struct bar *v;
     size_t n, cap;
-    struct lane *lanes; /* sorted by rank, then slot */
+    struct lane *lanes; /* sorted by rank, then slot; at most TF_REPORT_MAX_LANES */
     int nlanes;
-    char (*hosts)[64]; /* per lane: its rank's host, "" when not known (or not the first) */
+    uint64_t all_lanes; /* lanes there were, drawn or not */
+    uint64_t odd;       /* tasks with impossible times (inf, NaN, end before start): not drawn */
+    char (*hosts)[64];  /* per lane: its rank's host, "" when not known (or not the first) */
     uint64_t total, counts[TF_TASK_STATUS_COUNT];
     double t0, t1;
 };
@@ -55,15 +63,22 @@ static void take(const struct tf_timing *t, void *arg)
 {
     struct data *d = arg;
     d->total++;
-    d->counts[t->status >= 0 && t->status < TF_TASK_STATUS_COUNT ? t->status : 0]++;
-    if (t->status == TF_TASK_NOT_RUN || isnan(t->start) || isnan(t->end) || t->rank < 0)
+    int st = t->status >= 0 && t->status < TF_TASK_STATUS_COUNT ? t->status : 0;
+    d->counts[st]++;
+    if (st == TF_TASK_NOT_RUN || t->rank < 0)
         return;
+    /* RATIONALE: an infinite time made the histogram index (int)NaN (C1) */
+    if (!(t->start >= 0 && t->start <= TF_REPORT_MAX_TIME && t->end >= t->start &&
+          t->end <= TF_REPORT_MAX_TIME)) {
+        d->odd++;
+        return;
+    }
     if (d->n == d->cap) {
         d->cap = d->cap ? 2 * d->cap : 1024;
         d->v = tf_xrealloc(d->v, d->cap * sizeof *d->v);
     }
     d->v[d->n++] =
-        (struct bar){t->rank, t->slot < 0 ? 0 : t->slot, t->status, t->start, t->end, t->id};
+        (struct bar){t->rank, t->slot < 0 ? 0 : t->slot, (int8_t)st, t->start, t->end, t->id};
     d->t0 = d->n == 1 || t->start < d->t0 ? t->start : d->t0;
     d->t1 = d->n == 1 || t->end > d->t1 ? t->end : d->t1;
 }
@@ -89,6 +104,9 @@ static void add_lane(struct data *d, int32_t rank, int32_t slot, int *cap)
     if (d->nlanes > 0 && d->lanes[d->nlanes - 1].rank == rank &&
         d->lanes[d->nlanes - 1].slot == slot)
         return;
+    d->all_lanes++;
+    if (d->nlanes == TF_REPORT_MAX_LANES)
+        return; /* counted, not drawn */
     if (d->nlanes == *cap) {
         *cap = *cap ? 2 * *cap : 64;
         d->lanes = tf_xrealloc(d->lanes, (size_t)*cap * sizeof *d->lanes);
@@ -100,15 +118,17 @@ static void add_lane(struct data *d, int32_t rank, int32_t slot, int *cap)
  * (slots_per_rank), so an idle slot shows as an empty lane. Bars sorted by lane. */
 static void make_lanes(struct data *d, const int32_t *slots_per_rank, int nranks)
 {
-    qsort(d->v, d->n, sizeof *d->v, by_lane);
+    if (d->n > 0) /* qsort(NULL, 0) is undefined (C11) */
+        qsort(d->v, d->n, sizeof *d->v, by_lane);
     int cap = 0;
-    struct lane *layout = NULL;
+    struct lane *layout = tf_xmalloc(TF_REPORT_MAX_LANES * sizeof *layout);
     size_t nl = 0;
-    for (int r = 0; r < nranks; r++)
-        for (int k = 0; k < slots_per_rank[r]; k++) {
-            layout = tf_xrealloc(layout, (nl + 1) * sizeof *layout);
+    uint64_t layout_lanes = 0;
+    for (int r = 0; r < nranks; r++) {
+        layout_lanes += (uint64_t)(slots_per_rank[r] > 0 ? slots_per_rank[r] : 0);
+        for (int k = 0; k < slots_per_rank[r] && nl < TF_REPORT_MAX_LANES; k++)
             layout[nl++] = (struct lane){r, k};
-        }
+    }
     size_t i = 0, j = 0; /* merge two sorted lists */
     while (i < d->n || j < nl) {
         struct lane bar = i < d->n ? (struct lane){d->v[i].rank, d->v[i].slot} : (struct lane){0};
@@ -123,6 +143,8 @@ static void make_lanes(struct data *d, const int32_t *slots_per_rank, int nranks
     free(layout);
     if (d->nlanes == 0)
         add_lane(d, 0, 0, &cap);
+    if (layout_lanes > d->all_lanes) /* the layout's lanes past those listed */
+        d->all_lanes = layout_lanes;
 }
 
 /* The host of each rank's first lane: from the first task that rank ran. */
@@ -226,8 +248,9 @@ static double histogram(FILE *f, const struct data *d, double top)
     uint64_t bins[HIST_BINS] = {0}, most = 1;
     double width = hi > lo ? (hi - lo) / HIST_BINS : 1;
     for (size_t i = 0; i < d->n; i++) {
-        int b = (int)((d->v[i].end - d->v[i].start - lo) / width);
-        bins[b >= HIST_BINS ? HIST_BINS - 1 : b]++;
+        double x = (d->v[i].end - d->v[i].start - lo) / width; /* clamped before the cast */
+        int b = x >= HIST_BINS - 1 ? HIST_BINS - 1 : x > 0 ? (int)x : 0;
+        bins[b]++;
     }
     for (int b = 0; b < HIST_BINS; b++)
         most = bins[b] > most ? bins[b] : most;
@@ -253,7 +276,7 @@ static double utilisation(FILE *f, const struct data *d, double top, int workers
     double busy[UTIL_BINS] = {0}, span = d->t1 > d->t0 ? d->t1 - d->t0 : 1;
     double bin = span / UTIL_BINS;
     for (size_t i = 0; i < d->n; i++) /* each task's seconds spread over the bins it covers */
-        for (int b = (int)((d->v[i].start - d->t0) / bin); b < UTIL_BINS; b++) {
+        for (int b = (int)fmin((d->v[i].start - d->t0) / bin, UTIL_BINS); b < UTIL_BINS; b++) {
             double b0 = d->t0 + b * bin, b1 = b0 + bin;
             double s = d->v[i].start > b0 ? d->v[i].start : b0,
                    e = d->v[i].end < b1 ? d->v[i].end : b1;
@@ -281,7 +304,14 @@ static void legend(FILE *f, const struct data *d, const char *path, double y)
 {
     fprintf(f, "<text x=\"%.0f\" y=\"%.0f\" class=\"t\">", LEFT, y);
     xml_text(f, path);
-    fprintf(f, ": %llu tasks</text>\n", (unsigned long long)d->total);
+    fprintf(f, ": %llu tasks", (unsigned long long)d->total);
+    if (d->all_lanes > (uint64_t)d->nlanes)
+        fprintf(f, "; the first %d of %llu slots drawn", d->nlanes,
+                (unsigned long long)d->all_lanes);
+    if (d->odd > 0)
+        fprintf(f, "; %llu with impossible start or end times not drawn",
+                (unsigned long long)d->odd);
+    fputs("</text>\n", f);
     double x = LEFT;
     for (int s = 1; s < TF_TASK_STATUS_COUNT + 1; s++) {
         int st = s % TF_TASK_STATUS_COUNT;
@@ -315,20 +345,17 @@ int tf_report_run(const char *path, const char *output)
 {
     char err[1200];
     struct data d = {0};
-    struct tf_h5out_info info;
-    if (tf_h5out_inspect(path, &info, err, sizeof err) != TF_OK ||
-        tf_h5out_each_timing(path, take, &d, err, sizeof err) != TF_OK) {
+    if (tf_h5out_each_timing(path, take, &d, err, sizeof err) != TF_OK) {
         fprintf(stderr, "taskfarm: error: %s\n", err);
         free(d.v);
         return TF_EXIT_USAGE;
     }
     size_t len = strlen(output);
     bool svg = len > 4 && strcmp(output + len - 4, ".svg") == 0;
-    FILE *f = fopen(output, "wx");
+    char *tmp; /* a killed report leaves no partial file (H3) */
+    FILE *f = tf_output_begin(output, &tmp, err, sizeof err);
     if (f == NULL) {
-        fprintf(stderr, "taskfarm: error: cannot create '%s': %s\n", output,
-                errno == EEXIST ? "it exists (choose another name, or remove it)"
-                                : strerror(errno));
+        fprintf(stderr, "taskfarm: error: %s\n", err);
         free(d.v);
         return TF_EXIT_USAGE;
     }
@@ -340,15 +367,14 @@ int tf_report_run(const char *path, const char *output)
         fprintf(
             f, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>taskfarm report</title>"
                "</head>\n<body style=\"margin:0;background:#fff\">\n");
-    write_svg(f, &d, path, d.nlanes);
+    write_svg(f, &d, path, d.all_lanes > INT32_MAX ? INT32_MAX : (int)d.all_lanes);
     if (!svg)
         fprintf(f, "</body></html>\n");
     free(d.v);
     free(d.lanes);
     free(d.hosts);
-    if (ferror(f) | fclose(f)) {
-        fprintf(stderr, "taskfarm: error: writing '%s' failed; it was removed\n", output);
-        unlink(output);
+    if (tf_output_finish(f, tmp, output, true, err, sizeof err) != 0) {
+        fprintf(stderr, "taskfarm: error: %s\n", err);
         return TF_EXIT_INTERNAL;
     }
     return TF_EXIT_OK;
