@@ -131,22 +131,8 @@ static int run_report(const struct tf_config *cfg, const char *output)
     return tf_report_run(cfg->export_file, output);
 }
 
-/* The temporary name to write output under, with output's ".svg" kept: a report's name
- * says what it is. */
-static char *temp_output_for(const char *output)
-{
-    char *tmp = tf_temp_name_for(output);
-    size_t n = strlen(output), t = strlen(tmp);
-    if (n > 4 && strcmp(output + n - 4, ".svg") == 0) {
-        tmp = tf_xrealloc(tmp, t + 5);
-        memcpy(tmp + t, ".svg", 5);
-    }
-    return tmp;
-}
-
-/* export -o / report -o: a new file only, never the result file read, written under a
- * temporary name and put at its name when whole: a failed or killed write leaves nothing
- * at it. */
+/* export -o / report -o: a new file only, never the result file read, in a directory that
+ * takes it. The writers put it at its name only when whole (tf_output_begin). */
 static int write_new_output(const struct tf_config *cfg, writer_fn fn)
 {
     const char *out = cfg->output;
@@ -168,19 +154,7 @@ static int write_new_output(const struct tf_config *cfg, writer_fn fn)
         tf_print_error("%s", err);
         return TF_EXIT_USAGE;
     }
-    char *tmp = temp_output_for(out);
-    tf_writes_remove_on_signal(tmp);
-    int code = fn(cfg, tmp);
-    if (code == TF_EXIT_OK && tf_writes_place(tmp, out, false) != 0) {
-        int why = errno;
-        tf_print_error("cannot create '%s': %s", out,
-                       why == EEXIST ? "it appeared meanwhile (left as it is)" : strerror(why));
-        code = why == EEXIST ? TF_EXIT_USAGE : TF_EXIT_INTERNAL;
-    }
-    unlink(tmp); /* gone already when placed, or removed by a writer that failed */
-    tf_writes_forget();
-    free(tmp);
-    return code;
+    return fn(cfg, out); /* written under a temporary name (tf_output_begin) */
 }
 
 /* run --plugin ... --items FILE.h5:/DATASET: the output is not the items' file. */

@@ -13,6 +13,7 @@
 #include "files.h"
 #include "h5out.h"
 #include "util.h"
+#include "writes.h"
 
 #define BLOCK 4096
 
@@ -124,7 +125,9 @@ FILE *tf_output_begin(const char *path, char **tmp, char *err, size_t errlen)
         snprintf(err, errlen, "cannot create '%s': %s", path, strerror(errno));
         free(*tmp);
         *tmp = NULL;
+        return NULL;
     }
+    tf_writes_remove_on_signal(*tmp); /* a Ctrl-C leaves nothing behind either */
     return f;
 }
 
@@ -143,6 +146,7 @@ int tf_output_finish(FILE *f, char *tmp, const char *path, bool ok, char *err, s
         rc = -1;
     }
     unlink(tmp);
+    tf_writes_forget();
     free(tmp);
     return rc;
 }

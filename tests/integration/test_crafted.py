@@ -413,7 +413,7 @@ def outputs(r, tasks):
     link = os.path.join(wd, "d.h5")
     os.symlink("nonexist.h5", link)
     for what, argv, needle in (
-            ("U2 dangling symlink", ["run", tasks, "-o", link], "symbolic link to 'nonexist.h5'"),
+            ("U2 dangling symlink", ["run", tasks, "-o", link], "symlink to 'nonexist.h5', which does not exist"),
             ("U1 /dev/full --force", ["run", tasks, "-o", "/dev/full", "--force"],
              "'/dev/full'"),
             ("U1 /proc/version --force", ["run", tasks, "-o", "/proc/version", "--force"],
