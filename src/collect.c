@@ -207,7 +207,8 @@ static char *json_string(const char *s, const char *end, const char **next, bool
     /* every input byte gives at most 3 output bytes (U+FFFD for one byte) */
     char *out = tf_xmalloc((size_t)(end - s) * 3 + 1), *o = out;
     *escaped = false;
-    while (s < end && *s != '"') {
+    bool bad = false; /* a malformed escape: no string */
+    while (!bad && s < end && *s != '"') {
         if (*s != '\\') {
             size_t n = tf_utf8_seq_len((const unsigned char *)s, (size_t)(end - s));
             if (n == 0 || *s == '\0') {
@@ -221,24 +222,25 @@ static char *json_string(const char *s, const char *end, const char **next, bool
         }
         *escaped = true;
         if (++s >= end)
-            break;
+            break; /* a backslash at the end: s >= end refuses it */
         char e = *s++;
         /* e != '\0': strchr would match the terminator of pairs (C9) */
         const char *map = e != '\0' ? strchr(pairs, e) : NULL;
         if (e == 'u') {
             unsigned cp;
             size_t used = json_unicode(s, end, &cp);
-            if (used == 0)
+            bad = used == 0;
+            if (bad)
                 break;
             put_utf8(&o, cp);
             s += used;
         } else if (map && ((map - pairs) % 2) == 0) {
             *o++ = map[1];
         } else {
-            break;
+            bad = true;
         }
     }
-    if (s >= end || *s != '"') {
+    if (bad || s >= end || *s != '"') {
         free(out);
         return NULL;
     }

@@ -395,6 +395,9 @@ static bool csv_header(struct tf_params **out, char **f, int n, const char *path
 {
     for (int i = 0; i < n; i++)
         if (!tf_params_is_name(f[i], strlen(f[i]))) {
+            for (char *c = f[i]; *c; c++) /* the message stays one line */
+                if ((unsigned char)*c < 0x20 || *c == 0x7f)
+                    *c = '?';
             snprintf(err, errlen,
                      "%s: column %d is named '%.200s'; names are letters, digits and _, "
                      "not starting with a digit",
@@ -570,11 +573,11 @@ static enum tf_param_type type_of_values(char *const *v, uint64_t n, uint64_t st
 
 enum tf_param_type tf_params_type(const struct tf_params *p, int col)
 {
+    if (p->nrows == 0)
+        return TF_PARAM_STRING;
     if (p->axes == NULL)
         return type_of_values(p->cells + col, p->nrows, (uint64_t)p->ncols);
     const struct axis *a = &p->axes[col];
-    if (p->nrows == 0)
-        return TF_PARAM_STRING;
     return a->range ? TF_PARAM_INT : type_of_values(a->v, a->n, 1);
 }
 

@@ -149,7 +149,7 @@ static void seek_to(struct line_reader *rd, uint64_t offset)
 
 static void append(struct line_reader *rd, const char *p, size_t n)
 {
-    if (rd->too_long)
+    if (rd->too_long || n == 0)
         return;
     if (rd->len + n > TF_TASKFILE_MAX_LINE) {
         rd->too_long = true; /* the rest is skipped: the caller refuses the line */
