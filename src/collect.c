@@ -117,8 +117,11 @@ static bool parse_words(const char *s, const char *end, struct found *f)
         if (s == w)
             break;
         const char *eq = memchr(w, '=', (size_t)(s - w));
+        size_t vlen;
+        bool changed;
         if (eq == NULL ||
-            !found_add(f, w, (size_t)(eq - w), tf_xstrndup(eq + 1, (size_t)(s - eq - 1))))
+            !found_add(f, w, (size_t)(eq - w),
+                       tf_utf8_sanitize(eq + 1, (size_t)(s - eq - 1), &vlen, &changed)))
             return false;
     }
     return f->n > 0;
@@ -141,42 +144,103 @@ static void put_utf8(char **o, unsigned cp)
     } else if (cp < 0x800) {
         *p++ = (unsigned char)(0xC0 | cp >> 6);
         *p++ = (unsigned char)(0x80 | (cp & 0x3F));
-    } else {
+    } else if (cp < 0x10000) {
         *p++ = (unsigned char)(0xE0 | cp >> 12);
+        *p++ = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
+        *p++ = (unsigned char)(0x80 | (cp & 0x3F));
+    } else {
+        *p++ = (unsigned char)(0xF0 | cp >> 18);
+        *p++ = (unsigned char)(0x80 | ((cp >> 12) & 0x3F));
         *p++ = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
         *p++ = (unsigned char)(0x80 | (cp & 0x3F));
     }
     *o = (char *)p;
 }
 
-/* A JSON string at s (after its opening quote) into a malloc'd text; *next after its quote. */
-static char *json_string(const char *s, const char *end, const char **next)
+/* Four hex digits at s (strictly: no sign, no space), or -1. */
+static long hex4(const char *s, const char *end)
 {
+    if (end - s < 4)
+        return -1;
+    long v = 0;
+    for (int i = 0; i < 4; i++) {
+        int c = (unsigned char)s[i], d = isdigit(c)             ? c - '0'
+                                         : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                                         : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                                                : -1;
+        if (d < 0)
+            return -1;
+        v = v * 16 + d;
+    }
+    return v;
+}
+
+#define REPLACEMENT 0xFFFDu
+
+/* The code point of a \u escape at s (after "\u"); a surrogate pair is one code point, a
+ * lone surrogate and \u0000 become U+FFFD so that a value is always UTF-8 without NUL (D7).
+ * Returns the bytes used, 0 when malformed. */
+static size_t json_unicode(const char *s, const char *end, unsigned *cp)
+{
+    long hi = hex4(s, end);
+    if (hi < 0)
+        return 0;
+    *cp = hi == 0 ? REPLACEMENT : (unsigned)hi;
+    if (hi < 0xD800 || hi > 0xDFFF)
+        return 4;
+    *cp = REPLACEMENT;
+    if (hi >= 0xDC00 || end - s < 10 || s[4] != '\\' || s[5] != 'u')
+        return 4;
+    long lo = hex4(s + 6, end);
+    if (lo < 0xDC00 || lo > 0xDFFF)
+        return 4; /* the next escape is read on its own */
+    *cp = 0x10000u + (((unsigned)hi - 0xD800u) << 10) + ((unsigned)lo - 0xDC00u);
+    return 10;
+}
+
+/* A JSON string at s (after its opening quote) into a malloc'd text, valid UTF-8 without
+ * NUL (raw bytes that are not become U+FFFD); *next after its quote, *escaped whether it
+ * held an escape. NULL when malformed. */
+static char *json_string(const char *s, const char *end, const char **next, bool *escaped)
+{
+    static const char pairs[] = "\"\"\\\\//b\bf\fn\nr\rt\t";
+    /* every input byte gives at most 3 output bytes (U+FFFD for one byte) */
     char *out = tf_xmalloc((size_t)(end - s) * 3 + 1), *o = out;
-    while (s < end && *s != '"') {
+    *escaped = false;
+    bool bad = false; /* a malformed escape: no string */
+    while (!bad && s < end && *s != '"') {
         if (*s != '\\') {
-            *o++ = *s++;
+            size_t n = tf_utf8_seq_len((const unsigned char *)s, (size_t)(end - s));
+            if (n == 0 || *s == '\0') {
+                put_utf8(&o, REPLACEMENT);
+                s++;
+            } else {
+                memcpy(o, s, n);
+                o += n, s += n;
+            }
             continue;
         }
+        *escaped = true;
         if (++s >= end)
-            break;
+            break; /* a backslash at the end: s >= end refuses it */
         char e = *s++;
-        const char *map = strchr("\"\"\\\\//b\bf\fn\nr\rt\t", e);
-        if (e == 'u' && end - s >= 4) {
-            char hex[5] = {s[0], s[1], s[2], s[3], 0};
-            char *hend;
-            unsigned cp = (unsigned)strtoul(hex, &hend, 16);
-            if (*hend != '\0')
+        /* e != '\0': strchr would match the terminator of pairs (C9) */
+        const char *map = e != '\0' ? strchr(pairs, e) : NULL;
+        if (e == 'u') {
+            unsigned cp;
+            size_t used = json_unicode(s, end, &cp);
+            bad = used == 0;
+            if (bad)
                 break;
-            put_utf8(&o, cp); /* a surrogate pair stays two code points: rare in results */
-            s += 4;
-        } else if (map && ((map - "\"\"\\\\//b\bf\fn\nr\rt\t") % 2) == 0) {
+            put_utf8(&o, cp);
+            s += used;
+        } else if (map && ((map - pairs) % 2) == 0) {
             *o++ = map[1];
         } else {
-            break;
+            bad = true;
         }
     }
-    if (s >= end || *s != '"') {
+    if (bad || s >= end || *s != '"') {
         free(out);
         return NULL;
     }
@@ -222,18 +286,21 @@ static bool parse_json(const char *s, const char *end, struct found *f)
         if (*s != '"')
             return false;
         const char *key = s + 1, *after;
-        char *k = json_string(key, end, &after);
+        bool escaped;
+        char *k = json_string(key, end, &after, &escaped);
         if (k == NULL)
             return false;
         size_t keylen = strlen(k);
         free(k);
+        if (escaped) /* "b\u0000" must not become "b": a key is a plain name (D7) */
+            return false;
         s = skip_ws(after, end);
         if (s >= end || *s != ':')
             return false;
         s = skip_ws(s + 1, end);
         char *val = NULL;
         if (s < end && *s == '"')
-            val = json_string(s + 1, end, &after);
+            val = json_string(s + 1, end, &after, &escaped);
         else if (!json_scalar(s, end, &after, &val))
             return false; /* nested objects and arrays are not result values */
         if (s < end && *s == '"' && val == NULL)

@@ -2,14 +2,18 @@
  * new run, resuming one (rebuilt from the journal when its run did not close it), the items
  * that crashed a process, storing each batch (results, then journal record), and closing.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "files.h"
 #include "log.h"
 #include "map_impl.h"
 #include "util.h"
@@ -330,36 +334,144 @@ static int setup_resume(struct tf_mapmaster *m, struct tf_h5map_meta *meta)
     return rebuild(m, meta);
 }
 
-/* Items that crashed a process in an earlier run: record each as failed (signal and rank from
- * OUT.h5.crashes), so the resume does not crash on it again. */
-static int record_crashes(struct tf_mapmaster *m)
+/* One line of OUT.h5.crashes, "item N signal S rank R", parsed with bounds (C11): false for
+ * anything else. */
+static bool parse_crash(const char *line, uint64_t *item, int *sig, int *rank)
 {
-    FILE *fp = fopen(m->cpath, "r");
-    if (fp == NULL)
-        return TASKFARM_OK;
-    unsigned long long item;
-    int sig, rank, rc = TASKFARM_OK;
+    unsigned long long it;
+    long sg, rk;
+    char *end;
+    if (strncmp(line, "item ", 5) != 0 || !isdigit((unsigned char)line[5]))
+        return false;
+    errno = 0;
+    it = strtoull(line + 5, &end, 10);
+    if (errno || strncmp(end, " signal ", 8) != 0 || !isdigit((unsigned char)end[8]))
+        return false;
+    sg = strtol(end + 8, &end, 10);
+    if (errno || sg < 1 || sg > 127 || strncmp(end, " rank ", 6) != 0 ||
+        !isdigit((unsigned char)end[6]))
+        return false;
+    rk = strtol(end + 6, &end, 10);
+    if (errno || rk > INT_MAX || (*end != '\0' && *end != '\n'))
+        return false;
+    *item = it;
+    *sig = (int)sg;
+    *rank = (int)rk;
+    return true;
+}
+
+struct crash {
+    uint64_t item;
+    int sig, rank;
+    size_t order; /* line order: the first line of an item wins */
+};
+
+static int by_item(const void *a, const void *b)
+{
+    const struct crash *x = a, *y = b;
+    if (x->item != y->item)
+        return x->item < y->item ? -1 : 1;
+    return x->order < y->order ? -1 : x->order > y->order;
+}
+
+static int by_first(const void *a, const void *b);
+
+/* The crash lines for items below nitems, sorted by item, one per item. NULL with *n 0 when
+ * there are none; -1 when the file is there but not a regular file. */
+static int read_crashes(struct tf_mapmaster *m, struct crash **out, size_t *n)
+{
+    char why[600];
+    *out = NULL;
+    *n = 0;
+    struct stat st;
+    if (lstat(m->cpath, &st) != 0 && errno == ENOENT)
+        return TASKFARM_OK; /* no item crashed */
+    int fd = tf_open_regular(m->cpath, why, sizeof why);
+    if (fd < 0)
+        return tf_map_fail(m->map, TASKFARM_EINVAL, "%s", why);
+    FILE *fp = fdopen(fd, "r");
+    if (fp == NULL) {
+        close(fd);
+        return tf_map_fail(m->map, TASKFARM_EIO, "cannot read '%s'", m->cpath);
+    }
+    char line[256];
+    size_t cap = 0, bad = 0, lines = 0;
+    struct crash *v = NULL;
+    while (fgets(line, sizeof line, fp)) {
+        size_t len = strlen(line);
+        bool whole = len > 0 && line[len - 1] == '\n';
+        if (!whole && !feof(fp)) { /* longer than any crash line: skip the rest of it */
+            int c;
+            while ((c = getc(fp)) != EOF && c != '\n')
+                ;
+        }
+        struct crash c = {.order = lines++};
+        if (!whole && !feof(fp)) {
+            bad++;
+            continue;
+        }
+        if (!parse_crash(line, &c.item, &c.sig, &c.rank)) {
+            bad++;
+            continue;
+        }
+        if (c.item >= m->nitems)
+            continue;
+        if (*n == cap) {
+            cap = cap ? 2 * cap : 64;
+            v = tf_xrealloc(v, cap * sizeof *v);
+        }
+        v[(*n)++] = c;
+    }
+    fclose(fp);
+    if (bad)
+        tf_log(TF_LOG_WARN, "%s: %zu line%s not of the form 'item N signal S rank R': skipped",
+               m->cpath, bad, bad == 1 ? "" : "s");
+    if (*n > 1)
+        qsort(v, *n, sizeof *v, by_item);
+    size_t k = 0;
+    for (size_t i = 0; i < *n; i++)
+        if (k == 0 || v[k - 1].item != v[i].item)
+            v[k++] = v[i];
+    *n = k;
+    *out = v;
+    return TASKFARM_OK;
+}
+
+/* Items that crashed a process in an earlier run: record each as failed (signal and rank from
+ * OUT.h5.crashes), so the resume does not crash on it again. Sorted items against sorted
+ * finished ranges: O(n log n) for any number of lines (H7). */
+static int record_crashes(struct tf_mapmaster *m, const struct crash *v, size_t n)
+{
+    int rc = TASKFARM_OK;
+    if (m->nranges > 1)
+        qsort(m->ranges, m->nranges, sizeof *m->ranges, by_first);
+    size_t nr = m->nranges, r = 0; /* the ranges finished before; storing adds more */
+    uint64_t reach = 0;            /* the end of ranges[0..r) */
     struct tf_buf b = {0};
-    while (rc == TASKFARM_OK &&
-           fscanf(fp, "item %llu signal %d rank %d\n", &item, &sig, &rank) == 3) {
-        if (item >= m->nitems)
-            continue;
-        bool covered = false;
-        for (size_t i = 0; i < m->nranges && !covered; i++)
-            covered = item >= m->ranges[i].first && item - m->ranges[i].first < m->ranges[i].count;
-        if (covered)
-            continue;
-        tf_log(TF_LOG_WARN, "item %llu crashed rank %d with signal %d: recorded as failed", item,
-               rank, sig);
+    size_t recorded = 0;
+    for (size_t i = 0; i < n && rc == TASKFARM_OK; i++) {
+        uint64_t item = v[i].item;
+        while (r < nr && m->ranges[r].first <= item) {
+            uint64_t end = m->ranges[r].first + m->ranges[r].count;
+            if (end > reach)
+                reach = end;
+            r++;
+        }
+        if (item < reach)
+            continue; /* finished: covered by a range */
+        if (++recorded <= 10)
+            tf_log(TF_LOG_WARN, "item %llu crashed rank %d with signal %d: recorded as failed",
+                   (unsigned long long)item, v[i].rank, v[i].sig);
         struct tf_fails one = {0};
-        tf_mapbatch_fail(&one, item, 128 + sig, sig, rank);
-        tf_mapbatch_begin(&b, item, 1, rank, "", m->map->result.size, 0);
+        tf_mapbatch_fail(&one, item, 128 + v[i].sig, v[i].sig, v[i].rank);
+        tf_mapbatch_begin(&b, item, 1, v[i].rank, "", m->map->result.size, 0);
         tf_mapbatch_finish(&b, tf_now(), 0, &one);
         free(one.v);
         rc = tf_mapstore_batch(m, b.data, b.len);
     }
+    if (recorded > 10)
+        tf_log(TF_LOG_WARN, "%zu items in all from '%s' recorded as failed", recorded, m->cpath);
     tf_buf_fini(&b);
-    fclose(fp);
     if (rc == TASKFARM_OK && m->journal && tf_journal_sync(m->journal) == TF_OK)
         unlink(m->cpath); /* the journal holds them now */
     return rc;
@@ -424,10 +536,16 @@ int tf_mapstore_setup(struct tf_mapmaster *m, double start)
                                  .start_time = start,
                                  .map = map};
     double t = tf_monotonic();
-    int rc = (map->flags & TASKFARM_RESUME) ? setup_resume(m, &meta) : setup_fresh(m, &meta);
+    /* The crash list is read before any file is made: a bad one refuses the run untouched. */
+    struct crash *crashes = NULL;
+    size_t ncrashes = 0;
+    int rc = (map->flags & TASKFARM_RESUME) ? read_crashes(m, &crashes, &ncrashes) : TASKFARM_OK;
+    if (rc == TASKFARM_OK)
+        rc = (map->flags & TASKFARM_RESUME) ? setup_resume(m, &meta) : setup_fresh(m, &meta);
     tf_log(TF_LOG_DEBUG, "result file and journal ready in %.3f s", tf_monotonic() - t);
-    if (rc == TASKFARM_OK && (map->flags & TASKFARM_RESUME))
-        rc = record_crashes(m);
+    if (rc == TASKFARM_OK && ncrashes > 0)
+        rc = record_crashes(m, crashes, ncrashes);
+    free(crashes);
     return rc;
 }
 

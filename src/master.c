@@ -90,22 +90,38 @@ static int32_t prior_attempts(const struct tf_master *m, uint64_t id)
     return lo < m->nprior && m->prior[lo].id == id ? m->prior[lo].attempts : 0;
 }
 
-/* The next task from the task file, its command recorded in the result file. A file that
- * ends early (it changed during the run) is TF_EINPUT. */
-static enum tf_status next_task(struct tf_master *m, struct tf_task *t)
+/* The stop reason of a run whose task file changed: compared by address in summarize. */
+static const char taskfile_changed[] = "the task file changed during the run";
+
+/* The task file is no longer the one scanned (D6): stop like a drain, the running tasks
+ * finish and nothing more starts; summarize says how to finish. */
+static void stop_on_changed_file(struct tf_master *m, const struct tf_taskfile *tf)
 {
-    bool got = false;
+    const char *why = tf_taskfile_changed(tf);
+    tf_log(TF_LOG_WARN, "task file '%s' changed during the run (%s)", m->cfg->taskfile,
+           why ? why : "it ends early");
+    tf_stopwatch_begin(&m->watch, taskfile_changed, -1, true);
+    tf_sched_stop_new(m->sched);
+}
+
+/* The next task from the task file, its command recorded in the result file. *got is false
+ * when the file changed during the run: the run is then stopping. */
+static enum tf_status next_task(struct tf_master *m, struct tf_task *t, bool *got)
+{
+    *got = false;
+    if (m->watch.reason == taskfile_changed)
+        return TF_OK;
     if (m->plan) {
-        const struct tf_planned *p = &m->plan[m->planned++];
-        got = tf_taskfile_read_at(m->tasks, p->id, p->line, p->offset, t) == TF_OK;
+        const struct tf_planned *p = &m->plan[m->planned];
+        *got = tf_taskfile_read_at(m->tasks, p->id, p->line, p->offset, t) == TF_OK;
+        m->planned += *got;
     }
-    while (!m->plan && (got = tf_taskfile_next(m->tasks, t, &got) == TF_OK && got) && m->skip &&
+    while (!m->plan && tf_taskfile_next(m->tasks, t, got) == TF_OK && *got && m->skip &&
            t->id < m->ntotal && m->skip[t->id])
         ;
-    if (!got) {
-        tf_log(TF_LOG_ERROR, "task file '%s' changed during the run (expected %llu tasks)",
-               m->cfg->taskfile, (unsigned long long)m->ntotal);
-        return TF_EINPUT;
+    if (!*got) {
+        stop_on_changed_file(m, m->tasks);
+        return TF_OK;
     }
     if (m->nprior)
         t->attempts = prior_attempts(m, t->id);
@@ -135,11 +151,14 @@ static enum tf_status assign(struct tf_master *m, int w, uint64_t count, bool fr
     }
     while (!from_returned && from_stream < count && buf.len < ASSIGN_MAX_BYTES) {
         struct tf_task t;
-        enum tf_status st = next_task(m, &t);
+        bool got;
+        enum tf_status st = next_task(m, &t, &got);
         if (st != TF_OK) {
             tf_buf_fini(&buf);
             return st;
         }
+        if (!got)
+            break;
         tf_wire_put_task(&buf, &t);
         from_stream++;
     }
@@ -147,6 +166,13 @@ static enum tf_status assign(struct tf_master *m, int w, uint64_t count, bool fr
         tf_sched_on_assign(m->sched, w, from_back, false);
     if (from_stream)
         tf_sched_on_assign(m->sched, w, from_stream, true);
+    if (from_back + from_stream == 0) {
+        /* The file changed before the first one: the worker still waits for an answer, so it
+         * asks again, and the stopping scheduler answers STOP once its tasks are done. */
+        tf_buf_fini(&buf);
+        tf_sched_on_request(m->sched, w, (int)count);
+        return TF_OK;
+    }
     tf_log(TF_LOG_DEBUG, "assigned %llu tasks to rank %d",
            (unsigned long long)(from_back + from_stream), rank);
     return tf_comm_isend(rank, TF_MSG_ASSIGN, buf.data, buf.len);
@@ -221,9 +247,9 @@ static enum tf_status store_result(struct tf_master *m, const struct tf_result *
     if (!ok && retry_left(m, r)) {
         struct tf_task again;
         if (tf_taskfile_read_at(m->retry_reader, r->id, r->line, r->offset, &again) != TF_OK) {
-            tf_log(TF_LOG_ERROR, "cannot read task %llu again from '%s'", (unsigned long long)r->id,
-                   m->cfg->taskfile);
-            return TF_EINPUT;
+            /* Not run again from a changed file: this attempt's outcome is stored. */
+            stop_on_changed_file(m, m->retry_reader);
+            return store_result(m, r, host);
         }
         again.attempts = r->attempts;
         again.avoid_rank = r->rank;
@@ -399,7 +425,14 @@ static int summarize(const struct tf_master *m, const uint64_t c[TF_TASK_STATUS_
                end - m->start, m->nslots, m->nslots == 1 ? "" : "s", m->nworkers,
                m->nworkers == 1 ? "" : "es", m->cfg->output);
     bool incomplete = m->watch.interrupted && c[0] > 0;
-    if (incomplete)
+    if (incomplete && m->watch.reason == taskfile_changed) {
+        const char *why = tf_taskfile_changed(m->tasks);
+        if (why == NULL)
+            why = tf_taskfile_changed(m->retry_reader);
+        tf_print_error("task file '%s' changed during the run (%s); the finished results are "
+                       "in %s: restore the file and --resume",
+                       m->cfg->taskfile, why ? why : "it ends early", m->cfg->output);
+    } else if (incomplete)
         fprintf(stderr,
                 "taskfarm: stopped early (%s): %llu tasks not run; run the same "
                 "command with --resume to finish\n",

@@ -4,6 +4,12 @@
  * The master reads the file twice, both times as a stream: tf_taskfile_scan validates it
  * whole (before any output exists) and counts tasks; tf_taskfile_next then hands tasks
  * out in order. Memory stays bounded by the longest line, whatever the number of tasks.
+ *
+ * The scan keeps its descriptor: readers opened on the same path afterwards read through it,
+ * and every read first checks that the file is still the one scanned (size, mtime, inode,
+ * and that the path still names it). A file changed during the run makes the readers fail
+ * (TF_EINPUT) with tf_taskfile_changed saying why; no line mixing old and new bytes is ever
+ * returned.
  */
 #ifndef TF_TASKFILE_H
 #define TF_TASKFILE_H
@@ -23,9 +29,10 @@ struct tf_taskfile_info {
     char sha256[65]; /* of the file's bytes, lower-case hex */
 };
 
-/* Validate the whole file: regular and readable, no NUL byte, valid UTF-8, no carriage
- * return, no line over TF_TASKFILE_MAX_LINE. On TF_EINPUT/TF_EIO, errmsg holds one line
- * naming the file and, where it applies, the line number. */
+/* Validate the whole file: regular (a FIFO or device is refused without waiting) and readable, no
+ * NUL byte, valid UTF-8, no carriage return, no line over TF_TASKFILE_MAX_LINE. On
+ * TF_EINPUT/TF_EIO, errmsg holds one line naming the file and, where it applies, the line number.
+ */
 enum tf_status tf_taskfile_scan(const char *path, struct tf_taskfile_info *info, char *errmsg,
                                 size_t errlen) TF_NODISCARD;
 
@@ -44,6 +51,9 @@ enum tf_status tf_taskfile_read_at(struct tf_taskfile *tf, uint64_t id, uint64_t
 /* Read past the next n tasks (a --slice starts further on); ids then count from 0 again.
  * False when the file holds fewer. */
 bool tf_taskfile_skip(struct tf_taskfile *tf, uint64_t n);
+/* Why the file is no longer the one scanned ("its size went from 10 to 7 bytes"), or NULL
+ * while it is (a failure was then an I/O error). NULL-safe. */
+const char *tf_taskfile_changed(const struct tf_taskfile *tf);
 void tf_taskfile_close(struct tf_taskfile *tf); /* NULL-safe */
 
 #endif

@@ -61,12 +61,38 @@ START_TEST(int_only_when_complete)
 }
 END_TEST
 
+/* C9, D7: a backslash before NUL is no escape; surrogates decode to UTF-8 (pairs to one code
+ * point, lone ones to U+FFFD), \u0000 and invalid bytes to U+FFFD; a key with an escape is
+ * refused rather than cut at a NUL. */
+START_TEST(json_escapes_give_utf8)
+{
+    struct tf_collect *c = tf_collect_new(6);
+    static const char nul[] = "{\"a\":\"\\\0\"}";
+    ck_assert_int_eq(tf_collect_row(c, 0, nul, sizeof nul - 1), 0);
+    ck_assert_int_eq(
+        row(c, 1, "{\"s\": \"\\ud800\", \"p\": \"\\ud83d\\ude00\", \"z\": \"a\\u0000b\"}"), 3);
+    ck_assert_str_eq(tf_collect_value(c, key(c, "s"), 1), "\xef\xbf\xbd");
+    ck_assert_str_eq(tf_collect_value(c, key(c, "p"), 1), "\xf0\x9f\x98\x80");
+    ck_assert_str_eq(tf_collect_value(c, key(c, "z"), 1), "a\xef\xbf\xbd"
+                                                          "b");
+    ck_assert_int_eq(row(c, 2, "{\"b\\u0000\": 1}"), 0);
+    ck_assert_int_eq(key(c, "b"), -1);
+    ck_assert_int_eq(row(c, 3, "{\"s\": \"\\udc00\\ud800x\"}"), 1);
+    ck_assert_str_eq(tf_collect_value(c, key(c, "s"), 3), "\xef\xbf\xbd\xef\xbf\xbdx");
+    ck_assert_int_eq(row(c, 4, "{\"s\": \"\\u-001\"}"), 0); /* not four hex digits */
+    ck_assert_int_eq(row(c, 5, "s=\xff\xfe"), 1);
+    ck_assert_str_eq(tf_collect_value(c, key(c, "s"), 5), "\xef\xbf\xbd\xef\xbf\xbd");
+    tf_collect_free(c);
+}
+END_TEST
+
 static Suite *collect_suite(void)
 {
     Suite *s = suite_create("collect");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, words_and_json);
     tcase_add_test(tc, int_only_when_complete);
+    tcase_add_test(tc, json_escapes_give_utf8);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -133,6 +133,72 @@ START_TEST(expand_quotes_values)
 }
 END_TEST
 
+/* C7, H6: ranges at the int64 limits are refused without overflow; the documented maximum
+ * is a grid of its axes only, any row computed from its index. */
+START_TEST(grid_limits_and_mixed_radix)
+{
+    struct tf_params *p;
+    char err[256];
+    const char *huge[] = {"a=-9223372036854775808..9223372036854775807"};
+    ck_assert_int_eq(tf_params_grid(huge, 1, &p, err, sizeof err), TF_EINPUT);
+    ck_assert_ptr_nonnull(strstr(err, "more than 100000000 values"));
+    const char *product[] = {"a=1..100000", "b=1..100000"};
+    ck_assert_int_eq(tf_params_grid(product, 2, &p, err, sizeof err), TF_EINPUT);
+    ck_assert_ptr_nonnull(strstr(err, "more than 100000000 tasks"));
+    const char *max[] = {"a=1..100000000"};
+    ck_assert_int_eq(tf_params_grid(max, 1, &p, err, sizeof err), TF_OK);
+    ck_assert_uint_eq(tf_params_rows(p), 100000000);
+    ck_assert_str_eq(tf_params_value(p, 99999999, 0), "100000000");
+    tf_params_free(p);
+    const char *ends[] = {"n=9223372036854775806..9223372036854775807", "m=x,y",
+                          "k=-9223372036854775807..-9223372036854775808"};
+    ck_assert_int_eq(tf_params_grid(ends, 3, &p, err, sizeof err), TF_OK);
+    ck_assert_uint_eq(tf_params_rows(p), 8);
+    ck_assert_str_eq(tf_params_value(p, 7, 0), "9223372036854775807");
+    ck_assert_str_eq(tf_params_value(p, 7, 1), "y");
+    ck_assert_str_eq(tf_params_value(p, 7, 2), "-9223372036854775808");
+    ck_assert_str_eq(tf_params_value(p, 2, 1), "y");
+    ck_assert_str_eq(tf_params_value(p, 2, 2), "-9223372036854775807");
+    ck_assert_int_eq(tf_params_type(p, 2), TF_PARAM_INT);
+    char *cmd = tf_params_expand(p, "run {n} {m} {k} {#}", 5);
+    ck_assert_str_eq(cmd, "run 9223372036854775807 x -9223372036854775808 5");
+    free(cmd);
+    tf_params_free(p);
+}
+END_TEST
+
+/* H5: a header of 10^5 columns is checked for duplicates by sorting; W5: a command longer
+ * than a task line is refused naming the CSV line. */
+START_TEST(wide_header_and_long_commands)
+{
+    size_t ncols = 100000;
+    struct sbuf_t {
+        char *s;
+        size_t n;
+    } b = {malloc(ncols * 12 + 64), 0};
+    for (size_t i = 0; i < ncols; i++)
+        b.n += (size_t)sprintf(b.s + b.n, "%sc%zu", i ? "," : "", i);
+    b.n += (size_t)sprintf(b.s + b.n, ",c77\n");
+    char err[512];
+    ck_assert_ptr_null(csv(b.s, err, sizeof err));
+    ck_assert_ptr_nonnull(strstr(err, "two columns are named 'c77'"));
+    free(b.s);
+
+    size_t big = 600 * 1024;
+    char *text = malloc(big + 64);
+    int n = sprintf(text, "a\n1\n\n");
+    memset(text + n, 'x', big);
+    strcpy(text + n + big, "\n");
+    struct tf_params *p = csv(text, err, sizeof err);
+    ck_assert_msg(p != NULL, "%s", err);
+    ck_assert_int_eq(tf_params_check(p, "true {a}", err, sizeof err), TF_OK);
+    ck_assert_int_eq(tf_params_check(p, "true {a} {a}", err, sizeof err), TF_EINPUT);
+    ck_assert_msg(strstr(err, ":4: --template makes a command of 1228806 bytes"), "%s", err);
+    tf_params_free(p);
+    free(text);
+}
+END_TEST
+
 static Suite *params_suite(void)
 {
     Suite *s = suite_create("params");
@@ -141,6 +207,8 @@ static Suite *params_suite(void)
     tcase_add_test(tc, csv_errors_name_the_row);
     tcase_add_test(tc, grid_product_and_ranges);
     tcase_add_test(tc, expand_quotes_values);
+    tcase_add_test(tc, grid_limits_and_mixed_radix);
+    tcase_add_test(tc, wide_header_and_long_commands);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -2,6 +2,8 @@
 #include "taskfile.h"
 #include "tf_check.h"
 
+#include <sys/stat.h>
+
 static enum tf_status scan(const void *data, size_t n, struct tf_taskfile_info *info, char *err)
 {
     char *path = tf_test_path("tasks");
@@ -144,6 +146,60 @@ START_TEST(offsets_allow_reading_out_of_order)
 }
 END_TEST
 
+START_TEST(refuses_fifo_without_waiting)
+{
+    char *path = tf_test_path("fifo");
+    unlink(path);
+    ck_assert_int_eq(mkfifo(path, 0600), 0);
+    struct tf_taskfile_info info;
+    char err[512];
+    ck_assert_int_eq(tf_taskfile_scan(path, &info, err, sizeof err), TF_EINPUT);
+    ck_assert_ptr_nonnull(strstr(err, "is not a regular file (a FIFO)"));
+    unlink(path);
+    free(path);
+}
+END_TEST
+
+/* D6: a file rewritten after the scan is never read as tasks: no torn line. */
+START_TEST(changed_file_stops_the_readers)
+{
+    char *path = tf_test_path("tasks");
+    tf_test_write(path, "echo one\necho two\necho three\n", 29);
+    struct tf_taskfile_info info;
+    struct tf_taskfile *tf;
+    struct tf_task t;
+    bool got;
+    char err[512];
+    ck_assert_int_eq(tf_taskfile_scan(path, &info, err, sizeof err), TF_OK);
+    ck_assert_int_eq(tf_taskfile_open(path, &tf, err, sizeof err), TF_OK);
+    ck_assert_int_eq(tf_taskfile_next(tf, &t, &got), TF_OK);
+    ck_assert_str_eq(t.command, "echo one");
+    ck_assert_ptr_null(tf_taskfile_changed(tf));
+    FILE *f = fopen(path, "w"); /* truncated and rewritten in place */
+    fputs("echo X\n", f);
+    fclose(f);
+    ck_assert_int_eq(tf_taskfile_next(tf, &t, &got), TF_EINPUT);
+    ck_assert(!got);
+    ck_assert_ptr_nonnull(strstr(tf_taskfile_changed(tf), "its size went from 29 to 7 bytes"));
+    ck_assert_int_eq(tf_taskfile_read_at(tf, 0, 1, 0, &t), TF_EINPUT);
+    tf_taskfile_close(tf);
+
+    /* replaced by rename, same size: the path names another file */
+    tf_test_write(path, "echo one\n", 9);
+    ck_assert_int_eq(tf_taskfile_scan(path, &info, err, sizeof err), TF_OK);
+    ck_assert_int_eq(tf_taskfile_open(path, &tf, err, sizeof err), TF_OK);
+    char *other = tf_test_path("other");
+    tf_test_write(other, "echo two\n", 9);
+    ck_assert_int_eq(rename(other, path), 0);
+    ck_assert_int_eq(tf_taskfile_next(tf, &t, &got), TF_EINPUT);
+    ck_assert_ptr_nonnull(strstr(tf_taskfile_changed(tf), "another file"));
+    tf_taskfile_close(tf);
+    unlink(path);
+    free(path);
+    free(other);
+}
+END_TEST
+
 static Suite *taskfile_suite(void)
 {
     Suite *s = suite_create("taskfile");
@@ -155,6 +211,8 @@ static Suite *taskfile_suite(void)
     tcase_add_test(tc, refuses_line_over_limit_but_accepts_limit);
     tcase_add_test(tc, refuses_missing_and_directory);
     tcase_add_test(tc, offsets_allow_reading_out_of_order);
+    tcase_add_test(tc, refuses_fifo_without_waiting);
+    tcase_add_test(tc, changed_file_stops_the_readers);
     suite_add_tcase(s, tc);
     return s;
 }
