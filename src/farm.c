@@ -349,6 +349,7 @@ static bool place_sweep(const struct tf_config *cfg, struct pending *pend)
                        strerror(errno));
         return false;
     }
+    tf_taskfile_moved(pend->sweep_tmp, cfg->taskfile);
     free(pend->sweep_tmp);
     pend->sweep_tmp = NULL;
     pend->sweep_placed = true;

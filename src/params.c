@@ -234,9 +234,8 @@ static bool field_too_long(const struct csv *r, size_t len, char *err, size_t er
 {
     if (len <= MAX_FIELD)
         return false;
-    snprintf(err, errlen,
-             "%s:%llu: row %llu: a field is longer than %d bytes (the longest task line)", r->path,
-             (unsigned long long)r->line, (unsigned long long)r->row, MAX_FIELD);
+    snprintf(err, errlen, "%s:%llu: a field is longer than %d bytes (the longest task line)",
+             r->path, (unsigned long long)r->line, MAX_FIELD);
     return true;
 }
 

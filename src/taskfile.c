@@ -43,6 +43,7 @@ struct line_reader {
     bool too_long;
     struct tf_sha256 *sha; /* when set, every byte read is hashed */
     char changed[160];     /* why the file is no longer the one scanned; "" while it is */
+    double checked_at;     /* tf_monotonic() of the last check between reads */
 };
 
 struct tf_taskfile {
@@ -110,6 +111,19 @@ static bool still_same(struct line_reader *rd)
     else if (now.dev != s->id.dev || now.ino != s->id.ino)
         snprintf(rd->changed, sizeof rd->changed, "another file was put in its place");
     return rd->changed[0] == '\0';
+}
+
+/* Between reads (lines already buffered, read while the file was the one scanned): the
+ * same check at most every 50 ms, so a change still stops the run at once while a run of
+ * many short tasks does not pay two system calls per task (the master's cost per task is a
+ * few microseconds). Reads themselves are always checked, before and after. */
+static bool still_same_lately(struct line_reader *rd)
+{
+    double now = tf_monotonic();
+    if (rd->changed[0] == '\0' && now - rd->checked_at < 0.05)
+        return true;
+    rd->checked_at = now;
+    return still_same(rd);
 }
 
 /* Refill the buffer at rd->pos. Returns the bytes now available (0 at the end of the file),
@@ -321,7 +335,7 @@ enum tf_status tf_taskfile_next(struct tf_taskfile *tf, struct tf_task *task, bo
 {
     int r;
     *got = false;
-    if (!still_same(&tf->rd)) /* lines still buffered are not handed out from a changed file */
+    if (!still_same_lately(&tf->rd)) /* buffered lines are not handed out from a changed file */
         return TF_EINPUT;
     while ((r = read_line(&tf->rd)) == 1) {
         if (is_task_line(tf->rd.line))
@@ -351,7 +365,7 @@ bool tf_taskfile_skip(struct tf_taskfile *tf, uint64_t n)
 enum tf_status tf_taskfile_read_at(struct tf_taskfile *tf, uint64_t id, uint64_t line,
                                    uint64_t offset, struct tf_task *task)
 {
-    if (!still_same(&tf->rd))
+    if (!still_same_lately(&tf->rd))
         return TF_EINPUT;
     if (offset >= (uint64_t)tf->rd.src->id.size) {
         snprintf(tf->rd.changed, sizeof tf->rd.changed, "no task %llu at byte %llu",
@@ -363,6 +377,14 @@ enum tf_status tf_taskfile_read_at(struct tf_taskfile *tf, uint64_t id, uint64_t
         return TF_EINPUT;
     fill_task(tf, task, id, line);
     return TF_OK;
+}
+
+void tf_taskfile_moved(const char *from, const char *to)
+{
+    if (scanned && strcmp(scanned->path, from) == 0) {
+        free(scanned->path);
+        scanned->path = tf_xstrdup(to);
+    }
 }
 
 const char *tf_taskfile_changed(const struct tf_taskfile *tf)

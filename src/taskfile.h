@@ -51,6 +51,9 @@ enum tf_status tf_taskfile_read_at(struct tf_taskfile *tf, uint64_t id, uint64_t
 /* Read past the next n tasks (a --slice starts further on); ids then count from 0 again.
  * False when the file holds fewer. */
 bool tf_taskfile_skip(struct tf_taskfile *tf, uint64_t n);
+/* The file scanned at `from` was renamed to `to` by the caller (a sweep's commands, written
+ * under a temporary name): its readers check the new name from now on. */
+void tf_taskfile_moved(const char *from, const char *to);
 /* Why the file is no longer the one scanned ("its size went from 10 to 7 bytes"), or NULL
  * while it is (a failure was then an I/O error). NULL-safe. */
 const char *tf_taskfile_changed(const struct tf_taskfile *tf);

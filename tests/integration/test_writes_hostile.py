@@ -143,7 +143,7 @@ def main():
     with open(p("field.csv"), "w") as f:
         f.write("a\n1\n" + "x" * (2 << 20) + "\n")
     refused("W5 sweep line too long", ["run", "--template", "true {a}", "--params", "field.csv",
-                                       "-o", "g.h5"], ["field.csv", "row 2"])
+                                       "-o", "g.h5"], ["field.csv:3"])
     rm("field.csv")
 
     # Outputs never alias inputs (by device and inode).
