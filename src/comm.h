@@ -89,6 +89,20 @@ enum tf_status tf_comm_recv(struct tf_msg *msg, double timeout, bool *got) TF_NO
 int tf_comm_wait(struct pollfd *fds, nfds_t n, double until);
 void tf_msg_clear(struct tf_msg *msg);
 
+/* ---- peers that die (Open MPI with orte_enable_recovery keeps the job; MPI reports nothing)
+ * A rank given up on is never sent to again (a send to a dead rank never completes; a blocking
+ * one never returns), what it still sends is read and dropped, and this process enters no
+ * collective again (barriers and MPI_Finalize would wait for it for ever). */
+void tf_comm_forget_peer(int rank);
+bool tf_comm_peer_forgotten(int rank);
+/* No collective from now on, though no peer was forgotten here (the master says one was). */
+void tf_comm_skip_collectives(void);
+bool tf_comm_collectives_skipped(void);
+/* A receive that has not completed after `seconds` (0: never) gives its sender up; the rank
+ * is then returned once by tf_comm_take_unresponsive (-1: none). */
+void tf_comm_set_recv_deadline(double seconds);
+int tf_comm_take_unresponsive(void);
+
 /* Collective: every rank passes its own code and gets the largest one, so all ranks take
  * the same decision (go on, or exit with that code) without a hang. */
 int tf_comm_agree_max(int code);
