@@ -83,7 +83,7 @@ retry_tasks = write("retry.tasks", [
     "echo $TASKFARM_RANK >> %s/always.log; exit 7" % d,       # fails every time
     "echo x >> %s/flaky.log; [ $(wc -l < %s/flaky.log) -ge 3 ]" % (d, d),  # third time lucky
     "echo fine",
-] + ["sleep 0.05"] * 40)
+] + ["sleep 0.05"] * 160)  # new tasks left while the retries come back, even on a slow machine
 out = os.path.join(d, "retry.h5")
 r = run(args, 4, "run", retry_tasks, "-o", out, "--retries", "3")
 ck.eq("retries: exit code (one task never succeeds)", r.returncode, 1)
