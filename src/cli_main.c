@@ -65,7 +65,10 @@ static void status_details(const struct tf_h5out_summary *s)
     for (int i = 0; i < s->nfailed; i++) {
         const struct tf_result *r = &s->failed[i];
         char why[64], err[120], cmd[80];
-        if (r->signal)
+        if (r->status == TF_TASK_LOST) /* no outcome of its own: its workers died under it */
+            snprintf(why, sizeof why, "after %d start%s (its workers died)", r->attempts,
+                     r->attempts == 1 ? "" : "s");
+        else if (r->signal)
             snprintf(why, sizeof why, "signal %d", r->signal);
         else
             snprintf(why, sizeof why, "exit %d", r->exit_code);
@@ -103,11 +106,9 @@ static int status_main(const char *path)
     }
     for (int i = 0; i < TF_TASK_STATUS_COUNT; i++)
         total += c[i];
-    printf("%s: %llu tasks: %llu succeeded, %llu failed, %llu killed, %llu timed out, %llu not "
-           "run%s\n",
-           path, (unsigned long long)total, (unsigned long long)c[TF_TASK_SUCCEEDED],
-           (unsigned long long)c[TF_TASK_FAILED], (unsigned long long)c[TF_TASK_KILLED],
-           (unsigned long long)c[TF_TASK_TIMED_OUT], (unsigned long long)c[TF_TASK_NOT_RUN],
+    char counts[256];
+    tf_task_counts_text(c, counts, sizeof counts);
+    printf("%s: %llu tasks: %s%s\n", path, (unsigned long long)total, counts,
            closed ? "" : " (its run did not close it: running, or killed; --resume repairs it)");
     if (tasks) {
         status_details(&sum);
