@@ -390,10 +390,17 @@ static uint64_t batch_size(const struct tf_sched *s, int w, const struct scan *s
      * worker does take retries when the only idle ones are those they failed on. */
     *from_returned = false;
     uint64_t mine = returned_for(s, w);
-    if (mine > 0 && (has_room(&s->w[w]) || sc->idle_open == 0)) {
+    if (mine > 0 && has_room(&s->w[w])) {
         uint64_t k = (uint64_t)(sc->idle_open > 0 ? sc->idle_open : 1);
         *from_returned = true;
         return (mine + k - 1) / k;
+    }
+    if (mine > 0 && sc->idle_open == 0) {
+        /* Asking ahead, busy: its share by slots, not all - a dead worker's whole queue
+         * must not pile up behind one other worker. */
+        uint64_t live = (uint64_t)(s->live_slots > 0 ? s->live_slots : 1);
+        *from_returned = true;
+        return (mine * (uint64_t)s->w[w].slots + live - 1) / live;
     }
     if (new_left(s) == 0)
         return 0;

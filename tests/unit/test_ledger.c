@@ -7,6 +7,14 @@
 #include "ledger.h"
 #include "tf_check.h"
 
+/* In loops: ck_assert costs a write to a pipe each time (Check's mark point), this only on
+ * failure. */
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (!(cond))                                                                               \
+            ck_abort_msg("%s:%d: %s", __FILE__, __LINE__, #cond);                                  \
+    } while (0)
+
 START_TEST(result_accepted_once_from_its_holder)
 {
     struct tf_ledger *l = tf_ledger_new(3);
@@ -137,12 +145,12 @@ START_TEST(many_workers)
         size_t n = tf_ledger_take_lost(l, w, &ids);
         ck_assert_uint_eq(n, 40);
         for (size_t i = 0; i < n; i++)
-            ck_assert_uint_eq(ids[i], (uint64_t)w + i * (uint64_t)nw);
+            CHECK(ids[i] == (uint64_t)w + i * (uint64_t)nw);
         free(ids);
     }
     ck_assert_uint_eq(tf_ledger_total(l), 100000);
     for (uint64_t id = 0; id < 200000; id++)
-        ck_assert(tf_ledger_result(l, (int)(id % (uint64_t)nw), id) == (id % 2 == 1));
+        CHECK(tf_ledger_result(l, (int)(id % (uint64_t)nw), id) == (id % 2 == 1));
     ck_assert_uint_eq(tf_ledger_total(l), 0);
     tf_ledger_free(l);
 }
@@ -165,8 +173,8 @@ static void model_take_lost(struct tf_ledger *l, int holder[], uint32_t losses[]
     for (uint64_t id = 0; id < MODEL_IDS; id++) {
         if (holder[id] != w)
             continue;
-        ck_assert_uint_lt(k, n);
-        ck_assert_uint_eq(ids[k++], id); /* sorted, exactly the held set */
+        CHECK(k < n);
+        CHECK(ids[k++] == id); /* sorted, exactly the held set */
         holder[id] = -1;
         losses[id]++;
     }
@@ -195,14 +203,14 @@ START_TEST(randomized_against_a_model)
                 bool want = holder[id] == from;
                 bool got =
                     op < 70 ? tf_ledger_result(l, from, id) : tf_ledger_released(l, from, id);
-                ck_assert_int_eq(got, want);
+                CHECK(got == want);
                 if (want)
                     holder[id] = -1;
             } else if (op == 90) {
                 model_take_lost(l, holder, losses, w);
             } else {
-                ck_assert_int_eq(tf_ledger_holder(l, id), holder[id]);
-                ck_assert_uint_eq(tf_ledger_losses(l, id), losses[id]);
+                CHECK(tf_ledger_holder(l, id) == holder[id]);
+                CHECK(tf_ledger_losses(l, id) == losses[id]);
             }
             ops++;
         }
@@ -216,7 +224,7 @@ START_TEST(randomized_against_a_model)
         }
         ck_assert_uint_eq(tf_ledger_total(l), total);
         for (uint64_t id = 0; id < MODEL_IDS; id++)
-            ck_assert_uint_eq(tf_ledger_losses(l, id), losses[id]);
+            CHECK(tf_ledger_losses(l, id) == losses[id]);
         for (int w = 0; w < MODEL_W; w++)
             model_take_lost(l, holder, losses, w);
         ck_assert_uint_eq(tf_ledger_total(l), 0);
