@@ -24,10 +24,9 @@ struct map {
 };
 
 struct entry {
-    uint64_t id;
+    struct tf_ledger_task t;
     int32_t w;
     uint32_t prev, next; /* on w's list; next is also the free list */
-    bool started;
 };
 
 struct tf_ledger {
@@ -171,7 +170,7 @@ static void entry_drop(struct tf_ledger *l, uint32_t i)
         l->e[x->next].prev = x->prev;
     l->count[x->w]--;
     l->total--;
-    map_del(&l->where, x->id);
+    map_del(&l->where, x->t.id);
     x->next = l->free_head;
     l->free_head = i;
 }
@@ -181,21 +180,22 @@ static bool valid_worker(const struct tf_ledger *l, int w)
     return w >= 0 && w < l->nworkers;
 }
 
-void tf_ledger_assigned(struct tf_ledger *l, int w, uint64_t id)
+void tf_ledger_assigned(struct tf_ledger *l, int w, const struct tf_ledger_task *t)
 {
     if (!valid_worker(l, w))
         return;
-    uint32_t old = map_get(&l->where, id);
+    uint32_t old = map_get(&l->where, t->id);
     if (old != NONE)
         entry_drop(l, old);
     uint32_t i = entry_new(l);
-    l->e[i] = (struct entry){.id = id, .w = w, .prev = NONE, .next = l->head[w]};
+    l->e[i] = (struct entry){.t = *t, .w = w, .prev = NONE, .next = l->head[w]};
+    l->e[i].t.started = false;
     if (l->head[w] != NONE)
         l->e[l->head[w]].prev = i;
     l->head[w] = i;
     l->count[w]++;
     l->total++;
-    map_put(&l->where, id, i);
+    map_put(&l->where, t->id, i);
 }
 
 /* The entry of id when it is outstanding at w, else NONE. */
@@ -224,13 +224,13 @@ bool tf_ledger_started(struct tf_ledger *l, int w, uint64_t id)
     uint32_t i = held_by(l, w, id);
     if (i == NONE)
         return false;
-    l->e[i].started = true;
+    l->e[i].t.started = true;
     return true;
 }
 
-static int cmp_u64(const void *a, const void *b)
+static int by_id(const void *a, const void *b)
 {
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    uint64_t x = ((const struct tf_ledger_task *)a)->id, y = ((const struct tf_ledger_task *)b)->id;
     return (x > y) - (x < y);
 }
 
@@ -240,22 +240,22 @@ static void count_loss(struct tf_ledger *l, uint64_t id)
     map_put(&l->losses, id, n == NONE ? 1 : n + 1);
 }
 
-size_t tf_ledger_take_lost(struct tf_ledger *l, int w, uint64_t **ids)
+size_t tf_ledger_take_lost(struct tf_ledger *l, int w, struct tf_ledger_task **tasks)
 {
-    *ids = NULL;
+    *tasks = NULL;
     if (!valid_worker(l, w) || l->count[w] == 0)
         return 0;
     size_t n = 0;
-    uint64_t *v = tf_xmalloc(l->count[w] * sizeof *v);
+    struct tf_ledger_task *v = tf_xmalloc(l->count[w] * sizeof *v);
     while (l->head[w] != NONE) {
         uint32_t i = l->head[w];
-        v[n++] = l->e[i].id;
-        if (!l->track_starts || l->e[i].started)
-            count_loss(l, l->e[i].id);
+        v[n++] = l->e[i].t;
+        if (!l->track_starts || l->e[i].t.started)
+            count_loss(l, l->e[i].t.id);
         entry_drop(l, i);
     }
-    qsort(v, n, sizeof *v, cmp_u64);
-    *ids = v;
+    qsort(v, n, sizeof *v, by_id);
+    *tasks = v;
     return n;
 }
 

@@ -21,13 +21,21 @@
 
 struct tf_ledger;
 
+/* What the master needs to send a task again when its worker is lost: where it is in the
+ * task file (for tf_taskfile_read_at) and its runs so far. */
+struct tf_ledger_task {
+    uint64_t id, line, offset;
+    int32_t attempts; /* as sent: runs before this one */
+    bool started;     /* tf_ledger_started was called for it */
+};
+
 /* Workers are 0..nworkers-1 (nworkers >= 1), as in the scheduler. */
 struct tf_ledger *tf_ledger_new(int nworkers);
 void tf_ledger_free(struct tf_ledger *l); /* NULL-safe */
 
-/* Task id was sent to w. An id still outstanding at another worker moves to w (the newest
- * assignment is the one whose result is accepted). */
-void tf_ledger_assigned(struct tf_ledger *l, int w, uint64_t id);
+/* Task t->id was sent to w (t is copied; `started` is ignored). An id still outstanding at
+ * another worker moves to w (the newest assignment is the one whose result is accepted). */
+void tf_ledger_assigned(struct tf_ledger *l, int w, const struct tf_ledger_task *t);
 /* A result of id came from w: true when id was outstanding at w (accept it; it is no longer
  * outstanding), false otherwise (late, duplicate, or from the wrong worker: drop it). */
 bool tf_ledger_result(struct tf_ledger *l, int w, uint64_t id);
@@ -42,11 +50,11 @@ void tf_ledger_track_starts(struct tf_ledger *l);
 /* w started id: true when id is outstanding at w. */
 bool tf_ledger_started(struct tf_ledger *l, int w, uint64_t id);
 
-/* w is gone: every id outstanding at it, sorted, into *ids (malloc'd, the caller frees; NULL
- * when none), removed from the ledger, and the loss counter of each (each started one, with
- * tf_ledger_track_starts) incremented. Returns how many. Later messages from w are refused;
- * w may be given tasks again (a worker that came back) and then starts from nothing. */
-size_t tf_ledger_take_lost(struct tf_ledger *l, int w, uint64_t **ids);
+/* w is gone: every task outstanding at it, sorted by id, into *tasks (malloc'd, the caller
+ * frees; NULL when none), removed from the ledger, and the loss counter of each (each started
+ * one, with tf_ledger_track_starts) incremented. Returns how many. Later messages from w are
+ * refused; w may be given tasks again (a worker that came back) and starts from nothing. */
+size_t tf_ledger_take_lost(struct tf_ledger *l, int w, struct tf_ledger_task **tasks);
 /* How many workers id has been lost with, for the whole run: the master records a task as
  * lost rather than run it again once this reaches its limit (2 by default). */
 uint32_t tf_ledger_losses(const struct tf_ledger *l, uint64_t id);

@@ -232,7 +232,7 @@ static void master_act(struct sim *S, double now)
                 from_stream++;
             }
             for (uint64_t i = 0; i < e.nids; i++)
-                tf_ledger_assigned(S->ledger, a.worker, e.ids[i]);
+                tf_ledger_assigned(S->ledger, a.worker, &(struct tf_ledger_task){.id = e.ids[i]});
             if (e.nids == 0)
                 fail(S, "an empty ASSIGN", a.count);
             if (from_pool)
@@ -261,18 +261,20 @@ static void pool_push(struct sim *S, uint64_t id)
 /* The master notices that w is gone: what it held goes back, or is recorded lost. */
 static void master_lost(struct sim *S, int w)
 {
-    uint64_t *ids, back = 0;
-    size_t n = tf_ledger_take_lost(S->ledger, w, &ids);
+    struct tf_ledger_task *held;
+    uint64_t back = 0;
+    size_t n = tf_ledger_take_lost(S->ledger, w, &held);
     for (size_t i = 0; i < n; i++) {
-        if (S->c->max_losses > 0 && tf_ledger_losses(S->ledger, ids[i]) >= S->c->max_losses) {
-            S->recorded[ids[i]] = 2;
+        uint64_t id = held[i].id;
+        if (S->c->max_losses > 0 && tf_ledger_losses(S->ledger, id) >= S->c->max_losses) {
+            S->recorded[id] = 2;
             S->r->lost_tasks++;
         } else {
-            pool_push(S, ids[i]);
+            pool_push(S, id);
             back++;
         }
     }
-    free(ids);
+    free(held);
     tf_sched_on_worker_lost(S->s, w, back);
     S->r->workers_lost++;
 }

@@ -15,11 +15,27 @@
             ck_abort_msg("%s:%d: %s", __FILE__, __LINE__, #cond);                                  \
     } while (0)
 
+/* A task sent to w, with where it is in the file and its runs made up from its id. */
+static void assign(struct tf_ledger *l, int w, uint64_t id)
+{
+    struct tf_ledger_task t = {.id = id,
+                               .line = id + 1,
+                               .offset = 100 * id,
+                               .attempts = (int32_t)(id % 3),
+                               .started = true};
+    tf_ledger_assigned(l, w, &t);
+}
+
+static void check_payload(const struct tf_ledger_task *t)
+{
+    CHECK(t->line == t->id + 1 && t->offset == 100 * t->id && t->attempts == (int32_t)(t->id % 3));
+}
+
 START_TEST(result_accepted_once_from_its_holder)
 {
     struct tf_ledger *l = tf_ledger_new(3);
-    tf_ledger_assigned(l, 0, 7);
-    tf_ledger_assigned(l, 1, 8);
+    assign(l, 0, 7);
+    assign(l, 1, 8);
     ck_assert_int_eq(tf_ledger_holder(l, 7), 0);
     ck_assert(!tf_ledger_result(l, 1, 7)); /* the wrong worker */
     ck_assert(!tf_ledger_result(l, 2, 9)); /* never assigned */
@@ -30,7 +46,7 @@ START_TEST(result_accepted_once_from_its_holder)
     ck_assert_uint_eq(tf_ledger_outstanding(l, 1), 1);
     ck_assert_uint_eq(tf_ledger_total(l), 1);
     ck_assert(!tf_ledger_result(l, -1, 8) && !tf_ledger_result(l, 3, 8)); /* no such worker */
-    tf_ledger_assigned(l, 5, 8); /* ignored: no such worker */
+    assign(l, 5, 8); /* ignored: no such worker */
     ck_assert_int_eq(tf_ledger_holder(l, 8), 1);
     tf_ledger_free(l);
     tf_ledger_free(NULL);
@@ -40,18 +56,22 @@ END_TEST
 START_TEST(release_then_reassign)
 {
     struct tf_ledger *l = tf_ledger_new(2);
-    tf_ledger_assigned(l, 0, 1);
+    assign(l, 0, 1);
     ck_assert(tf_ledger_released(l, 0, 1)); /* stolen from 0 */
     ck_assert(!tf_ledger_released(l, 0, 1));
-    tf_ledger_assigned(l, 1, 1); /* ... handed to 1 */
+    assign(l, 1, 1); /* ... handed to 1 */
     ck_assert(!tf_ledger_result(l, 0, 1));
     ck_assert(tf_ledger_result(l, 1, 1));
     /* assigned again while still held elsewhere: the newest holder wins */
-    tf_ledger_assigned(l, 0, 2);
-    tf_ledger_assigned(l, 1, 2);
+    assign(l, 0, 2);
+    tf_ledger_assigned(l, 1, &(struct tf_ledger_task){.id = 2, .line = 9, .attempts = 4});
     ck_assert_uint_eq(tf_ledger_outstanding(l, 0), 0);
     ck_assert(!tf_ledger_result(l, 0, 2));
-    ck_assert(tf_ledger_result(l, 1, 2));
+    struct tf_ledger_task *ids;
+    ck_assert_uint_eq(tf_ledger_take_lost(l, 1, &ids), 1);
+    ck_assert_uint_eq(ids[0].line, 9); /* the newest assignment's */
+    ck_assert_int_eq(ids[0].attempts, 4);
+    free(ids);
     tf_ledger_free(l);
 }
 END_TEST
@@ -60,20 +80,23 @@ START_TEST(late_result_after_loss_is_refused)
 {
     struct tf_ledger *l = tf_ledger_new(2);
     for (uint64_t id = 10; id > 0; id--) /* out of order: take_lost sorts */
-        tf_ledger_assigned(l, id % 2, id);
+        assign(l, id % 2, id);
     ck_assert(tf_ledger_result(l, 0, 4));
-    uint64_t *ids;
+    struct tf_ledger_task *ids;
     size_t n = tf_ledger_take_lost(l, 0, &ids);
     ck_assert_uint_eq(n, 4);
     const uint64_t want[4] = {2, 6, 8, 10};
-    for (size_t i = 0; i < n; i++)
-        ck_assert_uint_eq(ids[i], want[i]);
+    for (size_t i = 0; i < n; i++) {
+        ck_assert_uint_eq(ids[i].id, want[i]);
+        check_payload(&ids[i]);
+        ck_assert(!ids[i].started); /* assigned's `started` is not taken */
+    }
     free(ids);
     ck_assert_uint_eq(tf_ledger_outstanding(l, 0), 0);
     ck_assert_uint_eq(tf_ledger_outstanding(l, 1), 5);
     ck_assert(!tf_ledger_result(l, 0, 6));   /* the dead worker's late result */
     ck_assert(!tf_ledger_released(l, 0, 8)); /* ... or release */
-    tf_ledger_assigned(l, 1, 6);             /* reassigned */
+    assign(l, 1, 6);                         /* reassigned */
     ck_assert(!tf_ledger_result(l, 0, 6));
     ck_assert(tf_ledger_result(l, 1, 6));
     ck_assert_uint_eq(tf_ledger_losses(l, 6), 1);
@@ -84,7 +107,7 @@ START_TEST(late_result_after_loss_is_refused)
     ck_assert_uint_eq(n, 0);
     ck_assert_ptr_null(ids);
     /* the worker came back: it holds only what it is sent from now on */
-    tf_ledger_assigned(l, 0, 11);
+    assign(l, 0, 11);
     ck_assert(tf_ledger_result(l, 0, 11));
     tf_ledger_free(l);
 }
@@ -93,17 +116,17 @@ END_TEST
 START_TEST(loss_counters_persist)
 {
     struct tf_ledger *l = tf_ledger_new(3);
-    uint64_t *ids;
-    tf_ledger_assigned(l, 0, 42);
-    tf_ledger_assigned(l, 0, 43);
+    struct tf_ledger_task *ids;
+    assign(l, 0, 42);
+    assign(l, 0, 43);
     ck_assert_uint_eq(tf_ledger_take_lost(l, 0, &ids), 2);
     free(ids);
-    tf_ledger_assigned(l, 1, 42);
+    assign(l, 1, 42);
     ck_assert_uint_eq(tf_ledger_take_lost(l, 1, &ids), 1);
     free(ids);
     ck_assert_uint_eq(tf_ledger_losses(l, 42), 2);
     ck_assert_uint_eq(tf_ledger_losses(l, 43), 1);
-    tf_ledger_assigned(l, 2, 43);
+    assign(l, 2, 43);
     ck_assert(tf_ledger_result(l, 2, 43));
     ck_assert_uint_eq(tf_ledger_losses(l, 43), 1); /* a result does not reset it */
     ck_assert_uint_eq(tf_ledger_losses(l, 44), 0);
@@ -116,16 +139,18 @@ START_TEST(only_started_tasks_count_when_starts_are_tracked)
     struct tf_ledger *l = tf_ledger_new(2);
     tf_ledger_track_starts(l);
     for (uint64_t id = 0; id < 4; id++)
-        tf_ledger_assigned(l, 0, id);
+        assign(l, 0, id);
     ck_assert(tf_ledger_started(l, 0, 1));
     ck_assert(!tf_ledger_started(l, 1, 2)); /* not held there */
     ck_assert(!tf_ledger_started(l, 0, 9));
-    uint64_t *ids;
+    struct tf_ledger_task *ids;
     ck_assert_uint_eq(tf_ledger_take_lost(l, 0, &ids), 4); /* all go back ... */
+    for (size_t i = 0; i < 4; i++)
+        ck_assert_int_eq(ids[i].started, ids[i].id == 1);
     free(ids);
     for (uint64_t id = 0; id < 4; id++) /* ... only the running one counts as lost */
         ck_assert_uint_eq(tf_ledger_losses(l, id), id == 1);
-    tf_ledger_assigned(l, 1, 1); /* a new holder starts it afresh */
+    assign(l, 1, 1); /* a new holder starts it afresh */
     ck_assert_uint_eq(tf_ledger_take_lost(l, 1, &ids), 1);
     free(ids);
     ck_assert_uint_eq(tf_ledger_losses(l, 1), 1);
@@ -138,14 +163,14 @@ START_TEST(many_workers)
     const int nw = 5000;
     struct tf_ledger *l = tf_ledger_new(nw);
     for (uint64_t id = 0; id < 200000; id++)
-        tf_ledger_assigned(l, (int)(id % (uint64_t)nw), id);
+        assign(l, (int)(id % (uint64_t)nw), id);
     ck_assert_uint_eq(tf_ledger_total(l), 200000);
     for (int w = 0; w < nw; w += 2) {
-        uint64_t *ids;
+        struct tf_ledger_task *ids;
         size_t n = tf_ledger_take_lost(l, w, &ids);
         ck_assert_uint_eq(n, 40);
         for (size_t i = 0; i < n; i++)
-            CHECK(ids[i] == (uint64_t)w + i * (uint64_t)nw);
+            CHECK(ids[i].id == (uint64_t)w + i * (uint64_t)nw);
         free(ids);
     }
     ck_assert_uint_eq(tf_ledger_total(l), 100000);
@@ -168,13 +193,14 @@ static uint64_t rnd(uint64_t *x)
 
 static void model_take_lost(struct tf_ledger *l, int holder[], uint32_t losses[], int w)
 {
-    uint64_t *ids;
+    struct tf_ledger_task *ids;
     size_t n = tf_ledger_take_lost(l, w, &ids), k = 0;
     for (uint64_t id = 0; id < MODEL_IDS; id++) {
         if (holder[id] != w)
             continue;
         CHECK(k < n);
-        CHECK(ids[k++] == id); /* sorted, exactly the held set */
+        check_payload(&ids[k]);
+        CHECK(ids[k++].id == id); /* sorted, exactly the held set */
         holder[id] = -1;
         losses[id]++;
     }
@@ -196,7 +222,7 @@ START_TEST(randomized_against_a_model)
             int w = (int)((r >> 20) % MODEL_W);
             unsigned op = (unsigned)((r >> 40) % 100);
             if (op < 45) {
-                tf_ledger_assigned(l, w, id);
+                assign(l, w, id);
                 holder[id] = w;
             } else if (op < 90) { /* a result or a release, from the holder or anyone */
                 int from = (r >> 50) % 2 && holder[id] >= 0 ? holder[id] : w;
@@ -252,7 +278,7 @@ START_TEST(cost_per_task)
     double t0 = seconds();
     for (uint64_t id = 0; id < n + window; id++) {
         if (id < n)
-            tf_ledger_assigned(l, (int)((id / 16) % (uint64_t)nw), id);
+            assign(l, (int)((id / 16) % (uint64_t)nw), id);
         if (id >= window) {
             uint64_t back = id - window; /* results of a batch come back in reverse */
             back = (back & ~UINT64_C(15)) | (15 - (back & 15));
