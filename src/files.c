@@ -14,7 +14,7 @@
 
 #include "util.h"
 
-static const char *kind_of(mode_t m)
+const char *tf_file_kind(mode_t m)
 {
     if (S_ISFIFO(m))
         return "a FIFO";
@@ -44,7 +44,7 @@ int tf_open_regular(const char *path, char *err, size_t errlen)
         return -1;
     }
     if (!S_ISREG(st.st_mode)) {
-        snprintf(err, errlen, "'%s' is not a regular file (%s)", path, kind_of(st.st_mode));
+        snprintf(err, errlen, "'%s' is not a regular file (%s)", path, tf_file_kind(st.st_mode));
         close(fd);
         errno = EINVAL;
         return -1;

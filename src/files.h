@@ -22,6 +22,8 @@ struct tf_file_id {
  * refuse anything that is not a regular file. Returns the descriptor (O_CLOEXEC), or -1 with
  * one line in err ("'x' is not a regular file (a FIFO)", or the system's reason). */
 int tf_open_regular(const char *path, char *err, size_t errlen);
+/* What a file that is not a regular one is, for messages: "a FIFO", "a directory", ... */
+const char *tf_file_kind(mode_t m);
 /* The same check for a library that opens the path itself (HDF5): path names a regular
  * file now. Opens and closes it, so a FIFO is never waited on. */
 bool tf_check_regular(const char *path, char *err, size_t errlen);

@@ -133,11 +133,6 @@ static struct tf_journal *journal_new(int fd, const char *path)
     return j;
 }
 
-static const char *kind_of(mode_t m)
-{
-    return S_ISDIR(m) ? "a directory" : S_ISFIFO(m) ? "a FIFO" : "not a regular file";
-}
-
 bool tf_journal_creatable(const char *path, bool overwrite, char *errmsg, size_t errlen)
 {
     struct stat st;
@@ -152,7 +147,7 @@ bool tf_journal_creatable(const char *path, bool overwrite, char *errmsg, size_t
                  path);
     else if (!S_ISREG(st.st_mode))
         snprintf(errmsg, errlen, "cannot create journal '%s': it exists and is %s", path,
-                 kind_of(st.st_mode));
+                 tf_file_kind(st.st_mode));
     else if (!overwrite)
         snprintf(errmsg, errlen, "cannot create journal '%s': %s", path, strerror(EEXIST));
     else if (st.st_nlink > 1) /* overwriting it would change the file its other names are */

@@ -17,21 +17,6 @@
 #include "files.h"
 #include "util.h"
 
-static const char *kind_of(mode_t m)
-{
-    if (S_ISDIR(m))
-        return "a directory";
-    if (S_ISFIFO(m))
-        return "a FIFO";
-    if (S_ISCHR(m))
-        return "a character device";
-    if (S_ISBLK(m))
-        return "a block device";
-    if (S_ISSOCK(m))
-        return "a socket";
-    return "not a plain file";
-}
-
 bool tf_writes_check_output(const char *path, char *err, size_t errlen)
 {
     struct stat ls, st;
@@ -56,7 +41,8 @@ bool tf_writes_check_output(const char *path, char *err, size_t errlen)
         return false;
     }
     if (!S_ISREG(ls.st_mode)) {
-        snprintf(err, errlen, "output '%s' is not a regular file (%s)", path, kind_of(ls.st_mode));
+        snprintf(err, errlen, "output '%s' is not a regular file (%s)", path,
+                 tf_file_kind(ls.st_mode));
         return false;
     }
     return true;
