@@ -249,7 +249,7 @@ static void service_slots(struct tf_agent *A, const struct pollfd *fds)
 static bool agent_takes(enum tf_msg_kind kind)
 {
     return kind == TF_MSG_ASSIGN || kind == TF_MSG_STEAL || kind == TF_MSG_STOP ||
-           kind == TF_MSG_DRAIN || kind == TF_MSG_HEARTBEAT;
+           kind == TF_MSG_DRAIN || kind == TF_MSG_ALIVE;
 }
 
 static void drop_queue(struct tf_agent *A)
@@ -286,7 +286,7 @@ static enum tf_status agent_on_message(void *self, struct tf_msg *msg)
     struct tf_agent *A = self;
     struct tf_wire_reader rd;
     A->last_heard = tf_monotonic();
-    if (msg->kind == TF_MSG_HEARTBEAT)
+    if (msg->kind == TF_MSG_ALIVE)
         return TF_OK;
     if (tf_wire_open(&rd, msg->data, msg->len) != TF_OK)
         return TF_EPROTO;
