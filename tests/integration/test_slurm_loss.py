@@ -72,6 +72,7 @@ def main():
            "OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"}
     shape = ["-N", "2", "--ntasks-per-node=1", f"--cpus-per-task={CPUS}"]
     out_h5 = os.path.join(wd, "loss.h5")
+    sb = None
     try:
         t0 = time.monotonic()
         sb = subprocess.Popen(cl.client(["sbatch", "--wait", "--parsable", *shape, script, tasks,
@@ -140,6 +141,9 @@ def main():
         c.true(f"mpirun ended without the script's backstop ({log[-600:]})",
                "mpirun still running" not in log)
     finally:
+        if sb is not None and sb.poll() is None:
+            sb.kill()  # sbatch --wait of a test that failed before the job ended
+            sb.wait()
         cl.stop()
         if not c.failures:
             shutil.rmtree(cl.dir, ignore_errors=True)
