@@ -82,8 +82,8 @@ static void begin_out(struct tf_agent *A)
     A->nout = 0;
 }
 
-/* Send the waiting results (a REQUEST also asks for work for `want` slots), with the queue
- * as it is now. */
+/* Every message to the master goes here: it is what the heartbeat counts from, and a worker
+ * that was declared lost says nothing more. */
 static enum tf_status to_master(struct tf_agent *A, enum tf_msg_kind kind, void *data, size_t len)
 {
     if (A->lost) {
@@ -94,6 +94,8 @@ static enum tf_status to_master(struct tf_agent *A, enum tf_msg_kind kind, void 
     return tf_comm_isend(0, kind, data, len);
 }
 
+/* Send the waiting results (a REQUEST also asks for work for `want` slots), with the queue
+ * as it is now. */
 static enum tf_status send_out(struct tf_agent *A, enum tf_msg_kind kind, int want)
 {
     struct tf_report rep = report_of(A, (uint64_t)want);
