@@ -44,11 +44,10 @@ static bool mapagent_takes(enum tf_msg_kind kind)
     return kind == TF_MSG_MAP_ASSIGN || kind == TF_MSG_STOP;
 }
 
-/* A watched rank also hears the master's answers to its heartbeats (rank 0 is never watched:
- * there the heartbeats of the others are the master's). */
+/* A watched rank also hears the master's answers to its heartbeats (TF_MSG_ALIVE). */
 static bool mapagent_takes_watched(enum tf_msg_kind kind)
 {
-    return mapagent_takes(kind) || kind == TF_MSG_HEARTBEAT;
+    return mapagent_takes(kind) || kind == TF_MSG_ALIVE;
 }
 
 static enum tf_status to_master(struct tf_mapagent *A, enum tf_msg_kind kind, void *data,
@@ -102,7 +101,7 @@ static enum tf_status mapagent_on_message(void *self, struct tf_msg *msg)
         if (!A->lost)
             atomic_store(&A->write_until, A->last_heard + A->timeout / 2);
     }
-    if (msg->kind == TF_MSG_HEARTBEAT || A->lost)
+    if (msg->kind == TF_MSG_ALIVE || A->lost)
         return TF_OK;               /* lost: whatever the master still sent is another's now */
     if (msg->kind == TF_MSG_STOP) { /* what has not started stays not run */
         uint64_t why = stop_why(msg);

@@ -232,13 +232,14 @@ static void check_ranks(struct tf_mapmaster *m)
             keep(m, declare_lost(m, w));
 }
 
-/* A heartbeat (answered: the rank watches us too), or a batch that starts (first item, host). */
+/* A heartbeat (answered with ALIVE: the rank watches us too), or a batch that starts (first item,
+ * host). */
 static enum tf_status on_liveness(struct tf_mapmaster *m, const struct tf_msg *msg)
 {
     if (msg->kind == TF_MSG_HEARTBEAT) {
         struct tf_buf b = {0};
-        tf_wire_begin(&b, TF_MSG_HEARTBEAT);
-        return tf_comm_isend(msg->peer, TF_MSG_HEARTBEAT, b.data, b.len);
+        tf_wire_begin(&b, TF_MSG_ALIVE);
+        return tf_comm_isend(msg->peer, TF_MSG_ALIVE, b.data, b.len);
     }
     struct tf_wire_reader rd;
     uint64_t lo;
