@@ -56,7 +56,9 @@ struct tf_agent {
     bool watched;
     struct tf_heartbeat beat;
     double last_heard, master_timeout; /* monotonic */
-    bool lost; /* told it was declared lost, or the master is gone: say nothing more */
+    bool lost;       /* told it was declared lost, or the master is gone: say nothing more */
+    uint64_t *ended; /* tasks whose run ended since the master last heard of them */
+    size_t nended, cap_ended;
 };
 
 /* A worker leaves when the master has been silent this many worker timeouts (at least a
@@ -105,6 +107,7 @@ static enum tf_status send_out(struct tf_agent *A, enum tf_msg_kind kind, int wa
     A->out = (struct tf_buf){0};
     if (kind == TF_MSG_REQUEST)
         A->requested = true;
+    A->nended = 0; /* their results are in this message */
     begin_out(A);
     return to_master(A, kind, data, len);
 }
@@ -167,8 +170,9 @@ static void start_task(struct tf_agent *A, int i)
     A->busy++;
 }
 
-/* A watched worker tells the master which tasks start, before they do: if it dies, the
- * master counts those starts (attempts, and --lost-after), and only those. */
+/* A watched worker tells the master which tasks start, before they do, and which ended
+ * since it last said (their results wait to be sent): if it dies, the master counts the
+ * starts (attempts) and blames only the tasks that were running (--lost-after). */
 static enum tf_status say_started(struct tf_agent *A, size_t n)
 {
     struct tf_buf b = {0};
@@ -176,7 +180,22 @@ static enum tf_status say_started(struct tf_agent *A, size_t n)
     tf_wire_put_u64(&b, n);
     for (size_t i = 0; i < n; i++)
         tf_wire_put_u64(&b, A->queue[(A->head + i) % A->cap].id);
+    tf_wire_put_u64(&b, A->nended);
+    for (size_t i = 0; i < A->nended; i++)
+        tf_wire_put_u64(&b, A->ended[i]);
+    A->nended = 0;
     return to_master(A, TF_MSG_STARTED, b.data, b.len);
+}
+
+static void note_ended(struct tf_agent *A, uint64_t id)
+{
+    if (!A->watched)
+        return;
+    if (A->nended == A->cap_ended) {
+        A->cap_ended = A->cap_ended ? 2 * A->cap_ended : 16;
+        A->ended = tf_xrealloc(A->ended, A->cap_ended * sizeof *A->ended);
+    }
+    A->ended[A->nended++] = id;
 }
 
 /* Start queued tasks in the free slots (not those freed this turn). */
@@ -220,6 +239,7 @@ static void task_over(struct tf_agent *A, int i)
         r.status = TF_TASK_NOT_RUN;
     free((char *)s->task.command);
     s->task.command = NULL;
+    note_ended(A, r.id);
     tf_wire_put_result(&A->out, &r);
     if (A->nout++ == 0)
         A->oldest_out = tf_monotonic();
@@ -396,6 +416,10 @@ static enum tf_status agent_step(void *self)
     if (A->stopped)
         return TF_OK;
     TF_TRY(talk(A));
+    /* Ended tasks not said yet: with the next starts when tasks wait for the freed slots,
+     * else now. */
+    if (A->nended > 0 && !A->settle && !A->lost)
+        TF_TRY(say_started(A, 0));
     return watch_master(A);
 }
 
@@ -531,6 +555,7 @@ void tf_agent_free(struct tf_agent *A)
     }
     drop_queue(A);
     free(A->queue);
+    free(A->ended);
     free(A->slot);
     free(A->fds);
     tf_buf_fini(&A->out);

@@ -189,7 +189,7 @@ void tf_ledger_assigned(struct tf_ledger *l, int w, const struct tf_ledger_task 
         entry_drop(l, old);
     uint32_t i = entry_new(l);
     l->e[i] = (struct entry){.t = *t, .w = w, .prev = NONE, .next = l->head[w]};
-    l->e[i].t.started = false;
+    l->e[i].t.started = l->e[i].t.ended = false;
     if (l->head[w] != NONE)
         l->e[l->head[w]].prev = i;
     l->head[w] = i;
@@ -228,6 +228,15 @@ bool tf_ledger_started(struct tf_ledger *l, int w, uint64_t id)
     return true;
 }
 
+bool tf_ledger_ended(struct tf_ledger *l, int w, uint64_t id)
+{
+    uint32_t i = held_by(l, w, id);
+    if (i == NONE || !l->e[i].t.started)
+        return false;
+    l->e[i].t.ended = true;
+    return true;
+}
+
 static int by_id(const void *a, const void *b)
 {
     uint64_t x = ((const struct tf_ledger_task *)a)->id, y = ((const struct tf_ledger_task *)b)->id;
@@ -250,7 +259,7 @@ size_t tf_ledger_take_lost(struct tf_ledger *l, int w, struct tf_ledger_task **t
     while (l->head[w] != NONE) {
         uint32_t i = l->head[w];
         v[n++] = l->e[i].t;
-        if (!l->track_starts || l->e[i].t.started)
+        if (!l->track_starts || (l->e[i].t.started && !l->e[i].t.ended))
             count_loss(l, l->e[i].t.id);
         entry_drop(l, i);
     }

@@ -27,6 +27,7 @@ struct tf_ledger_task {
     uint64_t id, line, offset;
     int32_t attempts; /* as sent: runs before this one */
     bool started;     /* tf_ledger_started was called for it */
+    bool ended;       /* and tf_ledger_ended: its run is over, its result on the way */
 };
 
 /* Workers are 0..nworkers-1 (nworkers >= 1), as in the scheduler. */
@@ -49,6 +50,9 @@ bool tf_ledger_released(struct tf_ledger *l, int w, uint64_t id);
 void tf_ledger_track_starts(struct tf_ledger *l);
 /* w started id: true when id is outstanding at w. */
 bool tf_ledger_started(struct tf_ledger *l, int w, uint64_t id);
+/* w's run of id is over, though its result has not come yet: if w is lost now, id goes back
+ * (its result went with w) but was not lost with it (it did not kill w). */
+bool tf_ledger_ended(struct tf_ledger *l, int w, uint64_t id);
 
 /* w is gone: every task outstanding at it, sorted by id, into *tasks (malloc'd, the caller
  * frees; NULL when none), removed from the ledger, and the loss counter of each (each started

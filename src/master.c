@@ -138,8 +138,9 @@ static int worker_index(const struct tf_master *m, int rank)
 static void note_assigned(struct tf_master *m, int w, const struct tf_task *t)
 {
     if (m->ledger)
-        tf_ledger_assigned(m->ledger, w,
-                           &(struct tf_ledger_task){t->id, t->line, t->offset, t->attempts, false});
+        tf_ledger_assigned(
+            m->ledger, w,
+            &(struct tf_ledger_task){t->id, t->line, t->offset, t->attempts, false, false});
 }
 
 /* Pack up to `count` tasks for worker w, given-back ones or new ones from the file. */
@@ -324,6 +325,14 @@ static enum tf_status on_liveness(struct tf_master *m, int w, const struct tf_ms
         if (m->ledger)
             tf_ledger_started(m->ledger, w, id);
     }
+    if (!tf_wire_get_u64(&rd, &n)) /* then the runs that ended, their results on the way */
+        return TF_EPROTO;
+    for (uint64_t i = 0; i < n; i++) {
+        if (!tf_wire_get_u64(&rd, &id))
+            return TF_EPROTO;
+        if (m->ledger)
+            tf_ledger_ended(m->ledger, w, id);
+    }
     return TF_OK;
 }
 
@@ -503,8 +512,8 @@ static enum tf_status declare_lost(struct tf_master *m, int w)
     enum tf_status st = TF_OK;
     for (size_t i = 0; i < n && st == TF_OK; i++) {
         bool sent = false;
-        running += held[i].started;
-        if (held[i].started &&
+        running += held[i].started && !held[i].ended;
+        if (held[i].started && !held[i].ended &&
             tf_ledger_losses(m->ledger, held[i].id) >= (uint32_t)m->cfg->lost_after)
             st = record_lost(m, &held[i], rank);
         else
@@ -514,7 +523,7 @@ static enum tf_status declare_lost(struct tf_master *m, int w)
     free(held);
     tf_log(TF_LOG_WARN,
            "rank %d on %s not heard from for %.1f s: lost; its %zu tasks (%llu "
-           "started there) go to the others",
+           "running there) go to the others",
            rank, m->host_of[w], m->cfg->worker_timeout, n, (unsigned long long)running);
     remember_lost(m, w);
     tf_sched_on_worker_lost(m->sched, w, back);

@@ -158,6 +158,36 @@ START_TEST(only_started_tasks_count_when_starts_are_tracked)
 }
 END_TEST
 
+START_TEST(ended_runs_go_back_without_blame)
+{
+    struct tf_ledger *l = tf_ledger_new(2);
+    tf_ledger_track_starts(l);
+    for (uint64_t id = 0; id < 3; id++)
+        assign(l, 0, id);
+    ck_assert(tf_ledger_started(l, 0, 0));
+    ck_assert(tf_ledger_started(l, 0, 1));
+    ck_assert(!tf_ledger_ended(l, 0, 2)); /* never started */
+    ck_assert(!tf_ledger_ended(l, 1, 0)); /* not held there */
+    ck_assert(tf_ledger_ended(l, 0, 0));  /* its result was on the way */
+    struct tf_ledger_task *t;
+    ck_assert_uint_eq(tf_ledger_take_lost(l, 0, &t), 3);
+    ck_assert(t[0].started && t[0].ended); /* back, one more start, no blame */
+    ck_assert(t[1].started && !t[1].ended);
+    ck_assert(!t[2].started && !t[2].ended);
+    free(t);
+    ck_assert_uint_eq(tf_ledger_losses(l, 0), 0);
+    ck_assert_uint_eq(tf_ledger_losses(l, 1), 1);
+    ck_assert_uint_eq(tf_ledger_losses(l, 2), 0);
+    assign(l, 1, 0); /* sent again: a new run, not ended */
+    ck_assert(tf_ledger_started(l, 1, 0));
+    ck_assert_uint_eq(tf_ledger_take_lost(l, 1, &t), 1);
+    ck_assert(!t[0].ended);
+    free(t);
+    ck_assert_uint_eq(tf_ledger_losses(l, 0), 1);
+    tf_ledger_free(l);
+}
+END_TEST
+
 START_TEST(many_workers)
 {
     const int nw = 5000;
@@ -305,6 +335,7 @@ static Suite *ledger_suite(void)
     tcase_add_test(tc, late_result_after_loss_is_refused);
     tcase_add_test(tc, loss_counters_persist);
     tcase_add_test(tc, only_started_tasks_count_when_starts_are_tracked);
+    tcase_add_test(tc, ended_runs_go_back_without_blame);
     tcase_add_test(tc, many_workers);
     tcase_add_test(tc, randomized_against_a_model);
     tcase_add_test(tc, cost_per_task);
