@@ -24,6 +24,9 @@
 #include "util.h"
 #include "writes.h"
 
+/* How long MPI_Finalize may take, when ranks can die, before a rank leaves without it. */
+#define FINALIZE_LIMIT 30.0
+
 static void set_log_level(int rank, int verbosity)
 {
     static const enum tf_log_level master_levels[] = {TF_LOG_ERROR, TF_LOG_INFO, TF_LOG_INFO,
@@ -227,6 +230,10 @@ int taskfarm_cli_main(int argc, char **argv)
     }
     set_log_level(tf_comm_rank(), cfg.verbosity);
     int code = cfg.plugin_lib ? tf_plugin_run(&cfg) : tf_farm_run(&cfg);
+    /* A rank that dies now would hold the others in MPI_Finalize for ever; the files are
+     * closed, so they may go without it. */
+    if (launched_rank >= 0 && tf_comm_recovery_on())
+        tf_comm_watchdog(FINALIZE_LIMIT, code);
     tf_comm_finalize();
     tf_config_fini(&cfg);
     return code;

@@ -7,9 +7,11 @@
 #include <errno.h>
 #include <limits.h>
 #include <mpi.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "util.h"
@@ -332,8 +334,30 @@ int tf_comm_take_unresponsive(void)
     return r;
 }
 
+/* After a death, a send whose receiver is gone never completes: waiting for every send
+ * stops after this long, and the rest are let go. */
+#define SEND_WAIT_AFTER_DEATH 5.0
+
+static void abandon_sends(void)
+{
+    for (size_t i = 0; i < nsends; i++)
+        MPI_Request_free(&sends[i].req); /* buffers stay: MPI may still read them */
+    nsends = 0;
+}
+
 enum tf_status tf_comm_progress(bool wait)
 {
+    if (wait && no_collectives) {
+        double until = tf_monotonic() + SEND_WAIT_AFTER_DEATH;
+        while (nsends > 0 && tf_monotonic() < until) {
+            TF_TRY(tf_comm_progress(false));
+            nap(1000 * 1000);
+        }
+        if (nsends > 0)
+            tf_log(TF_LOG_INFO, "%zu messages to ranks that are gone were let go", nsends);
+        abandon_sends();
+        return TF_OK;
+    }
     size_t i = 0;
     while (i < nsends) {
         int done = 0;
@@ -349,6 +373,34 @@ enum tf_status tf_comm_progress(bool wait)
         }
     }
     return TF_OK;
+}
+
+bool tf_comm_recovery_on(void)
+{
+    const char *v = getenv("OMPI_MCA_orte_enable_recovery");
+    return v && (strcmp(v, "1") == 0 || strcmp(v, "true") == 0 || strcmp(v, "yes") == 0);
+}
+
+static int watchdog_code;
+
+static void watchdog_fire(union sigval v)
+{
+    (void)v;
+    tf_log(TF_LOG_WARN, "still in MPI's shutdown after a while (a rank died?): leaving without it");
+    _exit(watchdog_code);
+}
+
+void tf_comm_watchdog(double seconds, int exit_code)
+{
+    /* A POSIX timer that runs its function on a thread of its own: SIGALRM may be the
+     * program's (a library map) or MPI's. */
+    timer_t t;
+    struct sigevent ev = {.sigev_notify = SIGEV_THREAD, .sigev_notify_function = watchdog_fire};
+    struct itimerspec when = {
+        .it_value = {(time_t)seconds, (long)((seconds - (double)(time_t)seconds) * 1e9)}};
+    watchdog_code = exit_code;
+    if (timer_create(CLOCK_MONOTONIC, &ev, &t) == 0)
+        timer_settime(t, 0, &when, NULL);
 }
 
 /* Collective: the lowest rank sharing memory with us, which names our node. */

@@ -28,6 +28,15 @@ enum tf_msg_kind {
     TF_MSG_MAP_ASSIGN = 8, /* master -> worker: a range of items (and their bytes) */
     TF_MSG_MAP_RESULT = 9, /* worker -> master: a batch's results, failures and timing */
     TF_MSG_MAP_BYE = 10,   /* worker -> master: stopped; nothing more comes from it */
+    TF_MSG_HEARTBEAT = 11, /* either way: still here (sent when quiet; the master answers) */
+    TF_MSG_STARTED = 12,   /* worker -> master: these tasks start now (recovery on only) */
+};
+
+/* What TF_MSG_STOP's first value says. */
+enum tf_stop_why {
+    TF_WHY_DONE = 0,      /* the run is over */
+    TF_WHY_PEER_LOST = 1, /* over, and a worker was lost: leave without collectives */
+    TF_WHY_YOU_LOST = 2,  /* you were declared lost: kill your tasks, leave at once */
 };
 
 struct tf_msg {
@@ -102,6 +111,13 @@ bool tf_comm_collectives_skipped(void);
  * is then returned once by tf_comm_take_unresponsive (-1: none). */
 void tf_comm_set_recv_deadline(double seconds);
 int tf_comm_take_unresponsive(void);
+
+/* Whether a rank's death leaves the job running: Open MPI's orte_enable_recovery, which
+ * mpirun passes to its ranks as OMPI_MCA_orte_enable_recovery. */
+bool tf_comm_recovery_on(void);
+/* From now until the process ends, end it with exit_code if it is still here `seconds` later
+ * (a collective or MPI_Finalize that waits for a rank that died). */
+void tf_comm_watchdog(double seconds, int exit_code);
 
 /* Collective: every rank passes its own code and gets the largest one, so all ranks take
  * the same decision (go on, or exit with that code) without a hang. */

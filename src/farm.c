@@ -724,7 +724,8 @@ static struct tf_agent *make_agent(const struct tf_config *cfg, const struct tf_
 
 static bool master_takes(enum tf_msg_kind kind)
 {
-    return kind == TF_MSG_RESULTS || kind == TF_MSG_REQUEST || kind == TF_MSG_RELEASE;
+    return kind == TF_MSG_RESULTS || kind == TF_MSG_REQUEST || kind == TF_MSG_RELEASE ||
+           kind == TF_MSG_HEARTBEAT || kind == TF_MSG_STARTED;
 }
 
 static enum tf_status master_on_message(void *self, struct tf_msg *msg)
@@ -776,6 +777,8 @@ int tf_farm_run(const struct tf_config *cfg)
 {
     struct tf_layout lay;
     int taken = take_slots(cfg, &lay);
+    if (taken < 0 && tf_comm_recovery_on())
+        tf_comm_skip_collectives(); /* a death would keep it parked in a barrier for ever */
     if (taken != 0)
         return taken < 0 ? 0 : taken;
     int rank = tf_comm_rank();

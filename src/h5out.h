@@ -95,6 +95,11 @@ enum tf_status tf_h5out_note_i64(struct tf_h5out *h, const char *name, int64_t v
 /* A 1-D int32 attribute (slots_per_rank). */
 enum tf_status tf_h5out_note_i32s(struct tf_h5out *h, const char *name, const int32_t *values,
                                   int n) TF_NODISCARD;
+/* 1-D float64 and string attributes (the lost workers' times and hosts). */
+enum tf_status tf_h5out_note_f64s(struct tf_h5out *h, const char *name, const double *values,
+                                  int n) TF_NODISCARD;
+enum tf_status tf_h5out_note_strs(struct tf_h5out *h, const char *name, const char *const *values,
+                                  int n) TF_NODISCARD;
 enum tf_status tf_h5out_note_str(struct tf_h5out *h, const char *name,
                                  const char *value) TF_NODISCARD;
 
