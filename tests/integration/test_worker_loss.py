@@ -36,10 +36,8 @@ import signal
 import socket
 import struct
 import subprocess
-import sys
 import time
 
-import h5py
 import numpy as np
 
 from harness import Checker, parse_args, read_tasks, workdir
@@ -49,6 +47,7 @@ args = parse_args({
     "--runs": {"type": int, "default": 10},
     "--tasks": {"type": int, "default": 2000},
     "--seed": {"type": int, "default": 20261202},
+    "--parts": {"default": "1234", "help": "which of the four parts to run (to reproduce one)"},
 })
 ck = Checker()
 d = workdir()
@@ -62,7 +61,8 @@ t_begin = time.monotonic()
 # ---- reading what happened ---------------------------------------------------------------
 
 def side_lines(path):
-    """[(offset, task id, rank, time or None)] in file order (the order of the writes)."""
+    """[(offset, task id, rank, time or None, slot or None)] in file order (the order of the
+    writes): lines "ID RANK [TIME [SLOT]]"."""
     out = []
     if not os.path.exists(path):
         return out
@@ -72,7 +72,8 @@ def side_lines(path):
     for raw in data.split(b"\n"):
         if raw:
             w = raw.split()
-            out.append((off, int(w[0]), int(w[1]), float(w[2]) if len(w) > 2 else None))
+            out.append((off, int(w[0]), int(w[1]), float(w[2]) if len(w) > 2 else None,
+                        int(w[3]) if len(w) > 3 else None))
         off += len(raw) + 1
     return out
 
@@ -163,7 +164,7 @@ def check_tasks(cols, lines, n, killed, slots, snapshots=(), skip=()):
     skip: task ids checked elsewhere."""
     fails = []
     by_task = collections.defaultdict(list)
-    for off, tid, rank, _t in lines:
+    for off, tid, rank, *_ in lines:
         if not 0 <= tid < n:
             fails.append(f"side line of unknown task {tid}")
             continue
@@ -212,6 +213,28 @@ def check_tasks(cols, lines, n, killed, slots, snapshots=(), skip=()):
             fails.append(f"{len(again)} tasks recorded in the journal before a kill started "
                          f"again after it (e.g. {again[:5]})")
     return fails, excess
+
+
+def running_at_deaths(starts, ends, deaths, tol):
+    """{task id: how many of the deaths it may have been running at}. starts: side_lines()
+    (with times and slots); ends: {(task id, rank): time its run there ended}; deaths: {rank:
+    (time, slot of the task that killed it)}. A task was running on rank r when it died
+    unless its run there ended more than tol before the death, or it ran in the killer's slot
+    (the killer started there after it ended), or another task started in its slot after it
+    (so it had ended)."""
+    count = collections.Counter()
+    for r, (t_kill, k_slot) in deaths.items():
+        last_in_slot = {}
+        for _off, tid, rank, t, slot in starts:
+            if rank == r and t <= t_kill:
+                last_in_slot[slot] = tid
+        for slot, tid in last_in_slot.items():
+            if slot == k_slot:
+                continue
+            t_end = ends.get((tid, r))
+            if t_end is None or t_end >= t_kill - tol:
+                count[tid] += 1
+    return count
 
 
 def check_journal_once(ids, n):
@@ -270,6 +293,15 @@ def self_test():
     w = lost_warnings("taskfarm: warning: rank 2 on node7 not heard from for 3 s: lost; its 4 "
                       "tasks go to the others\nother\n")
     ck.eq("self-test: warning parsed", list(w), [2])
+    # Rank 1 died at 10.0 (killer 9 in slot 0): 3 ran in slot 0 before it, 4 in slot 1 ended
+    # at 9.95 (within tol). Rank 2 died at 20.0 (killer 9 in slot 1, after 6 there): in slot
+    # 0, 5 ended at 15, 7 and 8 were followed by others, 4 was still running.
+    starts = [(0, 3, 1, 9.0, 0), (1, 4, 1, 9.5, 1), (2, 9, 1, 9.9, 0), (3, 5, 2, 14.0, 0),
+              (4, 7, 2, 18.0, 0), (5, 8, 2, 19.5, 0), (6, 6, 2, 19.0, 1), (7, 4, 2, 19.8, 0),
+              (8, 9, 2, 19.9, 1)]
+    ends = {(3, 1): 9.85, (4, 1): 9.95, (5, 2): 15.0, (7, 2): 19.4}
+    got = running_at_deaths(starts, ends, {1: (10.0, 0), 2: (20.0, 1)}, 0.1)
+    ck.eq("self-test: who was running at the deaths", dict(got), {4: 2})
 
 
 self_test()
@@ -376,7 +408,7 @@ with open(tasks, "w") as f:
         f.write(f'echo "$TASKFARM_TASK_ID $TASKFARM_RANK" >> {side}; sleep 0.01; '
                 f'echo $TASKFARM_TASK_ID\n')
 summary = []
-for run_i in range(args.runs):
+for run_i in range(args.runs if "1" in args.parts else 0):
     rng = random.Random(args.seed + run_i)
     nkill = 1 + run_i % 2
     what = f"kill loop run {run_i} (seed {args.seed + run_i})"
@@ -480,186 +512,223 @@ t_loop = time.monotonic() - t_begin
 
 
 # ---- 2. a task that kills its own worker every time --------------------------------------
-T2 = 2
-d2 = os.path.join(d, "killer")
-os.mkdir(d2)
-side2 = os.path.join(d2, "side.log")
-tasks2 = os.path.join(d2, "t.tasks")
-N2, KILLER = 400, 37
-line = (f'echo "$TASKFARM_TASK_ID $TASKFARM_RANK $(date +%s.%N)" >> {side2}; ')
-with open(tasks2, "w") as f:
-    for i in range(N2):
-        if i == KILLER:
-            # Kills the taskfarm process that runs it (its shell's parent, checked to be
-            # taskfarm); on rank 0 (the master) it only fails, and is retried elsewhere.
-            f.write(line + f'if [ "$TASKFARM_RANK" != 0 ] && '
-                    f'[ "$(readlink /proc/$PPID/exe)" = "{TF}" ]; then kill -9 $PPID; fi; '
-                    f'exit 3\n')
-        else:
-            f.write(line + "sleep 0.05; echo $TASKFARM_TASK_ID\n")
-out2 = os.path.join(d2, "out.h5")
-keep2 = out2 + ".journal.kept"
-t0 = time.monotonic()
-p = start("killer", tasks2, out2, "--worker-timeout", str(T2), "--retries", "3")
-deadline = t0 + 60
-while p.poll() is None and time.monotonic() < deadline:
-    keep_journal(out2 + ".journal", keep2)
-    time.sleep(0.01)
-ended = finish(p, tasks2, deadline, "killer task")
-took2 = time.monotonic() - t0
-ck.true(f"killer task: a result file (mpirun exit {p.returncode}; stderr tail "
-        f"{stderr_of(p)[-400:]!r})", os.path.exists(out2))
-if ended and os.path.exists(out2):
-    rc, st_text = status_exit(out2)
-    ck.eq(f"killer task: taskfarm status exit code 1 ({st_text.strip()[:300]})", rc, 1)
-    ck.true(f"killer task: status counts one lost task ({st_text.splitlines()[:1]})",
-            re.search(r"\b1 lost\b", st_text) is not None)
-    cols, a, names = read_tasks(out2)
-    ck.eq("killer task: the status enum names 5 LOST", names.get("LOST"), LOST)
-    lines = side_lines(side2)
-    mine = [(off, r, t) for off, tid, r, t in lines if tid == KILLER]
-    on_workers = [r for _, r, _ in mine if r != 0]
-    ck.eq(f"killer task: status LOST ({int(cols['status'][KILLER])})",
-          int(cols["status"][KILLER]), LOST)
-    ck.eq(f"killer task: started on two workers ({[r for _, r, _ in mine]})",
-          len(on_workers), 2)
-    ck.eq("killer task: on two different workers", len(set(on_workers)), len(on_workers))
-    ck.eq("killer task: attempts == its starts (2 on workers + its runs on rank 0)",
-          int(cols["attempts"][KILLER]), len(mine))
-    ck.eq("killer task: workers_lost", int(a.get("workers_lost", -1)), 2)
-    ck.eq("killer task: lost_worker_ranks are the workers it killed",
-          lost_attrs(a)[0], sorted(on_workers))
-    ck.eq("killer task: tasks_lost", int(a.get("tasks_lost", -1)), 1)
-    ck.eq("killer task: tasks_succeeded", int(a.get("tasks_succeeded", -1)), N2 - 1)
-    killed_at2 = {r: t for _, r, t in mine if r != 0}
-    check_loss_attrs("killer task", a, cols, killed_at2, T2)
-    warned = lost_warnings(stderr_of(p))
-    ck.eq("killer task: a warning per lost rank", sorted(warned), sorted(killed_at2))
-    cut = {}
-    for r, t in killed_at2.items():
-        later = [off for off, _tid, rr, tt in lines if tt > t + GRACE_LINES]
-        cut[r] = later[0] if later else lines[-1][0] + 1
-    fails, excess = check_tasks(cols, lines, N2, cut, SLOTS, skip={KILLER})
-    for m in fails[:12]:
-        ck.true(f"killer task: {m}", False)
-    if os.path.exists(keep2):
-        for m in check_journal_once(journal_result_ids(keep2), N2):
+if "2" in args.parts:
+    # Every task writes a start line "ID RANK TIME SLOT" and, after its sleep, an end line; the
+    # killer kills the taskfarm process running it at once (the harshest case: a task that was
+    # running beside it, or had just ended with its result not yet sent, is in the same spot).
+    # Besides the killer, a task may end LOST only if it may have been running (the side files
+    # say) when both workers died: --lost-after counts deaths a task was running at.
+    T2 = 2
+    TOL2 = 0.25  # s before a death within which a task's end may not have been known yet
+    d2 = os.path.join(d, "killer")
+    os.mkdir(d2)
+    side2, ends2 = os.path.join(d2, "side.log"), os.path.join(d2, "ends.log")
+    tasks2 = os.path.join(d2, "t.tasks")
+    N2, KILLER = 400, 37
+    line = (f'echo "$TASKFARM_TASK_ID $TASKFARM_RANK $(date +%s.%N) $TASKFARM_SLOT" >> {side2}; ')
+    with open(tasks2, "w") as f:
+        for i in range(N2):
+            if i == KILLER:
+                # Kills the taskfarm process that runs it (its shell's parent, checked to be
+                # taskfarm); on rank 0 (the master) it only fails, and is retried elsewhere.
+                f.write(line + f'if [ "$TASKFARM_RANK" != 0 ] && '
+                        f'[ "$(readlink /proc/$PPID/exe)" = "{TF}" ]; then kill -9 $PPID; fi; '
+                        f'exit 3\n')
+            else:
+                f.write(line + f'sleep 0.05; echo "$TASKFARM_TASK_ID $TASKFARM_RANK '
+                        f'$(date +%s.%N)" >> {ends2}; echo $TASKFARM_TASK_ID\n')
+    out2 = os.path.join(d2, "out.h5")
+    keep2 = out2 + ".journal.kept"
+    t0 = time.monotonic()
+    p = start("killer", tasks2, out2, "--worker-timeout", str(T2), "--retries", "3")
+    deadline = t0 + 60
+    while p.poll() is None and time.monotonic() < deadline:
+        keep_journal(out2 + ".journal", keep2)
+        time.sleep(0.01)
+    ended = finish(p, tasks2, deadline, "killer task")
+    took2 = time.monotonic() - t0
+    ck.true(f"killer task: a result file (mpirun exit {p.returncode}; stderr tail "
+            f"{stderr_of(p)[-400:]!r})", os.path.exists(out2))
+    if ended and os.path.exists(out2):
+        rc, st_text = status_exit(out2)
+        cols, a, names = read_tasks(out2)
+        ck.eq("killer task: the status enum names 5 LOST", names.get("LOST"), LOST)
+        lines = side_lines(side2)
+        ends = {(tid, r): t for _off, tid, r, t, _s in side_lines(ends2)}
+        mine = [(r, t, slot) for _off, tid, r, t, slot in lines if tid == KILLER]
+        on_workers = [r for r, _, _ in mine if r != 0]
+        ck.eq(f"killer task: status LOST ({int(cols['status'][KILLER])})",
+              int(cols["status"][KILLER]), LOST)
+        ck.eq(f"killer task: started on two workers ({[r for r, _, _ in mine]})",
+              len(on_workers), 2)
+        ck.eq("killer task: on two different workers", len(set(on_workers)), len(on_workers))
+        ck.eq("killer task: attempts == its starts (2 on workers + its runs on rank 0)",
+              int(cols["attempts"][KILLER]), len(mine))
+        ck.eq("killer task: workers_lost", int(a.get("workers_lost", -1)), 2)
+        ck.eq("killer task: lost_worker_ranks are the workers it killed",
+              lost_attrs(a)[0], sorted(on_workers))
+        deaths = {r: (t, slot) for r, t, slot in mine if r != 0}
+        killed_at2 = {r: t for r, (t, _) in deaths.items()}
+        check_loss_attrs("killer task", a, cols, killed_at2, T2)
+        warned = lost_warnings(stderr_of(p))
+        ck.eq("killer task: a warning per lost rank", sorted(warned), sorted(killed_at2))
+        lost_ids = sorted(int(t) for t in np.nonzero(cols["status"] == LOST)[0])
+        at_both = running_at_deaths(lines, ends, deaths, TOL2)
+        for tid in lost_ids:
+            if tid == KILLER:
+                continue
+            hist = [(r, round(t, 3), sl) for _o, i, r, t, sl in lines if i == tid]
+            hist_end = {r: round(t, 3) for (i, r), t in ends.items() if i == tid}
+            ck.true(f"killer task: task {tid} LOST, but it was running at {at_both[tid]} of the "
+                    f"2 deaths (starts (rank, time, slot) {hist}, ends {hist_end}; deaths (time, "
+                    f"killer's slot) {deaths}): its run there had ended, or another task had "
+                    f"started in its slot", at_both[tid] >= 2)
+        collateral = [t for t in lost_ids if t != KILLER]
+        ck.eq("killer task: tasks_lost", int(a.get("tasks_lost", -1)), len(lost_ids))
+        ck.eq("killer task: tasks_succeeded", int(a.get("tasks_succeeded", -1)),
+              N2 - len(lost_ids))
+        ck.eq(f"killer task: taskfarm status exit code 1 ({st_text.strip()[:300]})", rc, 1)
+        ck.true(f"killer task: status counts the lost tasks ({st_text.splitlines()[:1]})",
+                re.search(rf"\b{len(lost_ids)} lost\b", st_text) is not None)
+        cut = {}
+        for r, t in killed_at2.items():
+            later = [off for off, _tid, rr, tt, _s in lines if tt > t + GRACE_LINES]
+            cut[r] = later[0] if later else lines[-1][0] + 1
+        # The LOST ones: never started again after their second loss; attempts == starts.
+        for tid in collateral:
+            n_starts = sum(1 for _o, i, *_ in lines if i == tid)
+            ck.eq(f"killer task: LOST task {tid}'s attempts == its starts",
+                  int(cols["attempts"][tid]), n_starts)
+        fails, excess = check_tasks(cols, lines, N2, cut, SLOTS, skip=set(lost_ids))
+        for m in fails[:12]:
             ck.true(f"killer task: {m}", False)
-    print(f"killer task: starts on ranks {[r for _, r, _ in mine]}, {took2:.1f} s", flush=True)
+        if os.path.exists(keep2):
+            for m in check_journal_once(journal_result_ids(keep2), N2):
+                ck.true(f"killer task: {m}", False)
+        else:
+            ck.true("killer task: the journal was never seen", False)
+        print(f"killer task: starts on ranks {[r for r, _, _ in mine]}, LOST {lost_ids}, "
+              f"{took2:.1f} s", flush=True)
 
 
 # ---- 3. a worker stopped longer than the timeout, then woken -------------------------------
-T3 = 2
-d3 = os.path.join(d, "stop")
-os.mkdir(d3)
-side3 = os.path.join(d3, "side.log")
-tasks3 = os.path.join(d3, "t.tasks")
-N3 = 500
-with open(tasks3, "w") as f:
-    for i in range(N3):
-        f.write(f'echo "$TASKFARM_TASK_ID $TASKFARM_RANK $(date +%s.%N)" >> {side3}; '
-                f'sleep 0.1; echo $TASKFARM_TASK_ID\n')
-rng = random.Random(args.seed - 1)
-victim = rng.choice([1, 2, 3])
-out3 = os.path.join(d3, "out.h5")
-journal3, keep3 = out3 + ".journal", out3 + ".journal.kept"
-t0 = time.monotonic()
-p = start("stop", tasks3, out3, "--worker-timeout", str(T3))
-deadline = t0 + 90
-pids, stopped_at, cont_at, warned_at, cut_due, cut3, pid = {}, None, None, None, None, {}, None
-woken_exit = snap3 = remaining = None
-while p.poll() is None and time.monotonic() < deadline:
-    keep_journal(journal3, keep3)
-    if victim not in pids:
-        pids = rank_pids(tasks3)
-    n_lines = len(side_lines(side3))
-    if stopped_at is None and n_lines >= 80 and victim in pids:
-        pid = pids[victim]
-        snap3 = (recorded_now(journal3), os.path.getsize(side3))
-        os.kill(pid, signal.SIGSTOP)
-        stopped_at, stop_wall = time.monotonic(), time.time()
-        cut_due = stopped_at + GRACE_LINES
-    if cut_due is not None and time.monotonic() >= cut_due:
-        cut3[victim] = os.path.getsize(side3)
-        cut_due = None
-    if stopped_at is not None and warned_at is None and victim in lost_warnings(stderr_of(p)):
-        warned_at = time.monotonic()
-    if (stopped_at is not None and cont_at is None and not cut_due and
-            (warned_at is not None and time.monotonic() > warned_at + 0.5 or
-             time.monotonic() > stopped_at + 3 * T3 + 6)):
+if "3" in args.parts:
+    T3 = 2
+    d3 = os.path.join(d, "stop")
+    os.mkdir(d3)
+    side3 = os.path.join(d3, "side.log")
+    tasks3 = os.path.join(d3, "t.tasks")
+    N3 = 500
+    with open(tasks3, "w") as f:
+        for i in range(N3):
+            f.write(f'echo "$TASKFARM_TASK_ID $TASKFARM_RANK $(date +%s.%N)" >> {side3}; '
+                    f'sleep 0.1; echo $TASKFARM_TASK_ID\n')
+    rng = random.Random(args.seed - 1)
+    victim = rng.choice([1, 2, 3])
+    out3 = os.path.join(d3, "out.h5")
+    journal3, keep3 = out3 + ".journal", out3 + ".journal.kept"
+    t0 = time.monotonic()
+    p = start("stop", tasks3, out3, "--worker-timeout", str(T3))
+    deadline = t0 + 90
+    pids, stopped_at, cont_at, warned_at, cut_due, cut3, pid = {}, None, None, None, None, {}, None
+    woken_exit = snap3 = remaining = None
+    while p.poll() is None and time.monotonic() < deadline:
+        keep_journal(journal3, keep3)
+        if victim not in pids:
+            pids = rank_pids(tasks3)
+        n_lines = len(side_lines(side3))
+        if stopped_at is None and n_lines >= 80 and victim in pids:
+            pid = pids[victim]
+            snap3 = (recorded_now(journal3), os.path.getsize(side3))
+            os.kill(pid, signal.SIGSTOP)
+            stopped_at, stop_wall = time.monotonic(), time.time()
+            cut_due = stopped_at + GRACE_LINES
+        if cut_due is not None and time.monotonic() >= cut_due:
+            cut3[victim] = os.path.getsize(side3)
+            cut_due = None
+        if stopped_at is not None and warned_at is None and victim in lost_warnings(stderr_of(p)):
+            warned_at = time.monotonic()
+        if (stopped_at is not None and cont_at is None and not cut_due and
+                (warned_at is not None and time.monotonic() > warned_at + 0.5 or
+                 time.monotonic() > stopped_at + 3 * T3 + 6)):
+            os.kill(pid, signal.SIGCONT)
+            cont_at = time.monotonic()
+            remaining = N3 - len(recorded_now(journal3))
+        if cont_at is not None and woken_exit is None and gone(pid):
+            woken_exit = time.monotonic() - cont_at
+        time.sleep(0.01)
+    if pid is not None and stopped_at is not None and cont_at is None:
         os.kill(pid, signal.SIGCONT)
-        cont_at = time.monotonic()
-        remaining = N3 - len(recorded_now(journal3))
-    if cont_at is not None and woken_exit is None and gone(pid):
-        woken_exit = time.monotonic() - cont_at
-    time.sleep(0.01)
-if pid is not None and stopped_at is not None and cont_at is None:
-    os.kill(pid, signal.SIGCONT)
-ended = finish(p, tasks3, deadline, "stopped worker")
-took3 = time.monotonic() - t0
-ck.true("stopped worker: the worker was stopped and woken", stopped_at and cont_at)
-if cont_at is not None:
-    if woken_exit is None and pid is not None and wait_gone(pid, 0):
-        woken_exit = time.monotonic() - cont_at
-    ck.true(f"stopped worker: the woken worker exited within 10 s of SIGCONT "
-            f"({woken_exit})", woken_exit is not None and woken_exit <= 10)
-    ck.true(f"stopped worker: declared lost (a warning naming rank {victim}) before it woke",
-            warned_at is not None and warned_at < cont_at)
-    ck.true(f"stopped worker: the run was still going when it woke ({remaining} tasks left)",
-            remaining > 0)
-ck.true(f"stopped worker: a result file (mpirun exit {p.returncode}; stderr tail "
-        f"{stderr_of(p)[-400:]!r})", os.path.exists(out3))
-if ended and os.path.exists(out3):
-    rc, st_text = status_exit(out3)
-    ck.eq(f"stopped worker: taskfarm status exit code ({st_text.strip()[:300]})", rc, 0)
-    cols, a, _ = read_tasks(out3)
-    ranks, times, _hosts = lost_attrs(a)
-    ck.eq("stopped worker: workers_lost", int(a.get("workers_lost", -1)), 1)
-    ck.eq("stopped worker: lost_worker_ranks", ranks, [victim])
-    if times:
-        dt = times[0] - stop_wall
-        # Not heard from for T: its last message was at most T/4 (its heartbeat) before the stop.
-        ck.true(f"stopped worker: declared lost {dt:.2f} s after SIGSTOP, not within "
-                f"[{0.75 * T3 - 0.25}, {T3 + 5}]", 0.75 * T3 - 0.25 <= dt <= T3 + 5)
-    warned = lost_warnings(stderr_of(p))
-    ck.eq(f"stopped worker: warnings ({warned})", sorted(warned), [victim])
-    lines = side_lines(side3)
-    late = [(tid, off) for off, tid, r, _ in lines if r == victim and off >= cut3.get(victim, 1e18)]
-    ck.eq("stopped worker: started nothing after it stopped / woke", late, [])
-    fails, excess = check_tasks(cols, lines, N3, cut3, SLOTS,
-                                snapshots=[snap3] if snap3 else [])
-    for m in fails[:12]:
-        ck.true(f"stopped worker: {m}", False)
-    if os.path.exists(keep3):
-        for m in check_journal_once(journal_result_ids(keep3), N3):
+    ended = finish(p, tasks3, deadline, "stopped worker")
+    took3 = time.monotonic() - t0
+    ck.true("stopped worker: the worker was stopped and woken", stopped_at and cont_at)
+    if cont_at is not None:
+        if woken_exit is None and pid is not None and wait_gone(pid, 0):
+            woken_exit = time.monotonic() - cont_at
+        ck.true(f"stopped worker: the woken worker exited within 10 s of SIGCONT "
+                f"({woken_exit})", woken_exit is not None and woken_exit <= 10)
+        ck.true(f"stopped worker: declared lost (a warning naming rank {victim}) before it woke",
+                warned_at is not None and warned_at < cont_at)
+        ck.true(f"stopped worker: the run was still going when it woke ({remaining} tasks left)",
+                remaining > 0)
+    ck.true(f"stopped worker: a result file (mpirun exit {p.returncode}; stderr tail "
+            f"{stderr_of(p)[-400:]!r})", os.path.exists(out3))
+    if ended and os.path.exists(out3):
+        rc, st_text = status_exit(out3)
+        ck.eq(f"stopped worker: taskfarm status exit code ({st_text.strip()[:300]})", rc, 0)
+        cols, a, _ = read_tasks(out3)
+        ranks, times, _hosts = lost_attrs(a)
+        ck.eq("stopped worker: workers_lost", int(a.get("workers_lost", -1)), 1)
+        ck.eq("stopped worker: lost_worker_ranks", ranks, [victim])
+        if times:
+            dt = times[0] - stop_wall
+            # Not heard from for T: its last message was at most T/4 (a heartbeat) before
+            # the stop.
+            ck.true(f"stopped worker: declared lost {dt:.2f} s after SIGSTOP, not within "
+                    f"[{0.75 * T3 - 0.25}, {T3 + 5}]", 0.75 * T3 - 0.25 <= dt <= T3 + 5)
+        warned = lost_warnings(stderr_of(p))
+        ck.eq(f"stopped worker: warnings ({warned})", sorted(warned), [victim])
+        lines = side_lines(side3)
+        late = [(tid, off) for off, tid, r, *_ in lines
+                if r == victim and off >= cut3.get(victim, 1e18)]
+        ck.eq("stopped worker: started nothing after it stopped / woke", late, [])
+        fails, excess = check_tasks(cols, lines, N3, cut3, SLOTS,
+                                    snapshots=[snap3] if snap3 else [])
+        for m in fails[:12]:
             ck.true(f"stopped worker: {m}", False)
-    else:
-        ck.true("stopped worker: the journal was never seen", False)
-    held = sum(1 for t in range(N3) if int(cols["attempts"][t]) > 1)
-    print(f"stopped worker: rank {victim}, warned "
-          f"{None if warned_at is None else round(warned_at - stopped_at, 1)} s after SIGSTOP, "
-          f"woken after {None if cont_at is None else round(cont_at - stopped_at, 1)} s, exited "
-          f"{None if woken_exit is None else round(woken_exit, 2)} s later; {held} tasks "
-          f"started again; {took3:.1f} s", flush=True)
+        if os.path.exists(keep3):
+            for m in check_journal_once(journal_result_ids(keep3), N3):
+                ck.true(f"stopped worker: {m}", False)
+        else:
+            ck.true("stopped worker: the journal was never seen", False)
+        held = sum(1 for t in range(N3) if int(cols["attempts"][t]) > 1)
+        print(f"stopped worker: rank {victim}, warned "
+              f"{None if warned_at is None else round(warned_at - stopped_at, 1)} s after SIGSTOP, "
+              f"woken after {None if cont_at is None else round(cont_at - stopped_at, 1)} s, "
+              f"exited "
+              f"{None if woken_exit is None else round(woken_exit, 2)} s later; {held} tasks "
+              f"started again; {took3:.1f} s", flush=True)
 
 
 # ---- 4. without recovery: the start-up line ------------------------------------------------
-d4 = os.path.join(d, "norec")
-os.mkdir(d4)
-tasks4 = os.path.join(d4, "t.tasks")
-with open(tasks4, "w") as f:
-    f.write("true\n" * 20)
-out4 = os.path.join(d4, "out.h5")
-t0 = time.monotonic()
-p = start("norec", tasks4, out4, np_=3, recovery=False)
-ended = finish(p, tasks4, t0 + 60, "without recovery")
-err4 = stderr_of(p)
-ck.eq(f"without recovery: exit code ({err4[-300:]!r})", p.returncode, 0)
-said = [ln for ln in err4.splitlines() if "orte_enable_recovery" in ln]
-ck.eq(f"without recovery: one line names orte_enable_recovery ({said})", len(said), 1)
-ck.true(f"without recovery: it says a dead worker ends the job ({said})",
-        any(re.search(r"\b(dead|dies|death|dying|lost)\b", ln, re.I) and
-            re.search(r"\bjob\b", ln, re.I) and re.search(r"\bend", ln, re.I) for ln in said))
+if "4" in args.parts:
+    d4 = os.path.join(d, "norec")
+    os.mkdir(d4)
+    tasks4 = os.path.join(d4, "t.tasks")
+    with open(tasks4, "w") as f:
+        f.write("true\n" * 20)
+    out4 = os.path.join(d4, "out.h5")
+    t0 = time.monotonic()
+    p = start("norec", tasks4, out4, np_=3, recovery=False)
+    ended = finish(p, tasks4, t0 + 60, "without recovery")
+    err4 = stderr_of(p)
+    ck.eq(f"without recovery: exit code ({err4[-300:]!r})", p.returncode, 0)
+    said = [ln for ln in err4.splitlines() if "orte_enable_recovery" in ln]
+    ck.eq(f"without recovery: one line names orte_enable_recovery ({said})", len(said), 1)
+    ck.true(f"without recovery: it says a dead worker ends the job ({said})",
+            any(re.search(r"\b(dead|dies|death|dying|lost)\b", ln, re.I) and
+                re.search(r"\bjob\b", ln, re.I) and re.search(r"\bend", ln, re.I) for ln in said))
+
 
 print("\n".join(summary))
 print(f"kill loop {t_loop:.0f} s; whole file {time.monotonic() - t_begin:.0f} s")
