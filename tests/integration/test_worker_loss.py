@@ -20,7 +20,9 @@ slots, ranks 1-3 workers, -j 2 each):
      - the journal (a hard link to it kept past the run's end) records every task once.
 2. A task that kills the taskfarm process running it, every time, ends LOST after 2 workers
    died (attempts 2, plus any runs on rank 0, where it does not kill but fails); the others
-   succeed; the run finishes by itself; `taskfarm status` exits 1.
+   succeed, except one that the side files (start and end lines, with slots) show may have
+   been running beside it at both deaths; the run finishes by itself; `taskfarm status`
+   exits 1.
 3. A worker stopped (SIGSTOP) for longer than --worker-timeout 2 is declared lost (a stderr
    warning naming it, after about the timeout), its tasks go elsewhere; woken (SIGCONT), it
    starts nothing, exits, and nothing is recorded twice.
