@@ -146,14 +146,23 @@ def wait_gone(pid, timeout):
     return gone(pid)
 
 
+all_warnings = []  # every lost-worker warning of every part, for the check at the end
+
+
 def lost_warnings(stderr_text):
-    """{rank: line} of the 'rank R on HOST not heard from for T s: lost' warnings."""
+    """{rank: [lines]} of the 'rank R on HOST not heard from for T s: lost' warnings."""
     out = {}
     for line in stderr_text.splitlines():
         m = re.search(r"rank (\d+) on (\S+) not heard from for .*lost", line)
         if m:
             out.setdefault(int(m.group(1)), []).append(line)
     return out
+
+
+def claimed_running(line):
+    """M of '... its N tasks (M running) go to the others', or None."""
+    m = re.search(r"\((\d+) running\)", line)
+    return int(m.group(1)) if m else None
 
 
 # ---- the checks, as a function of plain data (tested below on synthetic data) ---------------
@@ -295,6 +304,9 @@ def self_test():
     w = lost_warnings("taskfarm: warning: rank 2 on node7 not heard from for 3 s: lost; its 4 "
                       "tasks go to the others\nother\n")
     ck.eq("self-test: warning parsed", list(w), [2])
+    ck.eq("self-test: running count parsed",
+          claimed_running("rank 3 on vm not heard from for 2.0 s: lost; its 11 tasks (9 running) "
+                          "go to the others"), 9)
     # Rank 1 died at 10.0 (killer 9 in slot 0): 3 ran in slot 0 before it, 4 in slot 1 ended
     # at 9.95 (within tol). Rank 2 died at 20.0 (killer 9 in slot 1, after 6 there): in slot
     # 0, 5 ended at 15, 7 and 8 were followed by others, 4 was still running.
@@ -488,6 +500,7 @@ for run_i in range(args.runs if "1" in args.parts else 0):
     ck.eq(f"{what}: tasks_lost", int(a.get("tasks_lost", -1)), 0)
     err_text = stderr_of(p)
     warned = lost_warnings(err_text)
+    all_warnings.extend(sum(warned.values(), []))
     ck.eq(f"{what}: one warning on stderr per lost rank ({list(warned.items())[:4]})",
           sorted(warned), sorted(killed_at))
     ck.true(f"{what}: each lost rank warned about once", all(len(v) == 1 for v in warned.values()))
@@ -573,6 +586,7 @@ if "2" in args.parts:
         killed_at2 = {r: t for r, (t, _) in deaths.items()}
         check_loss_attrs("killer task", a, cols, killed_at2, T2)
         warned = lost_warnings(stderr_of(p))
+        all_warnings.extend(sum(warned.values(), []))
         ck.eq("killer task: a warning per lost rank", sorted(warned), sorted(killed_at2))
         lost_ids = sorted(int(t) for t in np.nonzero(cols["status"] == LOST)[0])
         at_both = running_at_deaths(lines, ends, deaths, TOL2)
@@ -689,6 +703,7 @@ if "3" in args.parts:
             ck.true(f"stopped worker: declared lost {dt:.2f} s after SIGSTOP, not within "
                     f"[{0.75 * T3 - 0.25}, {T3 + 5}]", 0.75 * T3 - 0.25 <= dt <= T3 + 5)
         warned = lost_warnings(stderr_of(p))
+        all_warnings.extend(sum(warned.values(), []))
         ck.eq(f"stopped worker: warnings ({warned})", sorted(warned), [victim])
         lines = side_lines(side3)
         late = [(tid, off) for off, tid, r, *_ in lines
@@ -732,6 +747,12 @@ if "4" in args.parts:
                 re.search(r"\bjob\b", ln, re.I) and re.search(r"\bend", ln, re.I) for ln in said))
 
 
+# A worker runs at most its slots' tasks at once: a warning that says more were running when it
+# was lost counts as running tasks whose run had ended (their results not yet sent), which is
+# what --lost-after then counts against them (part 2).
+over = [ln for ln in all_warnings if (claimed_running(ln) or 0) > SLOTS]
+ck.true(f"{len(over)} of {len(all_warnings)} lost-worker warnings say more tasks were running "
+        f"than the worker's {SLOTS} slots (e.g. {over[:2]})", not over)
 print("\n".join(summary))
 print(f"kill loop {t_loop:.0f} s; whole file {time.monotonic() - t_begin:.0f} s")
 ck.finish()
