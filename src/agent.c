@@ -82,8 +82,8 @@ static void begin_out(struct tf_agent *A)
     A->nout = 0;
 }
 
-/* Send the waiting results (a REQUEST also asks for work for `want` slots), with the queue
- * as it is now. */
+/* Every message to the master goes here: it is what the heartbeat counts from, and a worker
+ * that was declared lost says nothing more. */
 static enum tf_status to_master(struct tf_agent *A, enum tf_msg_kind kind, void *data, size_t len)
 {
     if (A->lost) {
@@ -94,6 +94,8 @@ static enum tf_status to_master(struct tf_agent *A, enum tf_msg_kind kind, void 
     return tf_comm_isend(0, kind, data, len);
 }
 
+/* Send the waiting results (a REQUEST also asks for work for `want` slots), with the queue
+ * as it is now. */
 static enum tf_status send_out(struct tf_agent *A, enum tf_msg_kind kind, int want)
 {
     struct tf_report rep = report_of(A, (uint64_t)want);
@@ -249,7 +251,7 @@ static void service_slots(struct tf_agent *A, const struct pollfd *fds)
 static bool agent_takes(enum tf_msg_kind kind)
 {
     return kind == TF_MSG_ASSIGN || kind == TF_MSG_STEAL || kind == TF_MSG_STOP ||
-           kind == TF_MSG_DRAIN || kind == TF_MSG_HEARTBEAT;
+           kind == TF_MSG_DRAIN || kind == TF_MSG_ALIVE;
 }
 
 static void drop_queue(struct tf_agent *A)
@@ -286,7 +288,7 @@ static enum tf_status agent_on_message(void *self, struct tf_msg *msg)
     struct tf_agent *A = self;
     struct tf_wire_reader rd;
     A->last_heard = tf_monotonic();
-    if (msg->kind == TF_MSG_HEARTBEAT)
+    if (msg->kind == TF_MSG_ALIVE)
         return TF_OK;
     if (tf_wire_open(&rd, msg->data, msg->len) != TF_OK)
         return TF_EPROTO;

@@ -28,8 +28,9 @@ enum tf_msg_kind {
     TF_MSG_MAP_ASSIGN = 8, /* master -> worker: a range of items (and their bytes) */
     TF_MSG_MAP_RESULT = 9, /* worker -> master: a batch's results, failures and timing */
     TF_MSG_MAP_BYE = 10,   /* worker -> master: stopped; nothing more comes from it */
-    TF_MSG_HEARTBEAT = 11, /* either way: still here (sent when quiet; the master answers) */
-    TF_MSG_STARTED = 12,   /* worker -> master: these tasks start now (recovery on only) */
+    TF_MSG_HEARTBEAT = 11, /* worker -> master: still here (sent when quiet, recovery on) */
+    TF_MSG_STARTED = 12,   /* worker -> master: these tasks start now (recovery on) */
+    TF_MSG_ALIVE = 13,     /* master -> worker: the answer to a heartbeat */
 };
 
 /* What TF_MSG_STOP's first value says. */

@@ -242,7 +242,6 @@ static void watch_workers(struct tf_master *m)
     tf_ledger_track_starts(m->ledger);
     m->live = tf_liveness_new(m->nworkers, m->cfg->worker_timeout, tf_monotonic());
     tf_liveness_ignore(m->live, worker_index(m, 0)); /* rank 0's own slots die with us */
-    m->host_of = tf_xcalloc((size_t)m->nworkers, sizeof *m->host_of);
     tf_sched_expect_losses(m->sched);
 }
 
@@ -314,8 +313,8 @@ static enum tf_status on_liveness(struct tf_master *m, int w, const struct tf_ms
     uint64_t n, id;
     if (msg->kind == TF_MSG_HEARTBEAT) {
         struct tf_buf b = {0};
-        tf_wire_begin(&b, TF_MSG_HEARTBEAT);
-        return tf_comm_isend(msg->peer, TF_MSG_HEARTBEAT, b.data, b.len);
+        tf_wire_begin(&b, TF_MSG_ALIVE);
+        return tf_comm_isend(msg->peer, TF_MSG_ALIVE, b.data, b.len);
     }
     if (tf_wire_open(&rd, msg->data, msg->len) != TF_OK || !tf_wire_get_u64(&rd, &n))
         return TF_EPROTO;
@@ -377,8 +376,6 @@ enum tf_status tf_master_on_message(struct tf_master *m, const struct tf_msg *ms
     }
     if (tf_wire_open(&rd, msg->data, msg->len) != TF_OK || !tf_wire_get_report(&rd, &rep))
         goto bad;
-    if (m->host_of && m->host_of[w][0] == '\0')
-        snprintf(m->host_of[w], sizeof m->host_of[w], "%s", rep.host);
     double busy = 0;
     uint32_t accepted = 0;
     enum tf_status st = take_tasks(m, w, msg, &rd, rep.host, &accepted, &busy);
@@ -517,7 +514,7 @@ static enum tf_status declare_lost(struct tf_master *m, int w)
     free(held);
     tf_log(TF_LOG_WARN,
            "rank %d on %s not heard from for %.1f s: lost; its %zu tasks (%llu "
-           "running) go to the others",
+           "started there) go to the others",
            rank, m->host_of[w], m->cfg->worker_timeout, n, (unsigned long long)running);
     remember_lost(m, w);
     tf_sched_on_worker_lost(m->sched, w, back);
