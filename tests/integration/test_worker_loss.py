@@ -28,6 +28,9 @@ slots, ranks 1-3 workers, -j 2 each):
    starts nothing, exits, and nothing is recorded twice.
 4. Without recovery, rank 0 says once at start that a dead worker ends the job, naming
    orte_enable_recovery.
+5. Two deaths in a row: worker A killed; as soon as one of its tasks, sent again, has ended on
+   worker B, B is killed. With --lost-after 2 (the default) a task may end LOST only if the
+   side files show it may have been running at both deaths, not merely started there.
 The checking logic runs first on synthetic data (every kind of violation must be caught).
 """
 import collections
@@ -49,7 +52,7 @@ args = parse_args({
     "--runs": {"type": int, "default": 10},
     "--tasks": {"type": int, "default": 2000},
     "--seed": {"type": int, "default": 20261202},
-    "--parts": {"default": "1234", "help": "which of the four parts to run (to reproduce one)"},
+    "--parts": {"default": "12345", "help": "which of the four parts to run (to reproduce one)"},
 })
 ck = Checker()
 d = workdir()
@@ -146,9 +149,6 @@ def wait_gone(pid, timeout):
     return gone(pid)
 
 
-all_warnings = []  # every lost-worker warning of every part, for the check at the end
-
-
 def lost_warnings(stderr_text):
     """{rank: [lines]} of the 'rank R on HOST not heard from for T s: lost' warnings."""
     out = {}
@@ -158,11 +158,6 @@ def lost_warnings(stderr_text):
             out.setdefault(int(m.group(1)), []).append(line)
     return out
 
-
-def claimed_running(line):
-    """M of '... its N tasks (M running) go to the others', or None."""
-    m = re.search(r"\((\d+) running\)", line)
-    return int(m.group(1)) if m else None
 
 
 # ---- the checks, as a function of plain data (tested below on synthetic data) ---------------
@@ -229,15 +224,17 @@ def check_tasks(cols, lines, n, killed, slots, snapshots=(), skip=()):
 def running_at_deaths(starts, ends, deaths, tol):
     """{task id: how many of the deaths it may have been running at}. starts: side_lines()
     (with times and slots); ends: {(task id, rank): time its run there ended}; deaths: {rank:
-    (time, slot of the task that killed it)}. A task was running on rank r when it died
-    unless its run there ended more than tol before the death, or it ran in the killer's slot
-    (the killer started there after it ended), or another task started in its slot after it
-    (so it had ended)."""
+    (time, slot of the task that killed it, or None)}. A task was running on rank r when it
+    died unless its run there ended more than tol before the death, or it ran in the killer's
+    slot (the killer started there after it ended), or another task started in its slot after
+    it (so it had ended). Every start line of a dead rank counts, whatever its time: a shell
+    spawned just before the death may write its line a moment after it (check_tasks bounds
+    how long after)."""
     count = collections.Counter()
     for r, (t_kill, k_slot) in deaths.items():
         last_in_slot = {}
         for _off, tid, rank, t, slot in starts:
-            if rank == r and t <= t_kill:
+            if rank == r:
                 last_in_slot[slot] = tid
         for slot, tid in last_in_slot.items():
             if slot == k_slot:
@@ -304,9 +301,6 @@ def self_test():
     w = lost_warnings("taskfarm: warning: rank 2 on node7 not heard from for 3 s: lost; its 4 "
                       "tasks go to the others\nother\n")
     ck.eq("self-test: warning parsed", list(w), [2])
-    ck.eq("self-test: running count parsed",
-          claimed_running("rank 3 on vm not heard from for 2.0 s: lost; its 11 tasks (9 running) "
-                          "go to the others"), 9)
     # Rank 1 died at 10.0 (killer 9 in slot 0): 3 ran in slot 0 before it, 4 in slot 1 ended
     # at 9.95 (within tol). Rank 2 died at 20.0 (killer 9 in slot 1, after 6 there): in slot
     # 0, 5 ended at 15, 7 and 8 were followed by others, 4 was still running.
@@ -316,6 +310,8 @@ def self_test():
     ends = {(3, 1): 9.85, (4, 1): 9.95, (5, 2): 15.0, (7, 2): 19.4}
     got = running_at_deaths(starts, ends, {1: (10.0, 0), 2: (20.0, 1)}, 0.1)
     ck.eq("self-test: who was running at the deaths", dict(got), {4: 2})
+    got = running_at_deaths(starts + [(9, 10, 2, 20.01, 0)], ends, {2: (20.0, None)}, 0.1)
+    ck.eq("self-test: a start line just after the death counts", dict(got), {10: 1, 9: 1})
 
 
 self_test()
@@ -500,7 +496,6 @@ for run_i in range(args.runs if "1" in args.parts else 0):
     ck.eq(f"{what}: tasks_lost", int(a.get("tasks_lost", -1)), 0)
     err_text = stderr_of(p)
     warned = lost_warnings(err_text)
-    all_warnings.extend(sum(warned.values(), []))
     ck.eq(f"{what}: one warning on stderr per lost rank ({list(warned.items())[:4]})",
           sorted(warned), sorted(killed_at))
     ck.true(f"{what}: each lost rank warned about once", all(len(v) == 1 for v in warned.values()))
@@ -586,7 +581,6 @@ if "2" in args.parts:
         killed_at2 = {r: t for r, (t, _) in deaths.items()}
         check_loss_attrs("killer task", a, cols, killed_at2, T2)
         warned = lost_warnings(stderr_of(p))
-        all_warnings.extend(sum(warned.values(), []))
         ck.eq("killer task: a warning per lost rank", sorted(warned), sorted(killed_at2))
         lost_ids = sorted(int(t) for t in np.nonzero(cols["status"] == LOST)[0])
         at_both = running_at_deaths(lines, ends, deaths, TOL2)
@@ -703,7 +697,6 @@ if "3" in args.parts:
             ck.true(f"stopped worker: declared lost {dt:.2f} s after SIGSTOP, not within "
                     f"[{0.75 * T3 - 0.25}, {T3 + 5}]", 0.75 * T3 - 0.25 <= dt <= T3 + 5)
         warned = lost_warnings(stderr_of(p))
-        all_warnings.extend(sum(warned.values(), []))
         ck.eq(f"stopped worker: warnings ({warned})", sorted(warned), [victim])
         lines = side_lines(side3)
         late = [(tid, off) for off, tid, r, *_ in lines
@@ -747,12 +740,100 @@ if "4" in args.parts:
                 re.search(r"\bjob\b", ln, re.I) and re.search(r"\bend", ln, re.I) for ln in said))
 
 
-# A worker runs at most its slots' tasks at once: a warning that says more were running when it
-# was lost counts as running tasks whose run had ended (their results not yet sent), which is
-# what --lost-after then counts against them (part 2).
-over = [ln for ln in all_warnings if (claimed_running(ln) or 0) > SLOTS]
-ck.true(f"{len(over)} of {len(all_warnings)} lost-worker warnings say more tasks were running "
-        f"than the worker's {SLOTS} slots (e.g. {over[:2]})", not over)
+
+# ---- 5. two deaths in a row: the tasks of the first that had ended at the second ----------
+# Worker A is killed; once it is declared lost, its tasks go back. As soon as one of them has
+# ended on another worker B (its end line written, its result perhaps not sent yet), B is
+# killed too. Those tasks were running at A's death at most, not at B's: none may end LOST
+# (--lost-after 2, the default) unless the side files show it may have been running at both.
+if "5" in args.parts:
+    T5 = 2
+    d5 = os.path.join(d, "twice")
+    os.mkdir(d5)
+    side5, ends5 = os.path.join(d5, "side.log"), os.path.join(d5, "ends.log")
+    tasks5 = os.path.join(d5, "t.tasks")
+    N5 = 800
+    with open(tasks5, "w") as f:
+        for i in range(N5):
+            f.write(f'echo "$TASKFARM_TASK_ID $TASKFARM_RANK $(date +%s.%N) $TASKFARM_SLOT" '
+                    f'>> {side5}; sleep 0.05; echo "$TASKFARM_TASK_ID $TASKFARM_RANK '
+                    f'$(date +%s.%N)" >> {ends5}; echo $TASKFARM_TASK_ID\n')
+    rng = random.Random(args.seed + 100)
+    vA = rng.choice([1, 2, 3])
+    out5 = os.path.join(d5, "out.h5")
+    keep5 = out5 + ".journal.kept"
+    t0 = time.monotonic()
+    p = start("twice", tasks5, out5, "--worker-timeout", str(T5))
+    deadline = t0 + 60
+    pids, phase, deaths5, on_a, t_warn, vB, ended_on_b = {}, 0, {}, set(), None, None, []
+    while p.poll() is None and time.monotonic() < deadline:
+        keep_journal(out5 + ".journal", keep5)
+        if len(pids) < 4:
+            pids = rank_pids(tasks5)
+        lines = side_lines(side5)
+        if phase == 0 and len(lines) >= 100 and vA in pids:
+            os.kill(pids[vA], signal.SIGKILL)
+            deaths5[vA] = (time.time(), None)
+            phase = 1
+        elif phase == 1 and vA in lost_warnings(stderr_of(p)):
+            t_warn = time.time()
+            on_a = {tid for _o, tid, r, _t, _s in lines if r == vA}
+            phase = 2
+        elif phase == 2:
+            ends = {(tid, r) for _o, tid, r, _t, _s in side_lines(ends5)}
+            back = [(tid, r) for _o, tid, r, t, _s in lines
+                    if tid in on_a and t > t_warn and r not in (0, vA) and (tid, r) in ends]
+            if back:
+                vB = back[0][1]
+                os.kill(pids[vB], signal.SIGKILL)
+                deaths5[vB] = (time.time(), None)
+                ended_on_b = sorted(tid for tid, r in back if r == vB)
+                phase = 3
+            elif time.time() > t_warn + 8:
+                phase = 4  # all went to rank 0: nothing to see
+        time.sleep(0.002)
+    ended = finish(p, tasks5, deadline, "two deaths in a row")
+    took5 = time.monotonic() - t0
+    ck.true(f"two deaths in a row: a result file (mpirun exit {p.returncode}; stderr tail "
+            f"{stderr_of(p)[-400:]!r})", os.path.exists(out5))
+    ck.true(f"two deaths in a row: A's tasks went to another worker, which was killed "
+            f"(phase {phase})", phase == 3)
+    if ended and os.path.exists(out5):
+        rc, st_text = status_exit(out5)
+        cols, a, _ = read_tasks(out5)
+        lines = side_lines(side5)
+        ends = {(tid, r): t for _o, tid, r, t, _s in side_lines(ends5)}
+        check_loss_attrs("two deaths in a row", a, cols,
+                         {r: t for r, (t, _) in deaths5.items()}, T5)
+        lost_ids = sorted(int(t) for t in np.nonzero(cols["status"] == LOST)[0])
+        at_both = running_at_deaths(lines, ends, deaths5, 0.25)
+        wrong = [t for t in lost_ids if at_both[t] < 2]
+        for tid in wrong[:6]:
+            hist = [(r, round(t, 3), sl) for _o, i, r, t, sl in lines if i == tid]
+            hist_end = {r: round(t, 3) for (i, r), t in ends.items() if i == tid}
+            ck.true(f"two deaths in a row: task {tid} LOST, but it was running at "
+                    f"{at_both[tid]} of the 2 deaths (starts (rank, time, slot) {hist}, ends "
+                    f"{hist_end}; deaths {deaths5})", False)
+        if len(wrong) > 6:
+            ck.true(f"two deaths in a row: ... and {len(wrong) - 6} more LOST tasks", False)
+        ck.eq("two deaths in a row: tasks_lost", int(a.get("tasks_lost", -1)), len(lost_ids))
+        ck.eq(f"two deaths in a row: taskfarm status exit code ({st_text.strip()[:200]})", rc,
+              1 if lost_ids else 0)
+        cut = {}
+        for r, (t, _) in deaths5.items():
+            later = [off for off, _tid, _r, tt, _s in lines if tt > t + GRACE_LINES]
+            cut[r] = later[0] if later else lines[-1][0] + 1
+        fails, excess = check_tasks(cols, lines, N5, cut, SLOTS, skip=set(lost_ids))
+        for m in fails[:12]:
+            ck.true(f"two deaths in a row: {m}", False)
+        if os.path.exists(keep5):
+            for m in check_journal_once(journal_result_ids(keep5), N5):
+                ck.true(f"two deaths in a row: {m}", False)
+        else:
+            ck.true("two deaths in a row: the journal was never seen", False)
+        print(f"two deaths in a row: rank {vA} then {vB}, killed once {ended_on_b} of rank "
+              f"{vA}'s tasks had ended there; LOST {lost_ids}; {took5:.1f} s", flush=True)
+
 print("\n".join(summary))
 print(f"kill loop {t_loop:.0f} s; whole file {time.monotonic() - t_begin:.0f} s")
 ck.finish()
