@@ -204,7 +204,10 @@ void tf_comm_finalize(void)
     }
     /* Ranks that finish first wait here for the rest: sleeping, not spinning. */
     MPI_Comm *comms[] = {&farm_comm, &outer_comm};
-    for (int i = 0; i < 2; i++)
+    /* Under recovery the ranks that took no part left at once (a death would have kept them
+     * in this barrier for ever): nobody waits for them. */
+    int ncomms = tf_comm_recovery_on() ? 1 : 2;
+    for (int i = 0; i < ncomms; i++)
         if (*comms[i] != MPI_COMM_NULL) {
             MPI_Request req;
             if (MPI_Ibarrier(*comms[i], &req) == MPI_SUCCESS)
