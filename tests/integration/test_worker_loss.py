@@ -52,7 +52,7 @@ args = parse_args({
     "--runs": {"type": int, "default": 10},
     "--tasks": {"type": int, "default": 2000},
     "--seed": {"type": int, "default": 20261202},
-    "--parts": {"default": "12345", "help": "which of the four parts to run (to reproduce one)"},
+    "--parts": {"default": "123456", "help": "which of the six parts to run (to reproduce one)"},
 })
 ck = Checker()
 d = workdir()
@@ -833,6 +833,37 @@ if "5" in args.parts:
             ck.true("two deaths in a row: the journal was never seen", False)
         print(f"two deaths in a row: rank {vA} then {vB}, killed once {ended_on_b} of rank "
               f"{vA}'s tasks had ended there; LOST {lost_ids}; {took5:.1f} s", flush=True)
+
+# ---- 6. ranks that take no part, under recovery ---------------------------------------------
+# --cores-per-task 2 on this 2-core machine leaves one slot, rank 0's: ranks 1 and 2 take no
+# part. Under recovery they leave at once (a death would keep them in a barrier for ever), and
+# rank 0 must not wait for them at its end (it once waited 30 s, until the finalize watchdog).
+if "6" in args.parts:
+    d6 = os.path.join(d, "parked")
+    os.mkdir(d6)
+    tasks6 = os.path.join(d6, "t.tasks")
+    with open(tasks6, "w") as f:
+        f.write("sleep 1\n" * 3)
+    out6 = os.path.join(d6, "out.h5")
+    err6 = open(os.path.join(d6, "stderr"), "w+")
+    env = dict(os.environ)
+    env.pop("OMPI_MCA_orte_enable_recovery", None)
+    t0 = time.monotonic()
+    p = subprocess.Popen([args.mpiexec, "--oversubscribe", "--mca", "orte_enable_recovery", "1",
+                          "-n", "3", args.taskfarm, "run", tasks6, "-o", out6,
+                          "--cores-per-task", "2"], stdout=subprocess.DEVNULL, stderr=err6,
+                         env=env, start_new_session=True)
+    p.err_path = err6.name
+    err6.close()
+    ended = finish(p, tasks6, t0 + 60, "ranks without a slot")
+    took6 = time.monotonic() - t0
+    code6, text6 = status_exit(out6)
+    ck.eq(f"ranks without a slot: status exit ({text6[-300:]!r})", code6, 0)
+    ck.true(f"ranks without a slot: the run ended within 20 s ({took6:.1f} s; 3 tasks of 1 s "
+            f"in one slot; stderr {stderr_of(p)[-300:]!r})", ended and took6 < 20)
+    ck.true("ranks without a slot: no finalize watchdog",
+            "leaving without it" not in stderr_of(p))
+    print(f"ranks without a slot: {took6:.1f} s", flush=True)
 
 print("\n".join(summary))
 print(f"kill loop {t_loop:.0f} s; whole file {time.monotonic() - t_begin:.0f} s")
