@@ -61,11 +61,6 @@ struct tf_agent {
     size_t nended, cap_ended;
 };
 
-/* A worker leaves when the master has been silent this many worker timeouts (at least a
- * minute): the master answers every heartbeat, so only a dead master is this quiet. */
-#define MASTER_TIMEOUTS    4
-#define MASTER_TIMEOUT_MIN 60.0
-
 static double mean_duration(const struct tf_agent *A)
 {
     return A->ndone ? A->busy_total / (double)A->ndone : 0;
@@ -362,10 +357,8 @@ static enum tf_status watch_master(struct tf_agent *A)
     if (!A->watched)
         return TF_OK;
     double now = tf_monotonic();
-    if (now - A->last_heard > A->master_timeout) {
-        char why[128];
-        snprintf(why, sizeof why, "no word from the master (rank 0) for %.0f s",
-                 now - A->last_heard);
+    char why[128];
+    if (tf_liveness_master_gone(A->last_heard, now, A->master_timeout, why, sizeof why)) {
         leave(A, why);
         return TF_OK;
     }
@@ -525,9 +518,7 @@ struct tf_agent *tf_agent_new(const struct tf_config *cfg, int rank, int nslots,
     A->watched = rank != 0 && tf_comm_recovery_on() && cfg->worker_timeout > 0;
     A->beat = (struct tf_heartbeat){A->watched ? cfg->worker_timeout / 4 : 0, tf_monotonic()};
     A->last_heard = tf_monotonic();
-    A->master_timeout = MASTER_TIMEOUTS * cfg->worker_timeout;
-    if (A->master_timeout < MASTER_TIMEOUT_MIN)
-        A->master_timeout = MASTER_TIMEOUT_MIN;
+    A->master_timeout = tf_liveness_master_timeout(cfg->worker_timeout);
     gethostname(A->host, sizeof A->host - 1);
     begin_out(A);
     return A;

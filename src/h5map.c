@@ -595,22 +595,6 @@ enum tf_status tf_h5map_note(struct tf_h5map *h, const char *name, double value)
     return attr_f64(h, name, value) < 0 ? tf_h5_fail("writing an attribute", NULL, 0) : TF_OK;
 }
 
-/* A 1-D attribute of n values of `type`, replacing one of that name. */
-static int attr_array(const struct tf_h5map *h, const char *name, hid_t type, const void *values,
-                      int n)
-{
-    hsize_t dims = (hsize_t)(n > 0 ? n : 0);
-    if (H5Aexists(h->file, name) > 0 && H5Adelete(h->file, name) < 0)
-        return -1;
-    hid_t space = H5Screate_simple(1, &dims, NULL);
-    hid_t a = H5Acreate2(h->file, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
-    int rc = a < 0 || (n > 0 && H5Awrite(a, type, values) < 0) ? -1 : 0;
-    if (a >= 0)
-        H5Aclose(a);
-    H5Sclose(space);
-    return rc;
-}
-
 enum tf_status tf_h5map_note_lost(struct tf_h5map *h, int n, const int32_t *ranks,
                                   const char *const *hosts, const double *times,
                                   uint64_t items_lost)
@@ -619,11 +603,11 @@ enum tf_status tf_h5map_note_lost(struct tf_h5map *h, int n, const int32_t *rank
     if (rc == 0)
         rc = attr_i64(h, "items_lost", (int64_t)items_lost);
     if (rc == 0 && n > 0)
-        rc = attr_array(h, "lost_worker_ranks", H5T_NATIVE_INT32, ranks, n);
+        rc = tf_h5_write_attr_array(h->file, "lost_worker_ranks", H5T_NATIVE_INT32, ranks, n);
     if (rc == 0 && n > 0)
-        rc = attr_array(h, "lost_worker_hosts", h->str_type, hosts, n);
+        rc = tf_h5_write_attr_array(h->file, "lost_worker_hosts", h->str_type, hosts, n);
     if (rc == 0 && n > 0)
-        rc = attr_array(h, "lost_worker_times", H5T_NATIVE_DOUBLE, times, n);
+        rc = tf_h5_write_attr_array(h->file, "lost_worker_times", H5T_NATIVE_DOUBLE, times, n);
     return rc < 0 ? tf_h5_fail("writing an attribute", NULL, 0) : TF_OK;
 }
 

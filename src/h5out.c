@@ -671,20 +671,26 @@ enum tf_status tf_h5out_each_stdout(struct tf_h5out *h,
     return st;
 }
 
-/* A 1-D attribute of n values of `type`, replacing one of that name. */
-static enum tf_status note_array(struct tf_h5out *h, const char *name, hid_t type,
-                                 const void *values, int n)
+int tf_h5_write_attr_array(hid_t loc, const char *name, hid_t type, const void *values, int n)
 {
     hsize_t dims = (hsize_t)(n > 0 ? n : 0);
-    if (H5Aexists(h->file, name) > 0 && H5Adelete(h->file, name) < 0)
-        return tf_h5_fail("writing an attribute to the output file", NULL, 0);
+    if (H5Aexists(loc, name) > 0 && H5Adelete(loc, name) < 0)
+        return -1;
     hid_t space = H5Screate_simple(1, &dims, NULL);
-    hid_t a = H5Acreate2(h->file, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t a = H5Acreate2(loc, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
     int rc = a < 0 || (n > 0 && H5Awrite(a, type, values) < 0) ? -1 : 0;
     if (a >= 0)
         H5Aclose(a);
     H5Sclose(space);
-    return rc < 0 ? tf_h5_fail("writing an attribute to the output file", NULL, 0) : TF_OK;
+    return rc;
+}
+
+static enum tf_status note_array(struct tf_h5out *h, const char *name, hid_t type,
+                                 const void *values, int n)
+{
+    if (tf_h5_write_attr_array(h->file, name, type, values, n) < 0)
+        return tf_h5_fail("writing an attribute to the output file", NULL, 0);
+    return TF_OK;
 }
 
 enum tf_status tf_h5out_note_i32s(struct tf_h5out *h, const char *name, const int32_t *values,

@@ -3,6 +3,7 @@
  */
 #include "liveness.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "util.h"
@@ -83,4 +84,18 @@ double tf_liveness_deadline(const struct tf_liveness *l)
     if (l == NULL || l->timeout <= 0)
         return 0;
     return l->last_look + l->timeout / 8; /* looks well within the quarter it forgives */
+}
+
+double tf_liveness_master_timeout(double worker_timeout)
+{
+    double t = 4 * worker_timeout;
+    return t > 60.0 ? t : 60.0;
+}
+
+bool tf_liveness_master_gone(double last_heard, double now, double limit, char *why, size_t n)
+{
+    if (now - last_heard <= limit)
+        return false;
+    snprintf(why, n, "no word from the master (rank 0) for %.0f s", now - last_heard);
+    return true;
 }

@@ -7,6 +7,7 @@
 #define TF_LIVENESS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 struct tf_liveness;
 
@@ -26,6 +27,13 @@ int tf_liveness_check(struct tf_liveness *l, double now);
 double tf_liveness_silence(const struct tf_liveness *l, int peer, double now);
 /* When tf_liveness_check should run again (0: never). */
 double tf_liveness_deadline(const struct tf_liveness *l);
+
+/* A worker's watch on its master: the master answers every heartbeat, so only a dead one is
+ * silent for 4 worker timeouts (at least a minute, so a master slow in a flush is not left). */
+double tf_liveness_master_timeout(double worker_timeout);
+/* The master, last heard from at `last_heard`, counts as gone at `now`: *why (n bytes) says so
+ * for the log line. */
+bool tf_liveness_master_gone(double last_heard, double now, double limit, char *why, size_t n);
 
 /* The sending side: say something when nothing was sent for `period` seconds. */
 struct tf_heartbeat {

@@ -36,9 +36,6 @@ struct tf_mapagent {
 
 /* A rank leaves when the master has been silent this many timeouts (at least a minute): the
  * master answers every heartbeat, so only a dead master is this quiet. */
-#define MASTER_TIMEOUTS    4
-#define MASTER_TIMEOUT_MIN 60.0
-
 static bool mapagent_takes(enum tf_msg_kind kind)
 {
     return kind == TF_MSG_MAP_ASSIGN || kind == TF_MSG_STOP;
@@ -190,10 +187,8 @@ static enum tf_status watch_master(struct tf_mapagent *A)
     if (!A->watched || A->lost)
         return TF_OK;
     double now = tf_monotonic();
-    if (now - A->last_heard > A->master_timeout) {
-        char why[128];
-        snprintf(why, sizeof why, "no word from the master (rank 0) for %.0f s",
-                 now - A->last_heard);
+    char why[128];
+    if (tf_liveness_master_gone(A->last_heard, now, A->master_timeout, why, sizeof why)) {
         leave(A, why);
         return TF_OK;
     }
@@ -290,8 +285,7 @@ void tf_mapagent_watch(struct tf_mapagent *A, double timeout)
 {
     A->watched = true;
     A->timeout = timeout;
-    A->master_timeout = MASTER_TIMEOUTS * timeout > MASTER_TIMEOUT_MIN ? MASTER_TIMEOUTS * timeout
-                                                                       : MASTER_TIMEOUT_MIN;
+    A->master_timeout = tf_liveness_master_timeout(timeout);
     A->beat = (struct tf_heartbeat){.period = timeout / 4, .last_sent = tf_monotonic()};
     A->last_heard = A->last_beat = tf_monotonic();
     atomic_store(&A->write_until, A->last_heard + timeout / 2);

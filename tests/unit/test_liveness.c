@@ -107,6 +107,18 @@ START_TEST(heartbeat_is_due_after_a_quiet_period)
 }
 END_TEST
 
+START_TEST(a_worker_leaves_a_master_silent_for_four_timeouts_or_a_minute)
+{
+    ck_assert_double_eq(tf_liveness_master_timeout(5), 60);
+    ck_assert_double_eq(tf_liveness_master_timeout(30), 120);
+    char why[128] = "";
+    ck_assert(!tf_liveness_master_gone(100, 160, 60, why, sizeof why));
+    ck_assert_str_eq(why, "");
+    ck_assert(tf_liveness_master_gone(100, 161, 60, why, sizeof why));
+    ck_assert_str_eq(why, "no word from the master (rank 0) for 61 s");
+}
+END_TEST
+
 static Suite *liveness_suite(void)
 {
     Suite *s = suite_create("liveness");
@@ -117,6 +129,7 @@ static Suite *liveness_suite(void)
     tcase_add_test(tc, no_timeout_watches_nobody);
     tcase_add_test(tc, the_check_deadline_is_within_the_forgiven_quarter);
     tcase_add_test(tc, heartbeat_is_due_after_a_quiet_period);
+    tcase_add_test(tc, a_worker_leaves_a_master_silent_for_four_timeouts_or_a_minute);
     suite_add_tcase(s, tc);
     return s;
 }
