@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "liveness.h"
 #include "log.h"
 #include "scheduler.h"
 #include "slots.h"
@@ -50,6 +51,14 @@ struct tf_agent {
     double oldest_out; /* monotonic time the oldest waiting result came in */
     double busy_total; /* for the mean task duration */
     uint64_t ndone;
+    /* A worker that can be lost (recovery on, not rank 0): it says when it starts tasks and
+     * when it is quiet, and leaves when the master has been silent for too long. */
+    bool watched;
+    struct tf_heartbeat beat;
+    double last_heard, master_timeout; /* monotonic */
+    bool lost;       /* told it was declared lost, or the master is gone: say nothing more */
+    uint64_t *ended; /* tasks whose run ended since the master last heard of them */
+    size_t nended, cap_ended;
 };
 
 static double mean_duration(const struct tf_agent *A)
@@ -70,6 +79,18 @@ static void begin_out(struct tf_agent *A)
     A->nout = 0;
 }
 
+/* Every message to the master goes here: it is what the heartbeat counts from, and a worker
+ * that was declared lost says nothing more. */
+static enum tf_status to_master(struct tf_agent *A, enum tf_msg_kind kind, void *data, size_t len)
+{
+    if (A->lost) {
+        free(data);
+        return TF_OK;
+    }
+    A->beat.last_sent = tf_monotonic();
+    return tf_comm_isend(0, kind, data, len);
+}
+
 /* Send the waiting results (a REQUEST also asks for work for `want` slots), with the queue
  * as it is now. */
 static enum tf_status send_out(struct tf_agent *A, enum tf_msg_kind kind, int want)
@@ -81,8 +102,9 @@ static enum tf_status send_out(struct tf_agent *A, enum tf_msg_kind kind, int wa
     A->out = (struct tf_buf){0};
     if (kind == TF_MSG_REQUEST)
         A->requested = true;
+    A->nended = 0; /* their results are in this message */
     begin_out(A);
-    return tf_comm_isend(0, kind, data, len);
+    return to_master(A, kind, data, len);
 }
 
 static void enqueue(struct tf_agent *A, const struct tf_task *t)
@@ -129,7 +151,7 @@ static enum tf_status release(struct tf_agent *A, uint64_t n, bool shed)
         A->requested = false; /* the master forgets our request with the shed */
     tf_log(TF_LOG_DEBUG, "gave back %llu queued tasks (%s)", (unsigned long long)n,
            shed ? "held by long tasks" : (A->draining ? "stopping" : "stolen"));
-    return tf_comm_isend(0, TF_MSG_RELEASE, b.data, b.len);
+    return to_master(A, TF_MSG_RELEASE, b.data, b.len);
 }
 
 /* ---- slots ------------------------------------------------------------------------------ */
@@ -141,6 +163,54 @@ static void start_task(struct tf_agent *A, int i)
     s->since = tf_monotonic();
     s->child = tf_exec_start(&A->env, &s->where, &s->task);
     A->busy++;
+}
+
+/* A watched worker tells the master which tasks start, before they do, and which ended
+ * since it last said (their results wait to be sent): if it dies, the master counts the
+ * starts (attempts) and blames only the tasks that were running (--lost-after). */
+static enum tf_status say_started(struct tf_agent *A, size_t n)
+{
+    struct tf_buf b = {0};
+    tf_wire_begin(&b, TF_MSG_STARTED);
+    tf_wire_put_u64(&b, n);
+    for (size_t i = 0; i < n; i++)
+        tf_wire_put_u64(&b, A->queue[(A->head + i) % A->cap].id);
+    tf_wire_put_u64(&b, A->nended);
+    for (size_t i = 0; i < A->nended; i++)
+        tf_wire_put_u64(&b, A->ended[i]);
+    A->nended = 0;
+    return to_master(A, TF_MSG_STARTED, b.data, b.len);
+}
+
+static void note_ended(struct tf_agent *A, uint64_t id)
+{
+    if (!A->watched)
+        return;
+    if (A->nended == A->cap_ended) {
+        A->cap_ended = A->cap_ended ? 2 * A->cap_ended : 16;
+        A->ended = tf_xrealloc(A->ended, A->cap_ended * sizeof *A->ended);
+    }
+    A->ended[A->nended++] = id;
+}
+
+/* Start queued tasks in the free slots (not those freed this turn). */
+static enum tf_status start_tasks(struct tf_agent *A)
+{
+    size_t n = 0;
+    for (int i = 0; i < A->nslots; i++)
+        n += A->slot[i].child == NULL && !A->slot[i].just_freed;
+    if (n > A->len)
+        n = A->len;
+    if (n == 0 || A->draining || A->lost)
+        return TF_OK;
+    if (A->watched)
+        TF_TRY(say_started(A, n));
+    for (int i = 0; i < A->nslots && n > 0; i++)
+        if (A->slot[i].child == NULL && !A->slot[i].just_freed) {
+            start_task(A, i);
+            n--;
+        }
+    return TF_OK;
 }
 
 static void cancel_running(struct tf_agent *A)
@@ -164,6 +234,7 @@ static void task_over(struct tf_agent *A, int i)
         r.status = TF_TASK_NOT_RUN;
     free((char *)s->task.command);
     s->task.command = NULL;
+    note_ended(A, r.id);
     tf_wire_put_result(&A->out, &r);
     if (A->nout++ == 0)
         A->oldest_out = tf_monotonic();
@@ -195,15 +266,49 @@ static void service_slots(struct tf_agent *A, const struct pollfd *fds)
 static bool agent_takes(enum tf_msg_kind kind)
 {
     return kind == TF_MSG_ASSIGN || kind == TF_MSG_STEAL || kind == TF_MSG_STOP ||
-           kind == TF_MSG_DRAIN;
+           kind == TF_MSG_DRAIN || kind == TF_MSG_ALIVE;
+}
+
+static void drop_queue(struct tf_agent *A)
+{
+    while (A->len > 0)
+        free((char *)dequeue(A).command);
+}
+
+/* Declared lost, or the master is gone: the tasks here are someone else's now. */
+static void leave(struct tf_agent *A, const char *why)
+{
+    tf_log(TF_LOG_WARN, "%s: stopping this process's %d running tasks and leaving", why, A->busy);
+    A->lost = A->stopped = A->draining = true;
+    A->cancel = 2;
+    cancel_running(A);
+    drop_queue(A);
+    tf_comm_skip_collectives();
+}
+
+/* STOP: the run is over (or over for us). */
+static void on_stop(struct tf_agent *A, uint64_t kind)
+{
+    if (kind == TF_WHY_YOU_LOST) {
+        leave(A, "the master declared this process lost (it was not heard from in time)");
+        return;
+    }
+    if (kind == TF_WHY_PEER_LOST)
+        tf_comm_skip_collectives(); /* a rank died: no barrier or MPI_Finalize would end */
+    A->stopped = true;
 }
 
 static enum tf_status agent_on_message(void *self, struct tf_msg *msg)
 {
     struct tf_agent *A = self;
     struct tf_wire_reader rd;
+    A->last_heard = tf_monotonic();
+    if (msg->kind == TF_MSG_ALIVE)
+        return TF_OK;
     if (tf_wire_open(&rd, msg->data, msg->len) != TF_OK)
         return TF_EPROTO;
+    if (A->lost)
+        return TF_OK; /* whatever the master still sent us is another's now */
     if (msg->kind == TF_MSG_ASSIGN) {
         for (uint32_t i = 0; i < rd.count; i++) {
             struct tf_task t;
@@ -221,7 +326,7 @@ static enum tf_status agent_on_message(void *self, struct tf_msg *msg)
     if (msg->kind == TF_MSG_STEAL)
         return release(A, tf_sched_release_count(n, A->len, (int)extra, A->nslots), false);
     if (msg->kind == TF_MSG_STOP) {
-        A->stopped = true;
+        on_stop(A, n);
         return TF_OK;
     }
     A->draining = true; /* DRAIN: n is how far the stop has got (enum tf_stop) */
@@ -244,6 +349,24 @@ static double newest_run(const struct tf_agent *A, double now)
             any = true;
         }
     return newest;
+}
+
+/* A watched worker: a heartbeat when quiet, and leave when the master is gone. */
+static enum tf_status watch_master(struct tf_agent *A)
+{
+    if (!A->watched)
+        return TF_OK;
+    double now = tf_monotonic();
+    char why[128];
+    if (tf_liveness_master_gone(A->last_heard, now, A->master_timeout, why, sizeof why)) {
+        leave(A, why);
+        return TF_OK;
+    }
+    if (!tf_heartbeat_due(&A->beat, now))
+        return TF_OK;
+    struct tf_buf b = {0};
+    tf_wire_begin(&b, TF_MSG_HEARTBEAT);
+    return to_master(A, TF_MSG_HEARTBEAT, b.data, b.len);
 }
 
 static enum tf_status talk(struct tf_agent *A)
@@ -276,9 +399,7 @@ static enum tf_status agent_step(void *self)
     service_slots(A, NULL);
     if (A->draining && A->len > 0) /* queued tasks (and a batch that crossed the drain) */
         TF_TRY(release(A, A->len, false));
-    for (int i = 0; i < A->nslots && A->len > 0 && !A->draining; i++)
-        if (A->slot[i].child == NULL && !A->slot[i].just_freed)
-            start_task(A, i);
+    TF_TRY(start_tasks(A));
     bool waiting = false; /* slots freed this turn take queued tasks next turn */
     for (int i = 0; A->settle && i < A->nslots; i++) {
         waiting |= A->slot[i].just_freed && A->len > 0 && !A->draining;
@@ -287,7 +408,12 @@ static enum tf_status agent_step(void *self)
     A->settle = waiting;
     if (A->stopped)
         return TF_OK;
-    return talk(A);
+    TF_TRY(talk(A));
+    /* Ended tasks not said yet: with the next starts when tasks wait for the freed slots,
+     * else now. */
+    if (A->nended > 0 && !A->settle && !A->lost)
+        TF_TRY(say_started(A, 0));
+    return watch_master(A);
 }
 
 static enum tf_status agent_on_ready(void *self, const struct pollfd *fds)
@@ -324,6 +450,11 @@ static double agent_deadline(void *self)
         return tf_monotonic(); /* queued tasks wait to start: at once */
     /* While tasks run, look up now and then: shedding and reporting depend on time. */
     double tick = A->busy > 0 ? tf_monotonic() + TICK_SECONDS : 0;
+    if (A->watched && !A->stopped) { /* the heartbeat, and watching the master */
+        double beat = tf_heartbeat_deadline(&A->beat);
+        if (tick == 0 || beat < tick)
+            tick = beat;
+    }
     return tick > 0 && (at == 0 || tick < at) ? tick : at;
 }
 
@@ -384,6 +515,10 @@ struct tf_agent *tf_agent_new(const struct tf_config *cfg, int rank, int nslots,
     }
     A->requested = true; /* the first batch comes unasked */
     A->shed = !cfg->no_steal;
+    A->watched = rank != 0 && tf_comm_recovery_on() && cfg->worker_timeout > 0;
+    A->beat = (struct tf_heartbeat){A->watched ? cfg->worker_timeout / 4 : 0, tf_monotonic()};
+    A->last_heard = tf_monotonic();
+    A->master_timeout = tf_liveness_master_timeout(cfg->worker_timeout);
     gethostname(A->host, sizeof A->host - 1);
     begin_out(A);
     return A;
@@ -409,9 +544,9 @@ void tf_agent_free(struct tf_agent *A)
             free(*e);
         free(s->env);
     }
-    while (A->len > 0)
-        free((char *)dequeue(A).command);
+    drop_queue(A);
     free(A->queue);
+    free(A->ended);
     free(A->slot);
     free(A->fds);
     tf_buf_fini(&A->out);

@@ -43,6 +43,8 @@ enum {
     OPT_COLLECT,
     OPT_PROGRESS,
     OPT_EXPECTED, /* the last option that means nothing to --plugin */
+    OPT_WORKER_TIMEOUT,
+    OPT_LOST_AFTER,
     OPT_NO_JOURNAL,
     OPT_PLUGIN,
     OPT_PLUGIN_ARG,
@@ -68,6 +70,8 @@ static const struct option long_opts[] = {
     {"allow-changed-taskfile", no_argument, NULL, OPT_ALLOW_CHANGED},
     {"walltime", required_argument, NULL, OPT_WALLTIME},
     {"expected-duration", required_argument, NULL, OPT_EXPECTED},
+    {"worker-timeout", required_argument, NULL, OPT_WORKER_TIMEOUT},
+    {"lost-after", required_argument, NULL, OPT_LOST_AFTER},
     {"cores-per-task", required_argument, NULL, OPT_CORES_PER_TASK},
     {"gpus-per-task", required_argument, NULL, OPT_GPUS_PER_TASK},
     {"bind", no_argument, NULL, OPT_BIND},
@@ -153,6 +157,11 @@ static const char usage_text[] =
     "                      then, and the drain begins in time\n"
     "      --expected-duration T  how long one task takes, for --walltime (default: the\n"
     "                      average of the tasks finished so far)\n"
+    "      --worker-timeout T  with Open MPI's recovery on (mpirun --mca\n"
+    "                      orte_enable_recovery 1): a process not heard from for T (default\n"
+    "                      5s) is lost, and its tasks go to the others\n"
+    "      --lost-after N  a task that was running on N processes that were lost is\n"
+    "                      recorded LOST and not started again (default 2)\n"
     "      --cores-per-task K  each task gets K cores (OMP_NUM_THREADS=K), and a node\n"
     "                      runs at most (its cores / K) tasks at once (Slurm's\n"
     "                      --cpus-per-task gives a taskfarm process its cores, not a task)\n"
@@ -433,6 +442,19 @@ static enum tf_cli_outcome parse_run(int argc, char **argv, struct tf_config *cf
                 return usage_error(err, "invalid --slice '%s': use I/N with 0 <= I < N", optarg);
             break;
         }
+        case OPT_WORKER_TIMEOUT:
+            if (!tf_parse_seconds(optarg, &cfg->worker_timeout) || cfg->worker_timeout < 0.5)
+                return usage_error(
+                    err, "invalid --worker-timeout '%s': a duration of 0.5 s or more", optarg);
+            break;
+        case OPT_LOST_AFTER: {
+            uint64_t v;
+            if (!parse_count(optarg, &v) || v < 1 || v > 1000)
+                return usage_error(err, "invalid --lost-after '%s': a count from 1 to 1000",
+                                   optarg);
+            cfg->lost_after = (int)v;
+            break;
+        }
         case OPT_RETRIES: {
             uint64_t v;
             if (!parse_count(optarg, &v) || v > 1000)
@@ -650,6 +672,8 @@ enum tf_cli_outcome tf_cli_parse(int argc, char **argv, struct tf_config *cfg, F
     cfg->mode = TF_MODE_AUTO;
     cfg->capture_bytes = TF_DEFAULT_CAPTURE;
     cfg->kill_grace = TF_DEFAULT_KILL_GRACE;
+    cfg->worker_timeout = TF_DEFAULT_WORKER_TIMEOUT;
+    cfg->lost_after = TF_DEFAULT_LOST_AFTER;
     cfg->drain = TF_DEFAULT_DRAIN;
     cfg->progress = TF_DEFAULT_PROGRESS;
     if (argc < 2)

@@ -24,6 +24,9 @@
 #include "util.h"
 #include "writes.h"
 
+/* How long MPI_Finalize may take, when ranks can die, before a rank leaves without it. */
+#define FINALIZE_LIMIT 30.0
+
 static void set_log_level(int rank, int verbosity)
 {
     static const enum tf_log_level master_levels[] = {TF_LOG_ERROR, TF_LOG_INFO, TF_LOG_INFO,
@@ -65,7 +68,10 @@ static void status_details(const struct tf_h5out_summary *s)
     for (int i = 0; i < s->nfailed; i++) {
         const struct tf_result *r = &s->failed[i];
         char why[64], err[120], cmd[80];
-        if (r->signal)
+        if (r->status == TF_TASK_LOST) /* no outcome of its own: its workers died under it */
+            snprintf(why, sizeof why, "after %d start%s (its workers died)", r->attempts,
+                     r->attempts == 1 ? "" : "s");
+        else if (r->signal)
             snprintf(why, sizeof why, "signal %d", r->signal);
         else
             snprintf(why, sizeof why, "exit %d", r->exit_code);
@@ -103,11 +109,9 @@ static int status_main(const char *path)
     }
     for (int i = 0; i < TF_TASK_STATUS_COUNT; i++)
         total += c[i];
-    printf("%s: %llu tasks: %llu succeeded, %llu failed, %llu killed, %llu timed out, %llu not "
-           "run%s\n",
-           path, (unsigned long long)total, (unsigned long long)c[TF_TASK_SUCCEEDED],
-           (unsigned long long)c[TF_TASK_FAILED], (unsigned long long)c[TF_TASK_KILLED],
-           (unsigned long long)c[TF_TASK_TIMED_OUT], (unsigned long long)c[TF_TASK_NOT_RUN],
+    char counts[256];
+    tf_task_counts_text(c, counts, sizeof counts);
+    printf("%s: %llu tasks: %s%s\n", path, (unsigned long long)total, counts,
            closed ? "" : " (its run did not close it: running, or killed; --resume repairs it)");
     if (tasks) {
         status_details(&sum);
@@ -226,6 +230,10 @@ int taskfarm_cli_main(int argc, char **argv)
     }
     set_log_level(tf_comm_rank(), cfg.verbosity);
     int code = cfg.plugin_lib ? tf_plugin_run(&cfg) : tf_farm_run(&cfg);
+    /* A rank that dies now would hold the others in MPI_Finalize for ever; the files are
+     * closed, so they may go without it. */
+    if (launched_rank >= 0 && tf_comm_recovery_on())
+        tf_comm_watchdog(FINALIZE_LIMIT, code);
     tf_comm_finalize();
     tf_config_fini(&cfg);
     return code;

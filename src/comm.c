@@ -7,9 +7,11 @@
 #include <errno.h>
 #include <limits.h>
 #include <mpi.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "util.h"
@@ -33,9 +35,20 @@ static bool we_initialized; /* MPI_Finalize is ours to call only when MPI_Init w
 struct pending_send {
     MPI_Request req;
     void *data;
+    int peer;
 };
 static struct pending_send *sends;
 static size_t nsends, cap_sends;
+
+/* Peers given up on (tf_comm_forget_peer): nothing is sent to them, what they send is read
+ * and dropped, and no collective is entered again (it would wait for them for ever). */
+static bool *forgotten;
+static int nforgotten;
+static bool no_collectives;
+/* A receive from a peer that has not completed after this long gives the peer up (0: wait
+ * for ever, as MPI does): a rank that dies half-way through a large message leaves it. */
+static double recv_deadline;
+static int unresponsive = -1; /* the last peer a receive gave up on, for the caller */
 
 /* Messages to this rank itself, in the order sent (a ring). */
 static struct tf_msg *loopback;
@@ -182,9 +195,19 @@ void tf_comm_finalize(void)
     free(sends);
     sends = NULL;
     cap_sends = nsends = 0;
+    if (no_collectives) {
+        /* A peer is gone: a barrier, MPI_Comm_free or MPI_Finalize would wait for it for
+         * ever (measured with Open MPI 4.1: Finalize hangs in its fence). The files are
+         * durable by now; the process ends without them. */
+        started = false;
+        return;
+    }
     /* Ranks that finish first wait here for the rest: sleeping, not spinning. */
     MPI_Comm *comms[] = {&farm_comm, &outer_comm};
-    for (int i = 0; i < 2; i++)
+    /* Under recovery the ranks that took no part left at once (a death would have kept them
+     * in this barrier for ever): nobody waits for them. */
+    int ncomms = tf_comm_recovery_on() ? 1 : 2;
+    for (int i = 0; i < ncomms; i++)
         if (*comms[i] != MPI_COMM_NULL) {
             MPI_Request req;
             if (MPI_Ibarrier(*comms[i], &req) == MPI_SUCCESS)
@@ -227,6 +250,8 @@ enum tf_status tf_comm_send(int peer, enum tf_msg_kind kind, const void *data, s
         tf_log(TF_LOG_ERROR, "message of %zu bytes is too large for MPI", len);
         return TF_EMPI;
     }
+    if (forgotten && forgotten[peer])
+        return TF_OK; /* a blocking send to a dead rank never returns */
     int rc = MPI_Send(data, (int)len, MPI_BYTE, peer, (int)kind, farm_comm);
     return rc == MPI_SUCCESS ? TF_OK : mpi_fail("MPI_Send", rc);
 }
@@ -242,6 +267,10 @@ enum tf_status tf_comm_isend(int peer, enum tf_msg_kind kind, void *data, size_t
         loopback_push(kind, data, len);
         return TF_OK;
     }
+    if (forgotten && forgotten[peer]) {
+        free(data);
+        return TF_OK;
+    }
     if (nsends == cap_sends) {
         cap_sends = cap_sends ? 2 * cap_sends : 64;
         sends = tf_xrealloc(sends, cap_sends * sizeof *sends);
@@ -253,12 +282,89 @@ enum tf_status tf_comm_isend(int peer, enum tf_msg_kind kind, void *data, size_t
         return mpi_fail("MPI_Isend", rc);
     }
     p->data = data;
+    p->peer = peer;
     nsends++;
     return TF_OK;
 }
 
+void tf_comm_forget_peer(int rank)
+{
+    if (solo || rank < 0 || rank >= my_size || rank == my_rank)
+        return;
+    if (forgotten == NULL)
+        forgotten = tf_xcalloc((size_t)my_size, sizeof *forgotten);
+    if (forgotten[rank])
+        return;
+    forgotten[rank] = true;
+    nforgotten++;
+    no_collectives = true;
+    /* Sends to it never complete: their requests are let go and their buffers kept (MPI may
+     * still read them), so nothing waits for them. */
+    for (size_t i = 0; i < nsends;) {
+        if (sends[i].peer == rank) {
+            MPI_Request_free(&sends[i].req);
+            sends[i] = sends[--nsends];
+        } else {
+            i++;
+        }
+    }
+}
+
+bool tf_comm_peer_forgotten(int rank)
+{
+    return forgotten && rank >= 0 && rank < my_size && forgotten[rank];
+}
+
+void tf_comm_skip_collectives(void)
+{
+    no_collectives = true;
+}
+
+bool tf_comm_collectives_skipped(void)
+{
+    return no_collectives;
+}
+
+void tf_comm_set_recv_deadline(double seconds)
+{
+    recv_deadline = seconds;
+}
+
+int tf_comm_take_unresponsive(void)
+{
+    int r = unresponsive;
+    unresponsive = -1;
+    return r;
+}
+
+/* After a death, a send whose receiver is gone never completes: waiting for every send
+ * stops after this long, and the rest are let go. */
+#define SEND_WAIT_AFTER_DEATH 5.0
+
+static void abandon_sends(void)
+{
+    for (size_t i = 0; i < nsends; i++)
+        MPI_Request_free(&sends[i].req); /* buffers stay: MPI may still read them */
+    nsends = 0;
+}
+
 enum tf_status tf_comm_progress(bool wait)
 {
+    if (wait && (no_collectives || tf_comm_recovery_on())) {
+        /* A rank may have died after its last word (recovery keeps the job): a send to it
+         * never completes, and neither would a barrier with it. */
+        double until = tf_monotonic() + SEND_WAIT_AFTER_DEATH;
+        while (nsends > 0 && tf_monotonic() < until) {
+            TF_TRY(tf_comm_progress(false));
+            nap(1000 * 1000);
+        }
+        if (nsends > 0) {
+            tf_log(TF_LOG_INFO, "%zu messages to ranks that are gone were let go", nsends);
+            no_collectives = true;
+        }
+        abandon_sends();
+        return TF_OK;
+    }
     size_t i = 0;
     while (i < nsends) {
         int done = 0;
@@ -274,6 +380,34 @@ enum tf_status tf_comm_progress(bool wait)
         }
     }
     return TF_OK;
+}
+
+bool tf_comm_recovery_on(void)
+{
+    const char *v = getenv("OMPI_MCA_orte_enable_recovery");
+    return v && (strcmp(v, "1") == 0 || strcmp(v, "true") == 0 || strcmp(v, "yes") == 0);
+}
+
+static int watchdog_code;
+
+static void watchdog_fire(union sigval v)
+{
+    (void)v;
+    tf_log(TF_LOG_WARN, "still in MPI's shutdown after a while (a rank died?): leaving without it");
+    _exit(watchdog_code);
+}
+
+void tf_comm_watchdog(double seconds, int exit_code)
+{
+    /* A POSIX timer that runs its function on a thread of its own: SIGALRM may be the
+     * program's (a library map) or MPI's. */
+    timer_t t;
+    struct sigevent ev = {.sigev_notify = SIGEV_THREAD, .sigev_notify_function = watchdog_fire};
+    struct itimerspec when = {
+        .it_value = {(time_t)seconds, (long)((seconds - (double)(time_t)seconds) * 1e9)}};
+    watchdog_code = exit_code;
+    if (timer_create(CLOCK_MONOTONIC, &ev, &t) == 0)
+        timer_settime(t, 0, &when, NULL);
 }
 
 /* Collective: the lowest rank sharing memory with us, which names our node. */
@@ -347,6 +481,52 @@ void tf_comm_node_map(int *node_of)
         tf_comm_abort(TF_EXIT_INTERNAL);
 }
 
+/* Receive the matched message: through MPI_Imrecv, so that a sender that dies half-way
+ * through a large message (the envelope came, the rest never will) costs at most
+ * recv_deadline, not the process. Messages of forgotten peers are read and dropped. */
+static int take_matched(struct tf_msg *msg, MPI_Message *handle, MPI_Status *status, bool *got)
+{
+    int count = 0;
+    MPI_Get_count(status, MPI_BYTE, &count);
+    unsigned char *data = tf_xmalloc((size_t)count + 1);
+    MPI_Request req;
+    int rc = MPI_Imrecv(data, count, MPI_BYTE, handle, &req);
+    if (rc != MPI_SUCCESS) {
+        free(data);
+        return rc;
+    }
+    int done = 0;
+    struct backoff b = backoff_start();
+    for (;;) {
+        rc = MPI_Test(&req, &done, MPI_STATUS_IGNORE);
+        if (rc != MPI_SUCCESS || done)
+            break;
+        double waited = backoff_waited(&b);
+        if (recv_deadline > 0 && waited >= recv_deadline) {
+            /* Never completes: the request and its buffer are let go (MPI owns them). */
+            MPI_Request_free(&req);
+            tf_log(TF_LOG_WARN, "a message of %d bytes from rank %d did not arrive within %g s",
+                   count, status->MPI_SOURCE, recv_deadline);
+            unresponsive = status->MPI_SOURCE;
+            tf_comm_forget_peer(status->MPI_SOURCE);
+            *got = false;
+            return MPI_SUCCESS;
+        }
+        backoff_pause(&b, waited);
+    }
+    if (rc != MPI_SUCCESS || tf_comm_peer_forgotten(status->MPI_SOURCE)) {
+        free(data);
+        *got = false;
+        return rc;
+    }
+    *msg = (struct tf_msg){.kind = (enum tf_msg_kind)status->MPI_TAG,
+                           .peer = status->MPI_SOURCE,
+                           .data = data,
+                           .len = (size_t)count};
+    *got = true;
+    return MPI_SUCCESS;
+}
+
 enum tf_status tf_comm_recv(struct tf_msg *msg, double timeout, bool *got)
 {
     MPI_Status status;
@@ -366,30 +546,23 @@ enum tf_status tf_comm_recv(struct tf_msg *msg, double timeout, bool *got)
         return TF_OK;
     }
     for (;;) {
-        int rc = MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, farm_comm, &flag, &status);
+        MPI_Message handle;
+        int rc = MPI_Improbe(MPI_ANY_SOURCE, MPI_ANY_TAG, farm_comm, &flag, &handle, &status);
         if (rc != MPI_SUCCESS)
-            return mpi_fail("MPI_Iprobe", rc);
-        if (flag)
-            break;
+            return mpi_fail("MPI_Improbe", rc);
+        if (flag) {
+            rc = take_matched(msg, &handle, &status, got);
+            if (rc != MPI_SUCCESS)
+                return mpi_fail("MPI_Imrecv", rc);
+            if (*got)
+                return TF_OK;
+            continue; /* from a forgotten peer, or given up: look again */
+        }
         double waited = backoff_waited(&b);
         if (timeout >= 0 && waited >= timeout)
             return TF_OK;
         backoff_pause(&b, waited);
     }
-    int count = 0;
-    MPI_Get_count(&status, MPI_BYTE, &count);
-    msg->data = tf_xmalloc((size_t)count + 1);
-    msg->len = (size_t)count;
-    msg->peer = status.MPI_SOURCE;
-    msg->kind = (enum tf_msg_kind)status.MPI_TAG;
-    int rc = MPI_Recv(msg->data, count, MPI_BYTE, status.MPI_SOURCE, status.MPI_TAG, farm_comm,
-                      MPI_STATUS_IGNORE);
-    if (rc != MPI_SUCCESS) {
-        tf_msg_clear(msg);
-        return mpi_fail("MPI_Recv", rc);
-    }
-    *got = true;
-    return TF_OK;
 }
 
 /* Poll fds for at most `seconds` (0: just look). */

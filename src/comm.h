@@ -28,6 +28,16 @@ enum tf_msg_kind {
     TF_MSG_MAP_ASSIGN = 8, /* master -> worker: a range of items (and their bytes) */
     TF_MSG_MAP_RESULT = 9, /* worker -> master: a batch's results, failures and timing */
     TF_MSG_MAP_BYE = 10,   /* worker -> master: stopped; nothing more comes from it */
+    TF_MSG_HEARTBEAT = 11, /* worker -> master: still here (sent when quiet, recovery on) */
+    TF_MSG_STARTED = 12,   /* worker -> master: these tasks start now (recovery on) */
+    TF_MSG_ALIVE = 13,     /* master -> worker: the answer to a heartbeat */
+};
+
+/* What TF_MSG_STOP's first value says. */
+enum tf_stop_why {
+    TF_WHY_DONE = 0,      /* the run is over */
+    TF_WHY_PEER_LOST = 1, /* over, and a worker was lost: leave without collectives */
+    TF_WHY_YOU_LOST = 2,  /* you were declared lost: kill your tasks, leave at once */
 };
 
 struct tf_msg {
@@ -88,6 +98,27 @@ enum tf_status tf_comm_recv(struct tf_msg *msg, double timeout, bool *got) TF_NO
  * can end the wait. */
 int tf_comm_wait(struct pollfd *fds, nfds_t n, double until);
 void tf_msg_clear(struct tf_msg *msg);
+
+/* ---- peers that die (Open MPI with orte_enable_recovery keeps the job; MPI reports nothing)
+ * A rank given up on is never sent to again (a send to a dead rank never completes; a blocking
+ * one never returns), what it still sends is read and dropped, and this process enters no
+ * collective again (barriers and MPI_Finalize would wait for it for ever). */
+void tf_comm_forget_peer(int rank);
+bool tf_comm_peer_forgotten(int rank);
+/* No collective from now on, though no peer was forgotten here (the master says one was). */
+void tf_comm_skip_collectives(void);
+bool tf_comm_collectives_skipped(void);
+/* A receive that has not completed after `seconds` (0: never) gives its sender up; the rank
+ * is then returned once by tf_comm_take_unresponsive (-1: none). */
+void tf_comm_set_recv_deadline(double seconds);
+int tf_comm_take_unresponsive(void);
+
+/* Whether a rank's death leaves the job running: Open MPI's orte_enable_recovery, which
+ * mpirun passes to its ranks as OMPI_MCA_orte_enable_recovery. */
+bool tf_comm_recovery_on(void);
+/* From now until the process ends, end it with exit_code if it is still here `seconds` later
+ * (a collective or MPI_Finalize that waits for a rank that died). */
+void tf_comm_watchdog(double seconds, int exit_code);
 
 /* Collective: every rank passes its own code and gets the largest one, so all ranks take
  * the same decision (go on, or exit with that code) without a hang. */

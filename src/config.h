@@ -11,6 +11,10 @@
 
 #define TF_DEFAULT_CAPTURE    (1024 * 1024)
 #define TF_DEFAULT_KILL_GRACE 5.0
+/* A worker not heard from for this long is lost (with Open MPI's recovery on). */
+#define TF_DEFAULT_WORKER_TIMEOUT 5.0
+/* A task running on this many lost workers is recorded LOST. */
+#define TF_DEFAULT_LOST_AFTER 2
 #define TF_DEFAULT_DRAIN      20.0
 #define TF_DEFAULT_PROGRESS   30.0
 #define TF_MAX_JOBS           4096 /* -j: slots (or threads) of one process */
@@ -39,6 +43,8 @@ struct tf_config {
     double walltime;          /* seconds from start the run must be over by, 0: none */
     double expected_duration; /* seconds a task is expected to take, 0: unknown */
     bool no_journal;          /* diagnostic: measure what crash safety costs */
+    double worker_timeout;    /* a worker silent this long is lost (issue 15) */
+    int lost_after;           /* a task at this many lost workers is LOST */
     /* resources per task (README "On a cluster"); 0 cores: not asked, tasks unchanged */
     int cores_per_task;
     int gpus_per_task;

@@ -615,7 +615,8 @@ static int master_setup(const struct tf_config *cfg, struct tf_master *m,
 }
 
 /* Which ranks are the workers, for the master. */
-static void master_workers(struct tf_master *m, const struct tf_layout *lay)
+static void master_workers(struct tf_master *m, const struct tf_layout *lay,
+                           const char (*hosts)[64])
 {
     m->nranks = lay->nranks;
     m->nworkers = lay->nworkers;
@@ -623,7 +624,10 @@ static void master_workers(struct tf_master *m, const struct tf_layout *lay)
     m->worker_of = tf_xcalloc((size_t)lay->nranks, sizeof *m->worker_of);
     for (int r = 0; r < lay->nranks; r++)
         m->worker_of[r] = -1;
+    m->host_of = tf_xcalloc((size_t)lay->nworkers, sizeof *m->host_of);
     for (int w = 0; w < lay->nworkers; w++) {
+        memcpy(m->host_of[w], hosts[lay->worker_rank[w]], sizeof m->host_of[w]);
+        m->host_of[w][sizeof m->host_of[w] - 1] = '\0';
         m->rank_of[w] = lay->worker_rank[w];
         m->worker_of[lay->worker_rank[w]] = w;
         m->nslots += lay->worker_slots[w];
@@ -724,7 +728,8 @@ static struct tf_agent *make_agent(const struct tf_config *cfg, const struct tf_
 
 static bool master_takes(enum tf_msg_kind kind)
 {
-    return kind == TF_MSG_RESULTS || kind == TF_MSG_REQUEST || kind == TF_MSG_RELEASE;
+    return kind == TF_MSG_RESULTS || kind == TF_MSG_REQUEST || kind == TF_MSG_RELEASE ||
+           kind == TF_MSG_HEARTBEAT || kind == TF_MSG_STARTED;
 }
 
 static enum tf_status master_on_message(void *self, struct tf_msg *msg)
@@ -776,14 +781,23 @@ int tf_farm_run(const struct tf_config *cfg)
 {
     struct tf_layout lay;
     int taken = take_slots(cfg, &lay);
+    if (taken < 0 && tf_comm_recovery_on())
+        tf_comm_skip_collectives(); /* a death would keep it parked in a barrier for ever */
     if (taken != 0)
         return taken < 0 ? 0 : taken;
     int rank = tf_comm_rank();
     char host[256] = "";
     gethostname(host, sizeof host - 1);
     struct tf_master m = {.cfg = cfg, .host = host};
+    /* Every rank's host, for the master's messages about a lost worker (an allgather: the
+     * only collective that gives everyone a buffer of the same shape). */
+    char(*hosts)[64] = tf_xcalloc((size_t)tf_comm_size(), sizeof *hosts);
+    char mine[64] = "";
+    snprintf(mine, sizeof mine, "%s", host);
+    tf_comm_allgather(mine, sizeof mine, hosts);
     if (rank == 0)
-        master_workers(&m, &lay);
+        master_workers(&m, &lay, hosts);
+    free(hosts);
     int code = rank == 0 ? master_setup(cfg, &m, &lay) : 0;
     if (code == 0 && rank == 0) {
         slots_report(cfg, &lay);

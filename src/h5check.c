@@ -351,9 +351,16 @@ static bool chunks_sane(hid_t d, hsize_t rows)
     return ok;
 }
 
-/* The status enum: exactly the members NOT_RUN=0 .. TIMED_OUT=4, over a 1-byte signed int.
- * RATIONALE: an extra member crashed HDF5's enum conversion (C5). */
-static bool status_enum(hid_t t)
+int tf_h5_status_count(int64_t format_version)
+{
+    return format_version >= 4 ? TF_TASK_STATUS_COUNT : TF_TASK_TIMED_OUT + 1;
+}
+
+/* The status enum: exactly the members NOT_RUN=0 .. of the file's format (TIMED_OUT=4 before
+ * format 4, LOST=5 from it), over a 1-byte signed int.
+ * RATIONALE: an extra member crashed HDF5's enum conversion (C5); a file of format 3 with
+ * LOST in its enum was not written by any taskfarm. */
+static bool status_enum(hid_t t, int nstatus)
 {
     if (H5Tget_class(t) != H5T_ENUM || H5Tget_size(t) != 1)
         return false;
@@ -361,14 +368,14 @@ static bool status_enum(hid_t t)
     bool ok = base >= 0 && H5Tget_sign(base) == H5T_SGN_2;
     if (base >= 0)
         H5Tclose(base);
-    if (!ok || H5Tget_nmembers(t) != TF_TASK_STATUS_COUNT)
+    if (!ok || H5Tget_nmembers(t) != nstatus)
         return false;
     bool seen[TF_TASK_STATUS_COUNT] = {false};
-    for (unsigned i = 0; ok && i < TF_TASK_STATUS_COUNT; i++) {
+    for (unsigned i = 0; ok && i < (unsigned)nstatus; i++) {
         int8_t v = -1;
         char *name = H5Tget_member_name(t, i);
-        ok = name && H5Tget_member_value(t, i, &v) >= 0 && v >= 0 && v < TF_TASK_STATUS_COUNT &&
-             !seen[v] && strcmp(name, tf_task_status_name(v)) == 0;
+        ok = name && H5Tget_member_value(t, i, &v) >= 0 && v >= 0 && v < nstatus && !seen[v] &&
+             strcmp(name, tf_task_status_name(v)) == 0;
         if (ok)
             seen[v] = true;
         if (name)
@@ -377,7 +384,7 @@ static bool status_enum(hid_t t)
     return ok;
 }
 
-static const char *type_text(int kind)
+static const char *type_text(int kind, int nstatus)
 {
     switch (kind) {
     case TF_H5_STR:
@@ -391,12 +398,15 @@ static const char *type_text(int kind)
     case TF_H5_F64:
         return "8-byte floats";
     default:
-        return "the status enum (exactly NOT_RUN=0, SUCCEEDED=1, FAILED=2, KILLED=3, "
-               "TIMED_OUT=4)";
+        return nstatus == TF_TASK_STATUS_COUNT
+                   ? "the status enum of format 4 (exactly NOT_RUN=0, SUCCEEDED=1, FAILED=2, "
+                     "KILLED=3, TIMED_OUT=4, LOST=5)"
+                   : "the status enum of formats 2 and 3 (exactly NOT_RUN=0, SUCCEEDED=1, "
+                     "FAILED=2, KILLED=3, TIMED_OUT=4)";
     }
 }
 
-static bool type_is(hid_t t, int kind)
+static bool type_is(hid_t t, int kind, int nstatus)
 {
     H5T_class_t c = H5Tget_class(t);
     size_t size = H5Tget_size(t);
@@ -412,13 +422,13 @@ static bool type_is(hid_t t, int kind)
     case TF_H5_F64:
         return c == H5T_FLOAT && size == 8;
     default:
-        return status_enum(t);
+        return status_enum(t, nstatus);
     }
 }
 
 /* One /tasks column: a 1-D dataset of ntasks values of its type, stored in this file. */
-static enum tf_status check_column(hid_t g, const char *path, int c, uint64_t ntasks, char *errmsg,
-                                   size_t errlen)
+static enum tf_status check_column(hid_t g, const char *path, int c, uint64_t ntasks, int nstatus,
+                                   char *errmsg, size_t errlen)
 {
     const char *name = tf_h5out_task_column(c);
     hid_t d = H5Dopen2(g, name, H5P_DEFAULT);
@@ -436,9 +446,9 @@ static enum tf_status check_column(hid_t g, const char *path, int c, uint64_t nt
     else if (dims[0] != ntasks)
         st = BAD("'%s': /tasks/%s has %llu rows, ntasks says %llu", path, name,
                  (unsigned long long)dims[0], (unsigned long long)ntasks);
-    else if (t < 0 || !type_is(t, tf_h5out_task_column_kind(c)))
+    else if (t < 0 || !type_is(t, tf_h5out_task_column_kind(c), nstatus))
         st = BAD("'%s': /tasks/%s is not of the type taskfarm writes (%s)", path, name,
-                 type_text(tf_h5out_task_column_kind(c)));
+                 type_text(tf_h5out_task_column_kind(c), nstatus));
     else if (!stored_here(d))
         st = BAD("'%s': /tasks/%s keeps its data outside the file (external or virtual)", path,
                  name);
@@ -455,11 +465,12 @@ static enum tf_status check_column(hid_t g, const char *path, int c, uint64_t nt
     return st;
 }
 
-/* Every value of /tasks/status is a status (read raw: the enum's base type, no conversion).
+/* Every value of /tasks/status is a status of the file's format (read raw: the enum's base
+ * type, no conversion).
  * RATIONALE: status counted 77 as "not run" while --resume took it as finished (W7), and
  * report indexed its colours with it (C2). */
-static enum tf_status status_values(hid_t g, const char *path, uint64_t ntasks, char *errmsg,
-                                    size_t errlen)
+static enum tf_status status_values(hid_t g, const char *path, uint64_t ntasks, int nstatus,
+                                    char *errmsg, size_t errlen)
 {
     enum { BLOCK = 1 << 20 };
     hid_t d = H5Dopen2(g, "status", H5P_DEFAULT);
@@ -474,9 +485,9 @@ static enum tf_status status_values(hid_t g, const char *path, uint64_t ntasks, 
             st = TF_EIO;
         H5Sclose(ms);
         for (hsize_t i = 0; st == TF_OK && i < n; i++)
-            if (buf[i] < 0 || buf[i] >= TF_TASK_STATUS_COUNT)
+            if (buf[i] < 0 || buf[i] >= nstatus)
                 st = BAD("'%s': /tasks/status row %llu holds %d, which is no status (0 to %d)",
-                         path, (unsigned long long)(at + i), buf[i], TF_TASK_STATUS_COUNT - 1);
+                         path, (unsigned long long)(at + i), buf[i], nstatus - 1);
     }
     if (st == TF_EIO)
         st = BAD("'%s': cannot read /tasks/status (damaged)", path);
@@ -543,6 +554,7 @@ enum tf_status tf_h5check_tasks(hid_t f, const char *path, bool deep, struct tf_
     hid_t g = H5Gopen2(f, "tasks", H5P_DEFAULT);
     if (g < 0)
         return BAD("'%s': cannot open /tasks (damaged)", path);
+    int nstatus = tf_h5_status_count(version);
     enum tf_status st = TF_OK;
     for (int c = 0; st == TF_OK && tf_h5out_task_column(c); c++) {
         const char *name = tf_h5out_task_column(c);
@@ -554,7 +566,7 @@ enum tf_status tf_h5check_tasks(hid_t f, const char *path, bool deep, struct tf_
         else if (has == 0 && !(version == 2 && strcmp(name, "slot") == 0))
             st = BAD("'%s': /tasks has no column %s", path, name);
         else if (has > 0)
-            st = check_column(g, path, c, (uint64_t)ntasks, errmsg, errlen);
+            st = check_column(g, path, c, (uint64_t)ntasks, nstatus, errmsg, errlen);
         if (has > 0 && strcmp(name, "slot") == 0)
             out->has_slot = true;
     }
@@ -563,10 +575,11 @@ enum tf_status tf_h5check_tasks(hid_t f, const char *path, bool deep, struct tf_
                  " go past taskfile_ntasks %" PRId64,
                  path, first, ntasks, whole);
     if (st == TF_OK && deep)
-        st = status_values(g, path, (uint64_t)ntasks, errmsg, errlen);
+        st = status_values(g, path, (uint64_t)ntasks, nstatus, errmsg, errlen);
     H5Gclose(g);
     H5Eclear2(H5E_DEFAULT);
     out->format_version = version;
+    out->nstatus = nstatus;
     out->ntasks = (uint64_t)ntasks;
     return st;
 }

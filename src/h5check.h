@@ -26,7 +26,12 @@ struct tf_h5check {
     int64_t format_version;
     uint64_t ntasks;
     bool has_slot; /* /tasks/slot (format 3) */
+    int nstatus;   /* members of its status enum: tf_h5_status_count(format_version) */
 };
+
+/* The statuses a file of this format version can hold: NOT_RUN..TIMED_OUT (5) before
+ * format 4, which added LOST (TF_TASK_STATUS_COUNT). */
+int tf_h5_status_count(int64_t format_version);
 
 /* Call when H5Fclose has failed (a full disk): the process's exit then skips HDF5's own exit
  * handler, which would close that file again and crash in H5F__close_cb (C6). The file is as

@@ -595,6 +595,22 @@ enum tf_status tf_h5map_note(struct tf_h5map *h, const char *name, double value)
     return attr_f64(h, name, value) < 0 ? tf_h5_fail("writing an attribute", NULL, 0) : TF_OK;
 }
 
+enum tf_status tf_h5map_note_lost(struct tf_h5map *h, int n, const int32_t *ranks,
+                                  const char *const *hosts, const double *times,
+                                  uint64_t items_lost)
+{
+    int rc = attr_i64(h, "workers_lost", n);
+    if (rc == 0)
+        rc = attr_i64(h, "items_lost", (int64_t)items_lost);
+    if (rc == 0 && n > 0)
+        rc = tf_h5_write_attr_array(h->file, "lost_worker_ranks", H5T_NATIVE_INT32, ranks, n);
+    if (rc == 0 && n > 0)
+        rc = tf_h5_write_attr_array(h->file, "lost_worker_hosts", h->str_type, hosts, n);
+    if (rc == 0 && n > 0)
+        rc = tf_h5_write_attr_array(h->file, "lost_worker_times", H5T_NATIVE_DOUBLE, times, n);
+    return rc < 0 ? tf_h5_fail("writing an attribute", NULL, 0) : TF_OK;
+}
+
 /* Items with an outcome, from the whole /batches table (earlier runs included). */
 static int count_done(struct tf_h5map *h, uint64_t *done, uint64_t *failed)
 {

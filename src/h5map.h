@@ -79,6 +79,11 @@ int tf_h5map_fd(struct tf_h5map *h);
  * not close still holds them (see maprun.c, rebuild). */
 uint64_t tf_h5map_data_offset(const struct tf_h5map *h);
 enum tf_status tf_h5map_note(struct tf_h5map *h, const char *name, double value) TF_NODISCARD;
+/* Ranks lost during the run (issue 15): workers_lost and items_lost, and when n > 0 the
+ * arrays lost_worker_ranks (int32), lost_worker_hosts (strings), lost_worker_times (Unix s). */
+enum tf_status tf_h5map_note_lost(struct tf_h5map *h, int n, const int32_t *ranks,
+                                  const char *const *hosts, const double *times,
+                                  uint64_t items_lost) TF_NODISCARD;
 /* Items done (with an outcome) and failed over the whole file, earlier runs included. */
 enum tf_status tf_h5map_counts(struct tf_h5map *h, uint64_t *done, uint64_t *failed) TF_NODISCARD;
 /* Flush, count items done and failed over the whole file, mark it closed, free (NULL-safe). */

@@ -58,7 +58,7 @@ static const struct {
     [C_LINE] = {"line", K_I64, "line number of the task in the task file, 1-based"},
     [C_STATUS] = {"status", K_STATUS,
                   "NOT_RUN=0, SUCCEEDED=1, FAILED=2 (non-zero exit), KILLED=3 (signal), "
-                  "TIMED_OUT=4"},
+                  "TIMED_OUT=4, LOST=5 (its workers died; not started again)"},
     [C_EXIT_CODE] = {"exit_code", K_I32, "exit code, -1 when the task did not exit normally"},
     [C_SIGNAL] = {"signal", K_I32, "number of the signal that ended the task, 0 when none"},
     [C_RANK] = {"rank", K_I32, "MPI rank that ran the task, -1 when not run"},
@@ -277,8 +277,8 @@ static void fill_value(enum col_id c, void *out)
     }
 }
 
-/* Column c at full length, every row its "not run" fill value. */
-static int create_column(struct tf_h5out *h, int c)
+/* Column c at full length under `name`, every row its "not run" fill value. */
+static int create_column_as(struct tf_h5out *h, int c, const char *name)
 {
     hsize_t dims = h->ntasks, maxdims = H5S_UNLIMITED;
     hsize_t chunk = h->ntasks > 0 && h->ntasks < CHUNK_ROWS ? h->ntasks : CHUNK_ROWS;
@@ -289,10 +289,15 @@ static int create_column(struct tf_h5out *h, int c)
     H5Pset_chunk(dcpl, 1, &chunk);
     fill_value((enum col_id)c, fill);
     H5Pset_fill_value(dcpl, type, fill);
-    h->dset[c] = H5Dcreate2(h->group, cols[c].name, type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    h->dset[c] = H5Dcreate2(h->group, name, type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
     H5Pclose(dcpl);
     H5Sclose(space);
     return h->dset[c] < 0 || attr_str(h, h->dset[c], "description", cols[c].desc) < 0 ? -1 : 0;
+}
+
+static int create_column(struct tf_h5out *h, int c)
+{
+    return create_column_as(h, c, cols[c].name);
 }
 
 static int create_columns(struct tf_h5out *h)
@@ -666,19 +671,43 @@ enum tf_status tf_h5out_each_stdout(struct tf_h5out *h,
     return st;
 }
 
-enum tf_status tf_h5out_note_i32s(struct tf_h5out *h, const char *name, const int32_t *values,
-                                  int n)
+int tf_h5_write_attr_array(hid_t loc, const char *name, hid_t type, const void *values, int n)
 {
     hsize_t dims = (hsize_t)(n > 0 ? n : 0);
-    if (H5Aexists(h->file, name) > 0 && H5Adelete(h->file, name) < 0)
-        return tf_h5_fail("writing an attribute to the output file", NULL, 0);
+    if (H5Aexists(loc, name) > 0 && H5Adelete(loc, name) < 0)
+        return -1;
     hid_t space = H5Screate_simple(1, &dims, NULL);
-    hid_t a = H5Acreate2(h->file, name, H5T_NATIVE_INT32, space, H5P_DEFAULT, H5P_DEFAULT);
-    int rc = a < 0 || H5Awrite(a, H5T_NATIVE_INT32, values) < 0 ? -1 : 0;
+    hid_t a = H5Acreate2(loc, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
+    int rc = a < 0 || (n > 0 && H5Awrite(a, type, values) < 0) ? -1 : 0;
     if (a >= 0)
         H5Aclose(a);
     H5Sclose(space);
-    return rc < 0 ? tf_h5_fail("writing an attribute to the output file", NULL, 0) : TF_OK;
+    return rc;
+}
+
+static enum tf_status note_array(struct tf_h5out *h, const char *name, hid_t type,
+                                 const void *values, int n)
+{
+    if (tf_h5_write_attr_array(h->file, name, type, values, n) < 0)
+        return tf_h5_fail("writing an attribute to the output file", NULL, 0);
+    return TF_OK;
+}
+
+enum tf_status tf_h5out_note_i32s(struct tf_h5out *h, const char *name, const int32_t *values,
+                                  int n)
+{
+    return note_array(h, name, H5T_NATIVE_INT32, values, n);
+}
+
+enum tf_status tf_h5out_note_f64s(struct tf_h5out *h, const char *name, const double *values, int n)
+{
+    return note_array(h, name, H5T_NATIVE_DOUBLE, values, n);
+}
+
+enum tf_status tf_h5out_note_strs(struct tf_h5out *h, const char *name, const char *const *values,
+                                  int n)
+{
+    return note_array(h, name, h->str_type, values, n);
 }
 
 enum tf_status tf_h5out_note_i64(struct tf_h5out *h, const char *name, int64_t value)
@@ -740,8 +769,9 @@ enum tf_status tf_h5out_close(struct tf_h5out *h, double end_time,
     if (h == NULL)
         return TF_OK;
     enum tf_status st = tf_h5out_flush(h);
-    static const char *const names[TF_TASK_STATUS_COUNT] = {
-        "tasks_not_run", "tasks_succeeded", "tasks_failed", "tasks_killed", "tasks_timed_out"};
+    static const char *const names[TF_TASK_STATUS_COUNT] = {"tasks_not_run",   "tasks_succeeded",
+                                                            "tasks_failed",    "tasks_killed",
+                                                            "tasks_timed_out", "tasks_lost"};
     uint64_t local[TF_TASK_STATUS_COUNT];
     uint64_t *c = counts ? counts : local;
     int rc = st == TF_OK ? count_statuses(h, c) : -1;
@@ -897,10 +927,10 @@ enum tf_status tf_h5out_count(const char *path, uint64_t counts[TF_TASK_STATUS_C
 static int open_columns(struct tf_h5out *h)
 {
     for (int c = 0; c < NCOLS; c++) {
-        /* A file of format 2 has no slot column: it gets one, "not run" until rows come. */
+        /* A file of format 2 has no slot column: it gets one, "not run" until rows come
+         * (format_version is raised by tf_h5out_open, after the status column). */
         if (c == C_SLOT && H5Lexists(h->group, cols[c].name, H5P_DEFAULT) == 0 &&
-            (create_column(h, c) < 0 ||
-             attr_i64(h->file, "format_version", TF_H5OUT_FORMAT_VERSION) < 0))
+            create_column(h, c) < 0)
             return -1;
         h->dset[c] = h->dset[c] > 0 ? h->dset[c] : H5Dopen2(h->group, cols[c].name, H5P_DEFAULT);
         if (h->dset[c] < 0)
@@ -912,6 +942,53 @@ static int open_columns(struct tf_h5out *h)
             return -1;
     }
     return 0;
+}
+
+#define STATUS_NEW "status.format4" /* the upgraded status column until it is in place */
+
+/* A file of format 2 or 3 has a status enum without LOST, and HDF5 cannot change the type of
+ * a dataset: the column is written again with the format-4 enum under a temporary name
+ * (values read through the new enum: the 5 old members keep their values), then linked in
+ * place of the old one. Called once the file says "running" (note_resume), so a crash half
+ * way leaves a file --resume rebuilds from its journal. Costs a byte per task of file space.
+ * RATIONALE: keeping old files at 5 members would have a resumed run refuse, in the middle,
+ * the first task its workers lost; upgrading is what format 2 files already got (a slot
+ * column). */
+static int upgrade_status(struct tf_h5out *h)
+{
+    enum { BLOCK = 1 << 20 };
+    if (H5Lexists(h->group, STATUS_NEW, H5P_DEFAULT) > 0 &&
+        H5Ldelete(h->group, STATUS_NEW, H5P_DEFAULT) < 0) /* left by a crash in here */
+        return -1;
+    H5Dclose(h->dset[C_STATUS]);
+    h->dset[C_STATUS] = 0;
+    if (create_column_as(h, C_STATUS, STATUS_NEW) < 0)
+        return -1;
+    int8_t *buf = tf_xmalloc(BLOCK);
+    int rc = 0;
+    for (uint64_t at = 0; rc == 0 && at < h->ntasks; at += BLOCK) {
+        size_t n = h->ntasks - at < BLOCK ? (size_t)(h->ntasks - at) : BLOCK;
+        rc = read_col(h->group, cols[C_STATUS].name, h->status_type, at, n, buf);
+        if (rc == 0)
+            rc = write_col(h, C_STATUS, at, n, buf);
+    }
+    free(buf);
+    if (rc == 0 && (H5Ldelete(h->group, cols[C_STATUS].name, H5P_DEFAULT) < 0 ||
+                    H5Lmove(h->group, STATUS_NEW, h->group, cols[C_STATUS].name, H5P_DEFAULT,
+                            H5P_DEFAULT) < 0))
+        rc = -1;
+    return rc;
+}
+
+/* An older file made format 4: its status column (the slot column came in open_columns),
+ * then the version that says so. */
+static int upgrade(struct tf_h5out *h, int64_t from)
+{
+    if (from >= TF_H5OUT_FORMAT_VERSION)
+        return 0;
+    if (upgrade_status(h) < 0 || H5Fflush(h->file, H5F_SCOPE_GLOBAL) < 0)
+        return -1;
+    return attr_i64(h->file, "format_version", TF_H5OUT_FORMAT_VERSION);
 }
 
 /* Whether HDF5 can look up every attribute note_resume replaces, before anything is written:
@@ -989,6 +1066,7 @@ enum tf_status tf_h5out_open(const char *path, const struct tf_run_meta *meta,
     }
     h->group = H5Gopen2(h->file, "tasks", H5P_DEFAULT);
     if (h->group < 0 || open_columns(h) < 0 || note_resume(h, meta) < 0 ||
+        H5Fflush(h->file, H5F_SCOPE_GLOBAL) < 0 || upgrade(h, chk.format_version) < 0 ||
         H5Fflush(h->file, H5F_SCOPE_GLOBAL) < 0) {
         char what[1200];
         snprintf(what, sizeof what, "cannot open result file '%s' to resume it", path);

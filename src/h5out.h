@@ -16,8 +16,11 @@
 #include "status.h"
 #include "task.h"
 
-/* 3 added /tasks/slot; files of format 2 are read (no slots) and resumed (gaining it). */
-#define TF_H5OUT_FORMAT_VERSION 3
+/* 3 added /tasks/slot; files of format 2 are read (no slots) and resumed (gaining it).
+ * 4 added the status LOST=5 to the /tasks/status enum (and the attribute tasks_lost); files
+ * of formats 2 and 3 are read as they are (5 statuses) and a resume upgrades them to 4, its
+ * status column written again with the new enum (tf_h5out_open). */
+#define TF_H5OUT_FORMAT_VERSION 4
 #define TF_H5OUT_OLDEST_FORMAT  2
 
 struct tf_run_meta {
@@ -66,7 +69,9 @@ struct tf_h5out_info {
 enum tf_status tf_h5out_inspect(const char *path, struct tf_h5out_info *info, char *errmsg,
                                 size_t errlen) TF_NODISCARD;
 /* Open an existing result file to go on writing it (--resume): state "running" again,
- * `resumes` counted, this run's command line, mode and workers recorded. */
+ * `resumes` counted, this run's command line, mode and workers recorded. A file of an older
+ * format becomes format 4 (a slot column, the status enum with LOST), so every status can be
+ * stored in it. */
 enum tf_status tf_h5out_open(const char *path, const struct tf_run_meta *meta,
                              struct tf_h5out **out, char *errmsg, size_t errlen) TF_NODISCARD;
 /* Call fn(id, status, attempts) for every row, reading in blocks (after a flush). */
@@ -89,6 +94,11 @@ enum tf_status tf_h5out_note(struct tf_h5out *h, const char *name, double value)
 enum tf_status tf_h5out_note_i64(struct tf_h5out *h, const char *name, int64_t value) TF_NODISCARD;
 /* A 1-D int32 attribute (slots_per_rank). */
 enum tf_status tf_h5out_note_i32s(struct tf_h5out *h, const char *name, const int32_t *values,
+                                  int n) TF_NODISCARD;
+/* 1-D float64 and string attributes (the lost workers' times and hosts). */
+enum tf_status tf_h5out_note_f64s(struct tf_h5out *h, const char *name, const double *values,
+                                  int n) TF_NODISCARD;
+enum tf_status tf_h5out_note_strs(struct tf_h5out *h, const char *name, const char *const *values,
                                   int n) TF_NODISCARD;
 enum tf_status tf_h5out_note_str(struct tf_h5out *h, const char *name,
                                  const char *value) TF_NODISCARD;

@@ -22,6 +22,8 @@ enum tf_h5_kind tf_h5out_task_column_kind(int i);
 hid_t tf_h5_str_type(void); /* variable-length UTF-8; caller closes */
 /* Create or replace a scalar attribute. -1 on failure. */
 int tf_h5_write_attr(hid_t loc, const char *name, hid_t type, const void *value);
+/* A 1-D attribute of n values, replacing one of that name (-1: failed). */
+int tf_h5_write_attr_array(hid_t loc, const char *name, hid_t type, const void *values, int n);
 /* Read a one-value attribute (scalar or one element) of the right class (h5check.c); -1 when
  * absent or of another shape or class, and nothing is written to *v then. */
 int tf_h5_read_attr_str(hid_t loc, const char *name, char *out, size_t outlen);

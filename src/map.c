@@ -1,7 +1,10 @@
 /* map.c - the public handle of an in-process map: construction, the setters and their checks.
- * No MPI, no HDF5: a wrong argument is reported here, on every rank, before any run starts.
+ * No MPI (comm.h only for taskfarm_workers_lost), no HDF5: a wrong argument is reported here, on
+ * every rank, before any run starts.
  */
 #include "map.h"
+
+#include "comm.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -12,6 +15,9 @@
 #define DEFAULT_BATCH_SECONDS 0.05
 #define DEFAULT_BATCH_MAX     (1u << 20)
 #define NAME_MAX_LEN          255
+/* As the command line's --worker-timeout and --lost-after (config.h). */
+#define DEFAULT_WORKER_TIMEOUT 5.0
+#define DEFAULT_LOST_AFTER     2
 
 int tf_map_fail(struct taskfarm_map *map, int code, const char *fmt, ...)
 {
@@ -57,6 +63,8 @@ int taskfarm_map_new(struct taskfarm_map **out)
     map->batch_seconds = DEFAULT_BATCH_SECONDS;
     map->batch_max = DEFAULT_BATCH_MAX;
     map->journal = true;
+    map->worker_timeout = DEFAULT_WORKER_TIMEOUT;
+    map->lost_after = DEFAULT_LOST_AFTER;
     *out = map;
     return TASKFARM_OK;
 }
@@ -312,6 +320,25 @@ int taskfarm_map_threads(struct taskfarm_map *map, int threads)
                            threads);
     map->threads = threads;
     return TASKFARM_OK;
+}
+
+int taskfarm_map_worker_loss(struct taskfarm_map *map, double timeout, int lost_after)
+{
+    if (map == NULL)
+        return TASKFARM_EINVAL;
+    if (!isfinite(timeout) || timeout < 0.5 || timeout > 86400 || lost_after < 1 ||
+        lost_after > 1000)
+        return tf_map_fail(map, TASKFARM_EINVAL,
+                           "taskfarm_map_worker_loss: the timeout must be in [0.5, 86400] "
+                           "seconds and lost_after in 1..1000");
+    map->worker_timeout = timeout;
+    map->lost_after = lost_after;
+    return TASKFARM_OK;
+}
+
+int taskfarm_workers_lost(void)
+{
+    return tf_comm_collectives_skipped();
 }
 
 int taskfarm_map_describe(struct taskfarm_map *map, const char *key, const char *value)

@@ -48,6 +48,9 @@ struct taskfarm_map {
     bool journal;     /* crash-safe journal beside the output (on unless the CLI says no) */
     bool thread_safe; /* fn (and gen) may run on several threads at once */
     int threads;      /* compute threads per process, 0: its share of the node's cores */
+    /* ranks that die (with Open MPI's recovery on): taskfarm_map_worker_loss */
+    double worker_timeout; /* a rank silent this long is lost */
+    int lost_after;        /* an item running on this many lost ranks is recorded lost */
 };
 
 /* Set map->err (printf-style) and return code. */

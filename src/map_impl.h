@@ -14,6 +14,7 @@
 #include "bgsync.h"
 #include "h5map.h"
 #include "journal.h"
+#include "liveness.h"
 #include "loop.h"
 #include "map.h"
 #include "mapsched.h"
@@ -39,6 +40,10 @@ struct tf_compute {
     struct tf_fails fails;
     struct tf_buf msg;
     int rows_fd; /* >= 0: results go straight into the file (see tf_h5map_open_rows) */
+    /* A rank that can be declared lost writes into the file only until this tf_monotonic()
+     * time (set by its agent from the master's last word): one that was stopped long enough
+     * to be declared lost sends its results instead, and the master drops them. NULL: always. */
+    _Atomic double *write_until;
     uint64_t data_offset;
     unsigned char *rows;
     size_t rows_cap;
@@ -53,6 +58,24 @@ struct tf_batch_msg {
     size_t rlen;
 };
 
+/* A batch a rank holds: sent, its result not back yet. */
+struct tf_held {
+    uint64_t lo, n;
+    unsigned losses; /* lost ranks its items were running on before (tf_mapsched_next_ex) */
+    bool started;    /* the rank said a thread began it (TF_MSG_STARTED) */
+};
+struct tf_heldset {
+    struct tf_held *v;
+    size_t n, cap;
+};
+
+/* A rank lost during the map (issue 15): recorded in the result file's attributes. */
+struct tf_lost_rank {
+    int32_t rank;
+    char host[64];
+    double time; /* Unix seconds */
+};
+
 struct tf_mapmaster {
     struct taskfarm_map *map;
     struct tf_mapsched *sched;
@@ -63,9 +86,17 @@ struct tf_mapmaster {
     char *jpath, *cpath;
     const char *host;
     uint64_t nitems;
-    int nworkers;          /* every rank computes: worker w is rank w */
-    int *threads_of;       /* per rank: its compute threads */
-    int *outstanding;      /* per rank: batches sent, results not yet back */
+    int nworkers;            /* every rank computes: worker w is rank w */
+    int *threads_of;         /* per rank: its compute threads */
+    int *outstanding;        /* per rank: batches sent, results not yet back */
+    struct tf_heldset *held; /* per rank: those batches */
+    /* ranks that die (Open MPI's recovery on, more than one rank; else live is NULL) */
+    struct tf_liveness *live; /* when each rank was last heard from */
+    bool *is_lost;            /* per rank */
+    char (*host_of)[64];      /* per rank, from its TF_MSG_STARTED messages */
+    struct tf_lost_rank *lost_ranks;
+    int nlost;
+    uint64_t items_lost;   /* recorded failed with TASKFARM_ITEM_LOST */
     uint64_t done, failed; /* this run */
     double last_flush;
     struct tf_stopwatch watch; /* signals */
@@ -95,6 +126,9 @@ struct tf_mapagent;
 struct tf_mapagent *tf_mapagent_new(struct taskfarm_map *map, int rank, const char *host,
                                     int nthreads, const struct tf_rank_plan *plan, bool direct,
                                     uint64_t data_offset);
+/* A rank the master may declare lost (recovery on, not rank 0): heartbeats, TF_MSG_STARTED, and
+ * it leaves when told it was lost or when the master is silent for max(4 timeouts, 60 s). */
+void tf_mapagent_watch(struct tf_mapagent *a, double timeout);
 struct tf_part tf_mapagent_part(struct tf_mapagent *a);
 /* Join the threads and free; returns the agent's own failure (taskfarm_error), if any. */
 int tf_mapagent_free(struct tf_mapagent *a);

@@ -3,6 +3,8 @@
  * finished batch goes back as one MAP_RESULT message. The agent lives in the event loop,
  * which hears of finished batches through the threads' descriptor.
  */
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,11 +24,38 @@ struct tf_mapagent {
     bool stop, bye_sent;
     int rc; /* taskfarm_error: the first failure */
     struct pollfd fd;
+    /* A rank the master may declare lost (tf_mapagent_watch): it says when batches start and
+     * when it is quiet, and leaves when told it was lost or when the master is gone. */
+    const char *host;
+    bool watched, lost;
+    double timeout, master_timeout;
+    struct tf_heartbeat beat;
+    double last_heard, last_beat; /* tf_monotonic() */
+    _Atomic double write_until;   /* see tf_compute.write_until */
 };
 
+/* A rank leaves when the master has been silent this many timeouts (at least a minute): the
+ * master answers every heartbeat, so only a dead master is this quiet. */
 static bool mapagent_takes(enum tf_msg_kind kind)
 {
     return kind == TF_MSG_MAP_ASSIGN || kind == TF_MSG_STOP;
+}
+
+/* A watched rank also hears the master's answers to its heartbeats (TF_MSG_ALIVE). */
+static bool mapagent_takes_watched(enum tf_msg_kind kind)
+{
+    return mapagent_takes(kind) || kind == TF_MSG_ALIVE;
+}
+
+static enum tf_status to_master(struct tf_mapagent *A, enum tf_msg_kind kind, void *data,
+                                size_t len)
+{
+    if (A->lost) {
+        free(data);
+        return TF_OK;
+    }
+    A->beat.last_sent = tf_monotonic();
+    return tf_comm_isend(0, kind, data, len);
 }
 
 static void drop_queue(struct tf_mapagent *A)
@@ -36,10 +65,49 @@ static void drop_queue(struct tf_mapagent *A)
     A->nq = 0;
 }
 
+/* Declared lost, or the master is gone: the batches here are someone else's now. What the
+ * threads are computing is dropped when it ends; nothing more is sent. */
+static void leave(struct tf_mapagent *A, const char *why)
+{
+    tf_log(TF_LOG_WARN, "%s: rank %d leaves the map (%d batches in hand dropped)", why, A->rank,
+           A->busy);
+    A->lost = A->stop = true;
+    atomic_store(&A->write_until, 0.0);
+    drop_queue(A);
+    tf_comm_skip_collectives();
+    if (A->rc == TASKFARM_OK)
+        A->rc = tf_map_fail(A->map, TASKFARM_EMPI, "rank %d: %s: it left the map", A->rank, why);
+}
+
+/* STOP's first value (enum tf_stop_why; none from older masters: done). */
+static uint64_t stop_why(const struct tf_msg *msg)
+{
+    struct tf_wire_reader rd;
+    uint64_t why = TF_WHY_DONE;
+    if (msg->len > 0 && tf_wire_open(&rd, msg->data, msg->len) == TF_OK &&
+        tf_wire_get_u64(&rd, &why))
+        return why;
+    return TF_WHY_DONE;
+}
+
 static enum tf_status mapagent_on_message(void *self, struct tf_msg *msg)
 {
     struct tf_mapagent *A = self;
+    if (A->watched) {
+        A->last_heard = tf_monotonic();
+        if (!A->lost)
+            atomic_store(&A->write_until, A->last_heard + A->timeout / 2);
+    }
+    if (msg->kind == TF_MSG_ALIVE || A->lost)
+        return TF_OK;               /* lost: whatever the master still sent is another's now */
     if (msg->kind == TF_MSG_STOP) { /* what has not started stays not run */
+        uint64_t why = stop_why(msg);
+        if (why == TF_WHY_YOU_LOST) {
+            leave(A, "the master declared this process lost (it was not heard from in time)");
+            return TF_OK;
+        }
+        if (why == TF_WHY_PEER_LOST)
+            tf_comm_skip_collectives(); /* a rank died: no barrier or MPI_Finalize would end */
         A->stop = true;
         drop_queue(A);
         return TF_OK;
@@ -80,6 +148,14 @@ static enum tf_status start_batch(struct tf_mapagent *A, int i)
     tf_msg_clear(&m);
     if (!ok)
         return fail(A, TASKFARM_EMPI, "a malformed batch");
+    if (A->watched) { /* before it starts: if this process dies, the master knows it ran */
+        struct tf_buf b = {0};
+        tf_wire_begin(&b, TF_MSG_STARTED);
+        tf_wire_put_u64(&b, lo);
+        tf_wire_put_str(&b, A->host, strlen(A->host));
+        if (to_master(A, TF_MSG_STARTED, b.data, b.len) != TF_OK)
+            return fail(A, TASKFARM_EMPI, "sending failed");
+    }
     A->working[i] = true;
     A->busy++;
     tf_mapthreads_give(A->threads, i, lo, n);
@@ -98,10 +174,31 @@ static enum tf_status mapagent_on_ready(void *self, const struct pollfd *fds)
         c->msg = (struct tf_buf){0};
         A->working[i] = false;
         A->busy--;
-        if (tf_comm_isend(0, TF_MSG_MAP_RESULT, data, len) != TF_OK)
+        if (to_master(A, TF_MSG_MAP_RESULT, data, len) != TF_OK)
             return fail(A, TASKFARM_EMPI, "sending results failed");
     }
     return TF_OK;
+}
+
+/* A watched rank: a heartbeat when it has sent nothing, or heard nothing, for a quarter of
+ * the timeout (the answer keeps its direct writes going), and leave when the master is gone. */
+static enum tf_status watch_master(struct tf_mapagent *A)
+{
+    if (!A->watched || A->lost)
+        return TF_OK;
+    double now = tf_monotonic();
+    char why[128];
+    if (tf_liveness_master_gone(A->last_heard, now, A->master_timeout, why, sizeof why)) {
+        leave(A, why);
+        return TF_OK;
+    }
+    bool quiet = now - A->last_heard >= A->beat.period && now - A->last_beat >= A->beat.period;
+    if (!tf_heartbeat_due(&A->beat, now) && !quiet)
+        return TF_OK;
+    A->last_beat = now;
+    struct tf_buf b = {0};
+    tf_wire_begin(&b, TF_MSG_HEARTBEAT);
+    return to_master(A, TF_MSG_HEARTBEAT, b.data, b.len);
 }
 
 static enum tf_status mapagent_step(void *self)
@@ -112,10 +209,21 @@ static enum tf_status mapagent_step(void *self)
             TF_TRY(start_batch(A, i));
     if (A->stop && A->busy == 0 && !A->bye_sent) {
         A->bye_sent = true;
-        if (tf_comm_isend(0, TF_MSG_MAP_BYE, tf_xmalloc(1), 0) != TF_OK)
+        if (to_master(A, TF_MSG_MAP_BYE, tf_xmalloc(1), 0) != TF_OK)
             return fail(A, TASKFARM_EMPI, "sending failed");
     }
+    if (!A->bye_sent)
+        TF_TRY(watch_master(A));
     return TF_OK;
+}
+
+static double mapagent_deadline(void *self)
+{
+    const struct tf_mapagent *A = self;
+    if (!A->watched || A->lost || A->bye_sent)
+        return 0;
+    double beat = tf_heartbeat_deadline(&A->beat), heard = A->last_heard + A->beat.period;
+    return beat < heard ? beat : heard;
 }
 
 static struct pollfd *mapagent_pollfds(void *self, nfds_t *n)
@@ -135,11 +243,12 @@ struct tf_part tf_mapagent_part(struct tf_mapagent *a)
 {
     return (struct tf_part){.self = a,
                             .name = "map agent",
-                            .takes = mapagent_takes,
+                            .takes = a->watched ? mapagent_takes_watched : mapagent_takes,
                             .on_message = mapagent_on_message,
                             .pollfds = mapagent_pollfds,
                             .on_ready = mapagent_on_ready,
                             .step = mapagent_step,
+                            .deadline = mapagent_deadline,
                             .done = mapagent_done};
 }
 
@@ -150,6 +259,7 @@ struct tf_mapagent *tf_mapagent_new(struct taskfarm_map *map, int rank, const ch
     struct tf_mapagent *A = tf_xcalloc(1, sizeof *A);
     A->map = map;
     A->rank = rank;
+    A->host = host;
     A->nthreads = nthreads;
     A->c = tf_xcalloc((size_t)nthreads, sizeof *A->c);
     A->working = tf_xcalloc((size_t)nthreads, sizeof *A->working);
@@ -169,6 +279,18 @@ struct tf_mapagent *tf_mapagent_new(struct taskfarm_map *map, int rank, const ch
         return NULL;
     }
     return A;
+}
+
+void tf_mapagent_watch(struct tf_mapagent *A, double timeout)
+{
+    A->watched = true;
+    A->timeout = timeout;
+    A->master_timeout = tf_liveness_master_timeout(timeout);
+    A->beat = (struct tf_heartbeat){.period = timeout / 4, .last_sent = tf_monotonic()};
+    A->last_heard = A->last_beat = tf_monotonic();
+    atomic_store(&A->write_until, A->last_heard + timeout / 2);
+    for (int i = 0; i < A->nthreads; i++)
+        A->c[i].write_until = &A->write_until;
 }
 
 int tf_mapagent_free(struct tf_mapagent *A)

@@ -4,6 +4,7 @@
  */
 #include <fcntl.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -234,7 +235,13 @@ void tf_mapbatch_compute(struct tf_compute *c, uint64_t lo, uint64_t n)
     compute_slice(c, lo, 0, n, results);
     crash_armed = 0;
     double seconds = tf_monotonic() - m0;
-    if (c->rows_fd >= 0) {
+    /* A rank that may have been declared lost meanwhile (stopped, cut off) does not write
+     * into the file: the batch is someone else's, and whoever computes it writes it. It
+     * sends its results instead, which a master that declared it lost drops. */
+    bool may_write = c->write_until == NULL || tf_monotonic() < atomic_load(c->write_until);
+    if (c->rows_fd >= 0 && !may_write) {
+        memcpy(tf_mapbatch_begin(&c->msg, lo, n, c->rank, c->host, rbytes, 0), c->rows, rbytes);
+    } else if (c->rows_fd >= 0) {
         if (tf_h5map_write_rows(c->rows_fd, c->data_offset, lo, rsize, c->rows, n) == TF_OK) {
             tf_mapbatch_begin(&c->msg, lo, n, c->rank, c->host, 0, BATCH_WRITTEN);
         } else { /* from now on through the master, as from another node */

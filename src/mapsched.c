@@ -17,7 +17,15 @@ struct range {
     uint64_t lo, hi;
 };
 
+struct back {
+    uint64_t lo, hi;
+    unsigned losses;
+};
+
 struct tf_mapsched {
+    struct back *back; /* given back: handed out first (plain ones before suspects) */
+    size_t nback, cap_back;
+    uint64_t nreturned;
     struct range *ranges;
     size_t nranges, cap, cur;
     uint64_t left;
@@ -46,6 +54,7 @@ void tf_mapsched_free(struct tf_mapsched *s)
     if (s == NULL)
         return;
     free(s->ranges);
+    free(s->back);
     free(s->size);
     free(s);
 }
@@ -88,10 +97,44 @@ static uint64_t batch_size(const struct tf_mapsched *s, int worker)
     return clamp_u64(want, 1, s->batch_max);
 }
 
-bool tf_mapsched_next(struct tf_mapsched *s, int worker, uint64_t *lo, uint64_t *count)
+/* A batch cut from the front of given-back range k. */
+static bool from_back(struct tf_mapsched *s, size_t k, int worker, uint64_t *lo, uint64_t *count,
+                      unsigned *losses)
 {
+    struct back *b = &s->back[k];
+    uint64_t n = b->losses > 0 ? 1 : batch_size(s, worker);
+    if (n > b->hi - b->lo)
+        n = b->hi - b->lo;
+    *lo = b->lo;
+    *count = n;
+    *losses = b->losses;
+    b->lo += n;
+    s->left -= n;
+    s->nreturned -= n;
+    if (b->losses == 0)
+        s->size[worker] = n;
+    if (b->lo == b->hi)
+        s->back[k] = s->back[--s->nback];
+    return true;
+}
+
+bool tf_mapsched_next_ex(struct tf_mapsched *s, int worker, bool may_suspect, uint64_t *lo,
+                         uint64_t *count, unsigned *losses)
+{
+    *losses = 0;
     if (s->stopped || s->left == 0 || worker < 0 || worker >= s->nworkers)
         return false;
+    size_t suspect = s->nback;
+    for (size_t k = 0; k < s->nback; k++) {
+        if (s->back[k].losses == 0)
+            return from_back(s, k, worker, lo, count, losses);
+        if (suspect == s->nback || s->back[k].losses > s->back[suspect].losses)
+            suspect = k; /* the likeliest killer first: it is named sooner */
+    }
+    if (suspect < s->nback && may_suspect)
+        return from_back(s, suspect, worker, lo, count, losses);
+    if (s->left == s->nreturned)
+        return false; /* only suspects left, and this worker may not take one now */
     while (s->ranges[s->cur].lo == s->ranges[s->cur].hi)
         s->cur++;
     struct range *r = &s->ranges[s->cur];
@@ -104,6 +147,30 @@ bool tf_mapsched_next(struct tf_mapsched *s, int worker, uint64_t *lo, uint64_t 
     s->left -= n;
     s->size[worker] = n;
     return true;
+}
+
+bool tf_mapsched_next(struct tf_mapsched *s, int worker, uint64_t *lo, uint64_t *count)
+{
+    unsigned losses;
+    return tf_mapsched_next_ex(s, worker, true, lo, count, &losses);
+}
+
+void tf_mapsched_give_back(struct tf_mapsched *s, uint64_t lo, uint64_t count, unsigned losses)
+{
+    if (count == 0)
+        return;
+    if (s->nback == s->cap_back) {
+        s->cap_back = s->cap_back ? 2 * s->cap_back : 16;
+        s->back = tf_xrealloc(s->back, s->cap_back * sizeof *s->back);
+    }
+    s->back[s->nback++] = (struct back){lo, lo + count, losses};
+    s->left += count;
+    s->nreturned += count;
+}
+
+uint64_t tf_mapsched_returned(const struct tf_mapsched *s)
+{
+    return s->nreturned;
 }
 
 void tf_mapsched_done(struct tf_mapsched *s, uint64_t count, double seconds)

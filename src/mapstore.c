@@ -554,6 +554,13 @@ void tf_mapstore_fini(struct tf_mapmaster *m)
     tf_mapsched_free(m->sched);
     tf_h5items_close(m->items);
     free(m->outstanding);
+    for (int w = 0; m->held && w < m->nworkers; w++)
+        free(m->held[w].v);
+    free(m->held);
+    tf_liveness_free(m->live);
+    free(m->is_lost);
+    free(m->host_of);
+    free(m->lost_ranks);
     free(m->jpath);
     free(m->cpath);
     free(m->fails.v);

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "util.h"
@@ -133,6 +134,15 @@ static int worker_index(const struct tf_master *m, int rank)
     return rank >= 0 && rank < m->nranks ? m->worker_of[rank] : -1;
 }
 
+/* With workers that may die: the ledger holds what w was sent, to send it again. */
+static void note_assigned(struct tf_master *m, int w, const struct tf_task *t)
+{
+    if (m->ledger)
+        tf_ledger_assigned(
+            m->ledger, w,
+            &(struct tf_ledger_task){t->id, t->line, t->offset, t->attempts, false, false});
+}
+
 /* Pack up to `count` tasks for worker w, given-back ones or new ones from the file. */
 static enum tf_status assign(struct tf_master *m, int w, uint64_t count, bool from_returned)
 {
@@ -146,6 +156,7 @@ static enum tf_status assign(struct tf_master *m, int w, uint64_t count, bool fr
         if (failed_on >= 0)
             tf_sched_on_retry_assigned(m->sched, failed_on);
         tf_wire_put_task(&buf, &t);
+        note_assigned(m, w, &t);
         free((char *)t.command);
         from_back++;
     }
@@ -160,6 +171,7 @@ static enum tf_status assign(struct tf_master *m, int w, uint64_t count, bool fr
         if (!got)
             break;
         tf_wire_put_task(&buf, &t);
+        note_assigned(m, w, &t);
         from_stream++;
     }
     if (from_back)
@@ -203,8 +215,9 @@ static enum tf_status act(struct tf_master *m)
             TF_TRY(
                 send_values(m->rank_of[a.victim], TF_MSG_STEAL, a.count, (uint64_t)a.thief_slots));
             break;
-        case TF_ACT_STOP:
-            TF_TRY(send_values(rank, TF_MSG_STOP, 0, 0));
+        case TF_ACT_STOP: /* after a loss, nobody waits for the dead in MPI_Finalize */
+            tf_liveness_ignore(m->live, a.worker);
+            TF_TRY(send_values(rank, TF_MSG_STOP, m->nlost ? TF_WHY_PEER_LOST : TF_WHY_DONE, 0));
             break;
         default:
             break;
@@ -213,8 +226,29 @@ static enum tf_status act(struct tf_master *m)
     return TF_OK;
 }
 
+/* Open MPI's recovery keeps the job when a rank dies, and MPI then says nothing: the master
+ * watches its workers itself. Without recovery, mpirun ends the job at a death. */
+static void watch_workers(struct tf_master *m)
+{
+    if (m->nranks < 2)
+        return;
+    if (!tf_comm_recovery_on()) {
+        tf_log(TF_LOG_WARN, "a process that dies ends this job; to go on without it, run "
+                            "mpirun --mca orte_enable_recovery 1 (README: when a worker dies)");
+        return;
+    }
+    if (m->cfg->worker_timeout <= 0)
+        return;
+    m->ledger = tf_ledger_new(m->nworkers);
+    tf_ledger_track_starts(m->ledger);
+    m->live = tf_liveness_new(m->nworkers, m->cfg->worker_timeout, tf_monotonic());
+    tf_liveness_ignore(m->live, worker_index(m, 0)); /* rank 0's own slots die with us */
+    tf_sched_expect_losses(m->sched);
+}
+
 enum tf_status tf_master_begin(struct tf_master *m)
 {
+    watch_workers(m);
     /* A walltime already too short for one task, or a signal during start-up: no task. */
     TF_TRY(tf_master_step(m));
     for (int w = 0; w < m->nworkers; w++)
@@ -230,6 +264,8 @@ static enum tf_status tell_stop(struct tf_master *m);
 static bool retry_left(const struct tf_master *m, const struct tf_result *r)
 {
     int32_t this_run = r->attempts - (m->nprior ? prior_attempts(m, r->id) : 0);
+    if (m->ledger) /* runs lost with their worker are not the task's failures */
+        this_run -= (int32_t)tf_ledger_losses(m->ledger, r->id);
     return m->watch.stop == TF_RUNNING && this_run <= m->cfg->retries;
 }
 
@@ -244,7 +280,7 @@ static enum tf_status store_result(struct tf_master *m, const struct tf_result *
         return TF_OK;
     }
     bool ok = r->status == TF_TASK_SUCCEEDED;
-    if (!ok && retry_left(m, r)) {
+    if (!ok && r->status != TF_TASK_LOST && retry_left(m, r)) {
         struct tf_task again;
         if (tf_taskfile_read_at(m->retry_reader, r->id, r->line, r->offset, &again) != TF_OK) {
             /* Not run again from a changed file: this attempt's outcome is stored. */
@@ -271,36 +307,98 @@ static enum tf_status store_result(struct tf_master *m, const struct tf_result *
     return TF_OK;
 }
 
+/* A watched worker's heartbeat (answered: the worker watches us too) or its starts. */
+static enum tf_status on_liveness(struct tf_master *m, int w, const struct tf_msg *msg)
+{
+    struct tf_wire_reader rd;
+    uint64_t n, id;
+    if (msg->kind == TF_MSG_HEARTBEAT) {
+        struct tf_buf b = {0};
+        tf_wire_begin(&b, TF_MSG_ALIVE);
+        return tf_comm_isend(msg->peer, TF_MSG_ALIVE, b.data, b.len);
+    }
+    if (tf_wire_open(&rd, msg->data, msg->len) != TF_OK || !tf_wire_get_u64(&rd, &n))
+        return TF_EPROTO;
+    for (uint64_t i = 0; i < n; i++) {
+        if (!tf_wire_get_u64(&rd, &id))
+            return TF_EPROTO;
+        if (m->ledger)
+            tf_ledger_started(m->ledger, w, id);
+    }
+    if (!tf_wire_get_u64(&rd, &n)) /* then the runs that ended, their results on the way */
+        return TF_EPROTO;
+    for (uint64_t i = 0; i < n; i++) {
+        if (!tf_wire_get_u64(&rd, &id))
+            return TF_EPROTO;
+        if (m->ledger)
+            tf_ledger_ended(m->ledger, w, id);
+    }
+    return TF_OK;
+}
+
+/* Results and given-back tasks from w; *accepted counts those the ledger took (all of them
+ * when no worker can be lost), and *busy their run time. */
+static enum tf_status take_tasks(struct tf_master *m, int w, const struct tf_msg *msg,
+                                 struct tf_wire_reader *rd, const char *host, uint32_t *accepted,
+                                 double *busy)
+{
+    for (uint32_t i = 0; i < rd->count; i++) {
+        if (msg->kind == TF_MSG_RELEASE) {
+            struct tf_task t;
+            if (!tf_wire_get_task(rd, &t))
+                return TF_EPROTO;
+            if (m->ledger && !tf_ledger_released(m->ledger, w, t.id))
+                continue;
+            returned_push(&m->back, &t);
+            ++*accepted;
+            continue;
+        }
+        struct tf_result r;
+        if (!tf_wire_get_result(rd, &r))
+            return TF_EPROTO;
+        if (m->ledger && !tf_ledger_result(m->ledger, w, r.id)) {
+            tf_log(TF_LOG_DEBUG, "late result of task %llu from rank %d ignored",
+                   (unsigned long long)r.id, msg->peer);
+            continue;
+        }
+        ++*accepted;
+        *busy += r.end - r.start;
+        TF_TRY(store_result(m, &r, host));
+    }
+    return TF_OK;
+}
+
 enum tf_status tf_master_on_message(struct tf_master *m, const struct tf_msg *msg)
 {
     struct tf_wire_reader rd;
     struct tf_report rep;
     int w = worker_index(m, msg->peer);
-    if (w < 0 || tf_wire_open(&rd, msg->data, msg->len) != TF_OK || !tf_wire_get_report(&rd, &rep))
+    if (w < 0)
+        goto bad;
+    if (m->live && tf_sched_worker_lost(m->sched, w))
+        return TF_OK; /* declared lost: whatever it says now is someone else's business */
+    tf_liveness_heard(m->live, w, tf_monotonic());
+    if (msg->kind == TF_MSG_HEARTBEAT || msg->kind == TF_MSG_STARTED) {
+        if (on_liveness(m, w, msg) != TF_OK)
+            goto bad;
+        return TF_OK;
+    }
+    if (tf_wire_open(&rd, msg->data, msg->len) != TF_OK || !tf_wire_get_report(&rd, &rep))
         goto bad;
     double busy = 0;
-    for (uint32_t i = 0; i < rd.count; i++) {
-        if (msg->kind == TF_MSG_RELEASE) {
-            struct tf_task t;
-            if (!tf_wire_get_task(&rd, &t))
-                goto bad;
-            returned_push(&m->back, &t);
-            continue;
-        }
-        struct tf_result r;
-        if (!tf_wire_get_result(&rd, &r))
-            goto bad;
-        busy += r.end - r.start;
-        TF_TRY(store_result(m, &r, rep.host));
-    }
+    uint32_t accepted = 0;
+    enum tf_status st = take_tasks(m, w, msg, &rd, rep.host, &accepted, &busy);
+    if (st == TF_EPROTO)
+        goto bad;
+    TF_TRY(st);
     TF_TRY(tf_master_persist(m, false)); /* from here on these tasks are finished */
     if (msg->kind == TF_MSG_RELEASE) {
         uint64_t shed;
         if (!tf_wire_get_u64(&rd, &shed))
             goto bad;
-        tf_sched_on_release(m->sched, w, rd.count, shed != 0);
+        tf_sched_on_release(m->sched, w, accepted, shed != 0);
     } else {
-        tf_sched_on_done(m->sched, w, rd.count, busy);
+        tf_sched_on_done(m->sched, w, accepted, busy);
     }
     tf_sched_on_report(m->sched, w, rep.queued, rep.received);
     if (msg->kind == TF_MSG_REQUEST)
@@ -343,12 +441,109 @@ enum tf_status tf_master_persist(struct tf_master *m, bool now)
 
 static void report_progress(struct tf_master *m, bool force)
 {
-    uint64_t done = m->counts[1] + m->counts[2] + m->counts[3] + m->counts[4];
+    uint64_t done = m->counts[1] + m->counts[2] + m->counts[3] + m->counts[4] + m->counts[5];
     uint64_t out = m->ntasks - tf_sched_unassigned(m->sched); /* handed out */
     uint64_t running = out > done ? out - done : 0;
     if (running > (uint64_t)m->nslots)
         running = (uint64_t)m->nslots; /* the rest wait in workers' queues */
     tf_progress_update(&m->progress, tf_monotonic(), done, done - m->counts[1], running, force);
+}
+
+/* ---- workers that die ---------------------------------------------------------------- */
+
+/* A task that was running on --lost-after workers that died: recorded, never started again. */
+static enum tf_status record_lost(struct tf_master *m, const struct tf_ledger_task *t, int rank)
+{
+    struct tf_result r = {.id = t->id,
+                          .line = t->line,
+                          .offset = t->offset,
+                          .status = TF_TASK_LOST,
+                          .exit_code = -1,
+                          .rank = rank,
+                          .slot = -1,
+                          .attempts = t->attempts + 1,
+                          .max_rss = -1};
+    r.start = r.end = tf_now();
+    tf_log(TF_LOG_WARN,
+           "task %llu (line %llu) was running on %u processes that were lost: LOST, "
+           "not started again",
+           (unsigned long long)t->id, (unsigned long long)t->line,
+           tf_ledger_losses(m->ledger, t->id));
+    return store_result(m, &r, m->host_of[worker_index(m, rank)]);
+}
+
+/* Send the task again: it did not fail, its worker did. */
+static enum tf_status send_back(struct tf_master *m, const struct tf_ledger_task *t, bool *back)
+{
+    struct tf_task again;
+    *back = false;
+    if (tf_taskfile_read_at(m->retry_reader, t->id, t->line, t->offset, &again) != TF_OK) {
+        stop_on_changed_file(m, m->retry_reader); /* it stays NOT_RUN for --resume */
+        return TF_OK;
+    }
+    again.attempts = t->attempts + (t->started ? 1 : 0); /* attempts: every start */
+    again.avoid_rank = -1;
+    returned_push(&m->back, &again);
+    *back = true;
+    return TF_OK;
+}
+
+static void remember_lost(struct tf_master *m, int w)
+{
+    m->lost = tf_xrealloc(m->lost, (size_t)(m->nlost + 1) * sizeof *m->lost);
+    struct tf_lost_worker *l = &m->lost[m->nlost++];
+    l->rank = m->rank_of[w];
+    snprintf(l->host, sizeof l->host, "%s", m->host_of[w][0] ? m->host_of[w] : "?");
+    l->time = tf_now();
+}
+
+/* Worker w is dead or cut off: tell it so (if it is only slow, it leaves when it wakes),
+ * forget it, and give what it held to the others. */
+static enum tf_status declare_lost(struct tf_master *m, int w)
+{
+    int rank = m->rank_of[w];
+    if (m->host_of[w][0] == '\0')
+        snprintf(m->host_of[w], sizeof m->host_of[w], "?");
+    TF_TRY(send_values(rank, TF_MSG_STOP, TF_WHY_YOU_LOST, 0));
+    tf_comm_forget_peer(rank);
+    struct tf_ledger_task *held = NULL;
+    size_t n = tf_ledger_take_lost(m->ledger, w, &held);
+    uint64_t back = 0, running = 0;
+    enum tf_status st = TF_OK;
+    for (size_t i = 0; i < n && st == TF_OK; i++) {
+        bool sent = false;
+        running += held[i].started && !held[i].ended;
+        if (held[i].started && !held[i].ended &&
+            tf_ledger_losses(m->ledger, held[i].id) >= (uint32_t)m->cfg->lost_after)
+            st = record_lost(m, &held[i], rank);
+        else
+            st = send_back(m, &held[i], &sent);
+        back += sent;
+    }
+    free(held);
+    tf_log(TF_LOG_WARN,
+           "rank %d on %s not heard from for %.1f s: lost; its %zu tasks (%llu "
+           "running there) go to the others",
+           rank, m->host_of[w], m->cfg->worker_timeout, n, (unsigned long long)running);
+    remember_lost(m, w);
+    tf_sched_on_worker_lost(m->sched, w, back);
+    TF_TRY(st);
+    if (tf_sched_workers_left(m->sched) == 0 && tf_sched_unassigned(m->sched) > 0) {
+        tf_log(TF_LOG_ERROR, "every process that runs tasks was lost: stopping");
+        tf_stopwatch_begin(&m->watch, "every process that runs tasks was lost", -1, true);
+        tf_sched_stop_new(m->sched);
+        returned_clear(&m->back);
+    }
+    return act(m);
+}
+
+static enum tf_status check_workers(struct tf_master *m, double now)
+{
+    int w;
+    while ((w = tf_liveness_check(m->live, now)) >= 0)
+        if (!tf_sched_worker_stopped(m->sched, w))
+            TF_TRY(declare_lost(m, w));
+    return TF_OK;
 }
 
 enum tf_status tf_master_step(struct tf_master *m)
@@ -360,6 +555,8 @@ enum tf_status tf_master_step(struct tf_master *m)
         tf_sched_stop_new(m->sched);
     m->next_watch = now + WATCH_SECONDS;
     if (m->started)
+        TF_TRY(check_workers(m, now));
+    if (m->started)
         TF_TRY(tell_stop(m));
     TF_TRY(tf_comm_progress(false));
     TF_TRY(tf_master_persist(m, false));
@@ -369,7 +566,8 @@ enum tf_status tf_master_step(struct tf_master *m)
 
 double tf_master_deadline(const struct tf_master *m)
 {
-    return m->next_watch;
+    double live = tf_liveness_deadline(m->live);
+    return live > 0 && live < m->next_watch ? live : m->next_watch;
 }
 
 bool tf_master_done(const struct tf_master *m)
@@ -411,19 +609,55 @@ void tf_master_fini(struct tf_master *m)
     free(m->prior);
     free(m->rank_of);
     free(m->worker_of);
+    tf_ledger_free(m->ledger);
+    tf_liveness_free(m->live);
+    free(m->host_of);
+    free(m->lost);
     memset(m, 0, sizeof *m);
+}
+
+static const char *lost_text(const struct tf_master *m)
+{
+    static char text[64];
+    snprintf(text, sizeof text, " (%d lost)", m->nlost);
+    return text;
+}
+
+/* The lost workers, as attributes: who, where, when. */
+static enum tf_status note_lost(struct tf_master *m)
+{
+    TF_TRY(tf_h5out_note_i64(m->h5, "workers_lost", m->nlost));
+    if (m->nlost == 0)
+        return TF_OK;
+    int32_t *ranks = tf_xcalloc((size_t)m->nlost, sizeof *ranks);
+    double *times = tf_xcalloc((size_t)m->nlost, sizeof *times);
+    const char **hosts = tf_xcalloc((size_t)m->nlost, sizeof *hosts);
+    for (int i = 0; i < m->nlost; i++) {
+        ranks[i] = m->lost[i].rank;
+        times[i] = m->lost[i].time;
+        hosts[i] = m->lost[i].host;
+    }
+    enum tf_status st = tf_h5out_note_i32s(m->h5, "lost_worker_ranks", ranks, m->nlost);
+    if (st == TF_OK)
+        st = tf_h5out_note_f64s(m->h5, "lost_worker_times", times, m->nlost);
+    if (st == TF_OK)
+        st = tf_h5out_note_strs(m->h5, "lost_worker_hosts", hosts, m->nlost);
+    free(ranks);
+    free(times);
+    free(hosts);
+    return st;
 }
 
 /* The summary line on stdout and, for a run stopped early, how to finish it. */
 static int summarize(const struct tf_master *m, const uint64_t c[TF_TASK_STATUS_COUNT], double end)
 {
+    char counts[256];
+    tf_task_counts_text(c, counts, sizeof counts);
     if (m->cfg->verbosity > TF_QUIET)
-        printf("taskfarm: %llu tasks: %llu succeeded, %llu failed, %llu killed, %llu timed out, "
-               "%llu not run; %.1f s in %d slot%s of %d process%s; results in %s\n",
-               (unsigned long long)m->ntotal, (unsigned long long)c[1], (unsigned long long)c[2],
-               (unsigned long long)c[3], (unsigned long long)c[4], (unsigned long long)c[0],
-               end - m->start, m->nslots, m->nslots == 1 ? "" : "s", m->nworkers,
-               m->nworkers == 1 ? "" : "es", m->cfg->output);
+        printf("taskfarm: %llu tasks: %s; %.1f s in %d slot%s of %d process%s%s; results in %s\n",
+               (unsigned long long)m->ntotal, counts, end - m->start, m->nslots,
+               m->nslots == 1 ? "" : "s", m->nworkers, m->nworkers == 1 ? "" : "es",
+               m->nlost ? lost_text(m) : "", m->cfg->output);
     bool incomplete = m->watch.interrupted && c[0] > 0;
     if (incomplete && m->watch.reason == taskfile_changed) {
         const char *why = tf_taskfile_changed(m->tasks);
@@ -457,6 +691,8 @@ int tf_master_finish(struct tf_master *m, enum tf_status st)
         nst = tf_h5out_note(m->h5, "master_busy_seconds", m->busy_seconds);
     if (nst == TF_OK && m->watch.reason)
         nst = tf_h5out_note_str(m->h5, "stop_reason", m->watch.reason);
+    if (nst == TF_OK && m->live)
+        nst = note_lost(m);
     if (nst == TF_OK && m->cfg->collect)
         nst = collect_results(m);
     enum tf_status jst = tf_journal_commit(m->journal);

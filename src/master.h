@@ -11,6 +11,8 @@
 #include "durations.h"
 #include "h5out.h"
 #include "journal.h"
+#include "ledger.h"
+#include "liveness.h"
 #include "params.h"
 #include "progress.h"
 #include "scheduler.h"
@@ -30,6 +32,13 @@ struct tf_prior {
 struct tf_returned {
     struct tf_task *v;
     size_t head, len, cap;
+};
+
+/* A worker lost during the run (issue 15): recorded in the result file's attributes. */
+struct tf_lost_worker {
+    int32_t rank;
+    char host[64];
+    double time; /* Unix seconds */
 };
 
 /* What the master holds during a run; set up by farm.c and resume.c, run by master.c. */
@@ -68,6 +77,12 @@ struct tf_master {
     enum tf_status error; /* the first failure; the run then ends */
     double busy_seconds;  /* spent handling messages and stepping: the master's own cost */
     bool started;         /* first batches sent */
+    /* workers that die (only with Open MPI's recovery on; else both NULL) */
+    struct tf_ledger *ledger; /* which tasks each worker holds */
+    struct tf_liveness *live; /* when each worker was last heard from */
+    char (*host_of)[64];      /* each worker's host, from its reports */
+    struct tf_lost_worker *lost;
+    int nlost;
 };
 
 /* Before the loop: the first batch (or its whole share) to every worker, unasked. */

@@ -214,13 +214,10 @@ static int write_merged(const struct tf_merge_args *a, struct part *p, int n)
         tf_print_error("%s", msg);
         return TF_EXIT_INTERNAL;
     }
-    printf("%s: %llu tasks from %d slices: %llu succeeded, %llu failed, %llu killed, %llu timed "
-           "out, %llu not run\n",
-           a->output, (unsigned long long)meta.ntasks, n,
-           (unsigned long long)counts[TF_TASK_SUCCEEDED],
-           (unsigned long long)counts[TF_TASK_FAILED], (unsigned long long)counts[TF_TASK_KILLED],
-           (unsigned long long)counts[TF_TASK_TIMED_OUT],
-           (unsigned long long)counts[TF_TASK_NOT_RUN]);
+    char text[256];
+    tf_task_counts_text(counts, text, sizeof text);
+    printf("%s: %llu tasks from %d slices: %s\n", a->output, (unsigned long long)meta.ntasks, n,
+           text);
     if (counts[TF_TASK_NOT_RUN] > 0)
         return TF_EXIT_INCOMPLETE;
     return counts[TF_TASK_SUCCEEDED] == meta.ntasks ? TF_EXIT_OK : TF_EXIT_TASKS;

@@ -119,6 +119,8 @@ int tf_plugin_run(const struct tf_config *cfg)
         map->journal = !cfg->no_journal;
         if (rc == TASKFARM_OK && cfg->jobs > 0)
             rc = taskfarm_map_threads(map, cfg->jobs);
+        if (rc == TASKFARM_OK) /* --worker-timeout, --lost-after */
+            rc = taskfarm_map_worker_loss(map, cfg->worker_timeout, cfg->lost_after);
         taskfarm_map_describe(map, "command_line", cfg->command_line);
         taskfarm_map_describe(map, "plugin", cfg->plugin_lib);
         taskfarm_map_describe(map, "function", cfg->plugin_fn);

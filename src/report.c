@@ -32,8 +32,10 @@
 /* Times a task can have: seconds since the epoch, from 1970 to about the year 33000. */
 #define TF_REPORT_MAX_TIME 1e12
 
+/* By status: NOT_RUN grey, SUCCEEDED green, FAILED red, KILLED purple, TIMED_OUT orange,
+ * LOST brown (none of them the histogram's blue). */
 static const char *const colours[TF_TASK_STATUS_COUNT] = {"#bdbdbd", "#2e7d32", "#c62828",
-                                                          "#6a1b9a", "#ef6c00"};
+                                                          "#6a1b9a", "#ef6c00", "#795548"};
 
 struct bar {
     int32_t rank, slot;
@@ -312,7 +314,7 @@ static void legend(FILE *f, const struct data *d, const char *path, double y)
         fprintf(f, "; %llu with impossible start or end times not drawn",
                 (unsigned long long)d->odd);
     fputs("</text>\n", f);
-    double x = LEFT;
+    double x = LEFT; /* 6 entries of 180 px fit the 1200 px width */
     for (int s = 1; s < TF_TASK_STATUS_COUNT + 1; s++) {
         int st = s % TF_TASK_STATUS_COUNT;
         fprintf(f,
@@ -320,7 +322,7 @@ static void legend(FILE *f, const struct data *d, const char *path, double y)
                 "<text x=\"%.0f\" y=\"%.0f\" class=\"s\">%s %llu</text>\n",
                 x, y + 10, colours[st], x + 16, y + 21, tf_task_status_name(st),
                 (unsigned long long)d->counts[st]);
-        x += 190;
+        x += 180;
     }
 }
 

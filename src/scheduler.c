@@ -7,6 +7,10 @@
  * worker's queue (reported queue + tasks sent since the report) never undercounts, so a
  * worker is stopped only when no task is queued anywhere and no steal is under way; by then
  * its outstanding count is 0, so every result it produced has arrived.
+ *
+ * A lost worker (tf_sched_on_worker_lost) counts as stopped from then on and holds nothing:
+ * what it held goes round again through the given-back pool, or, for the tasks the master
+ * records as lost, counts as finished (`settled`).
  */
 #include "scheduler.h"
 
@@ -48,6 +52,7 @@ struct worker_state {
     bool pending; /* asked for work, not yet answered */
     bool stopped;
     bool steal_inflight; /* asked to give tasks back, has not answered yet */
+    bool lost;           /* gone for good: counts as stopped, is never asked anything */
     uint64_t avoided;    /* retries waiting that failed here: another worker should run them */
 };
 
@@ -58,15 +63,18 @@ struct tf_sched {
     uint64_t next_new; /* new tasks handed out so far (file order) */
     uint64_t returned; /* given back, waiting to be handed out again */
     uint64_t done_total;
+    uint64_t settled;    /* held by lost workers and not run again (recorded as lost) */
+    uint64_t held_total; /* outstanding summed over the workers */
     double busy_seconds; /* summed over done tasks, for the mean duration */
     double prior_mean;   /* known before the run, or 0 */
     bool no_stealing;
-    bool stopping;     /* hand out nothing more */
-    uint64_t requeued; /* done tasks that went round again */
+    bool stopping;      /* hand out nothing more */
+    bool expect_losses; /* keep idle workers until every task is in: one may have to take over */
+    uint64_t requeued;  /* done tasks that went round again */
     uint64_t steals;
     int steals_inflight;
-    int nworkers, stopped, npending, cursor;
-    int total_slots;
+    int nworkers, stopped, npending, cursor; /* stopped: sent STOP or lost */
+    int total_slots, live_slots, lost;
     struct worker_state *w;
 };
 
@@ -137,6 +145,7 @@ struct tf_sched *tf_sched_new(enum tf_mode requested, uint64_t ntasks, int nwork
         s->w[i].slots = slots_of && slots_of[i] > 0 ? slots_of[i] : 1;
         s->total_slots += s->w[i].slots;
     }
+    s->live_slots = s->total_slots;
     choose_mode(s, requested);
     process_shares(s);
     return s;
@@ -153,6 +162,11 @@ void tf_sched_free(struct tf_sched *s)
 void tf_sched_disable_stealing(struct tf_sched *s)
 {
     s->no_stealing = true;
+}
+
+void tf_sched_expect_losses(struct tf_sched *s)
+{
+    s->expect_losses = true;
 }
 
 void tf_sched_hint_mean(struct tf_sched *s, double mean_task_seconds)
@@ -188,6 +202,7 @@ void tf_sched_on_assign(struct tf_sched *s, int w, uint64_t n, bool from_stream)
 {
     struct worker_state *ws = &s->w[w];
     ws->assigned += n;
+    s->held_total += n;
     if (from_stream) {
         s->next_new += n;
         ws->share_left = ws->share_left > n ? ws->share_left - n : 0;
@@ -198,14 +213,20 @@ void tf_sched_on_assign(struct tf_sched *s, int w, uint64_t n, bool from_stream)
 
 void tf_sched_on_done(struct tf_sched *s, int w, uint64_t n, double seconds)
 {
+    if (s->w[w].lost)
+        return; /* what it held was settled when it was lost */
     s->w[w].done += n;
+    s->held_total -= n;
     s->done_total += n;
     s->busy_seconds += seconds;
 }
 
 void tf_sched_on_release(struct tf_sched *s, int w, uint64_t n, bool shed)
 {
+    if (s->w[w].lost)
+        return;
     s->w[w].released += n;
+    s->held_total -= n;
     s->returned += n;
     if (shed && s->w[w].pending) {
         s->w[w].pending = false;
@@ -248,6 +269,8 @@ double tf_sched_mean(const struct tf_sched *s)
 
 void tf_sched_on_report(struct tf_sched *s, int w, uint64_t queued, uint64_t received_total)
 {
+    if (s->w[w].lost)
+        return;
     s->w[w].reported_queued = queued;
     s->w[w].reported_received = received_total;
 }
@@ -307,7 +330,8 @@ static uint64_t returned_for(const struct tf_sched *s, int w)
  * durations once they are known. */
 static uint64_t pool_batch_per_slot(const struct tf_sched *s)
 {
-    uint64_t left = new_left(s), div = (uint64_t)s->total_slots * POOL_DIVISOR;
+    int slots = s->live_slots > 0 ? s->live_slots : s->total_slots;
+    uint64_t left = new_left(s), div = (uint64_t)slots * POOL_DIVISOR;
     uint64_t n = (left + div - 1) / div; /* guided self-scheduling */
     double mean = s->done_total > 0 ? s->busy_seconds / (double)s->done_total : s->prior_mean;
     if (mean <= 0) {
@@ -366,10 +390,17 @@ static uint64_t batch_size(const struct tf_sched *s, int w, const struct scan *s
      * worker does take retries when the only idle ones are those they failed on. */
     *from_returned = false;
     uint64_t mine = returned_for(s, w);
-    if (mine > 0 && (has_room(&s->w[w]) || sc->idle_open == 0)) {
+    if (mine > 0 && has_room(&s->w[w])) {
         uint64_t k = (uint64_t)(sc->idle_open > 0 ? sc->idle_open : 1);
         *from_returned = true;
         return (mine + k - 1) / k;
+    }
+    if (mine > 0 && sc->idle_open == 0) {
+        /* Asking ahead, busy: its share by slots, not all - a dead worker's whole queue
+         * must not pile up behind one other worker. */
+        uint64_t live = (uint64_t)(s->live_slots > 0 ? s->live_slots : 1);
+        *from_returned = true;
+        return (mine * (uint64_t)s->w[w].slots + live - 1) / live;
     }
     if (new_left(s) == 0)
         return 0;
@@ -432,7 +463,7 @@ static bool decide(struct tf_sched *s, int w, struct scan *sc, struct tf_action 
     if (!has_room(ws) || new_left(s) > 0)
         return false; /* its slots are busy, or others' shares are still being sent */
     if (s->no_stealing && s->returned == 0)
-        goto stop;
+        goto idle;
     int v = -1;
     if (!s->no_stealing && s->steals_inflight < sc->idle && !sc->no_victim) {
         v = pick_victim(s, w);
@@ -474,12 +505,16 @@ static bool decide(struct tf_sched *s, int w, struct scan *sc, struct tf_action 
     }
     if (outstanding(ws) > 0)
         return false; /* nothing left to steal: it asks again when its tasks are done */
+idle:
+    if (s->expect_losses && s->held_total > 0)
+        return false; /* a worker still holding tasks may die: this one would take them */
 stop:
     *a = (struct tf_action){.kind = TF_ACT_STOP, .worker = w, .victim = -1};
     ws->pending = false;
     ws->stopped = true;
     s->npending--;
     s->stopped++;
+    s->live_slots -= ws->slots;
     return true;
 }
 
@@ -509,7 +544,7 @@ uint64_t tf_sched_unassigned(const struct tf_sched *s)
 
 bool tf_sched_finished(const struct tf_sched *s)
 {
-    return s->done_total == s->ntasks + s->requeued;
+    return s->done_total + s->settled == s->ntasks + s->requeued;
 }
 
 int tf_sched_stopped(const struct tf_sched *s)
@@ -525,6 +560,81 @@ bool tf_sched_worker_stopped(const struct tf_sched *s, int w)
 uint64_t tf_sched_steals(const struct tf_sched *s)
 {
     return s->steals;
+}
+
+bool tf_sched_worker_lost(const struct tf_sched *s, int w)
+{
+    return w >= 0 && w < s->nworkers && s->w[w].lost;
+}
+
+int tf_sched_workers_left(const struct tf_sched *s)
+{
+    return s->nworkers - s->stopped;
+}
+
+/* Process model: a lost worker's share of the new tasks, in proportion to slots over the
+ * workers that may still receive some (none left: the tasks stay unassigned). */
+static void spread_share(struct tf_sched *s, uint64_t share)
+{
+    uint64_t total = (uint64_t)s->live_slots, given = 0;
+    if (share == 0 || total == 0)
+        return;
+    for (int i = 0; i < s->nworkers; i++) {
+        if (s->w[i].stopped)
+            continue;
+        unsigned __int128 part = (unsigned __int128)share * (uint64_t)s->w[i].slots / total;
+        s->w[i].share_left += (uint64_t)part;
+        given += (uint64_t)part;
+    }
+    for (int i = 0; given < share; i = (i + 1) % s->nworkers)
+        if (!s->w[i].stopped) {
+            s->w[i].share_left++;
+            given++;
+        }
+}
+
+/* Nobody waits for w any more: not its request, not its answer to a steal (the tasks it
+ * would have given back are among those it held). A steal it asked for as a thief needs
+ * nothing: the victim answers, and what it gives back goes to whoever asks. */
+static void forget_worker(struct tf_sched *s, struct worker_state *ws)
+{
+    if (ws->pending) {
+        ws->pending = false;
+        s->npending--;
+    }
+    if (ws->steal_inflight) {
+        ws->steal_inflight = false;
+        s->steals_inflight--;
+    }
+    if (!ws->stopped) {
+        ws->stopped = true;
+        s->stopped++;
+        s->live_slots -= ws->slots;
+    }
+}
+
+void tf_sched_on_worker_lost(struct tf_sched *s, int w, uint64_t n_back)
+{
+    if (w < 0 || w >= s->nworkers || s->w[w].lost)
+        return;
+    struct worker_state *ws = &s->w[w];
+    uint64_t held = outstanding(ws);
+    ws->lost = true;
+    s->lost++;
+    forget_worker(s, ws);
+    /* What it held: n_back tasks go round again, the rest are settled. Should the master's
+     * count exceed ours, the extra ones run as well: finishing waits for them too. */
+    if (n_back <= held)
+        s->settled += held - n_back;
+    else
+        s->requeued += n_back - held;
+    s->returned += n_back;
+    s->held_total -= held;
+    ws->assigned = ws->done + ws->released; /* it holds nothing: never a victim */
+    ws->reported_queued = 0;
+    uint64_t share = ws->share_left;
+    ws->share_left = 0;
+    spread_share(s, share);
 }
 
 static bool running_long(double mean_task_seconds, double running_seconds)

@@ -35,6 +35,11 @@ void tf_sched_free(struct tf_sched *s); /* NULL-safe */
  * what stealing buys. Workers must then not shed either. */
 void tf_sched_disable_stealing(struct tf_sched *s);
 
+/* Workers may die (recovery is on): an idle worker is sent STOP only once no task is held by
+ * any worker, rather than as soon as nothing is left to hand out or steal, so that it is
+ * still there to take over the tasks of a worker lost at the end of the run. */
+void tf_sched_expect_losses(struct tf_sched *s);
+
 /* Durations are known in advance (--durations-from): batches are sized by this mean until
  * tasks of this run have finished. */
 void tf_sched_hint_mean(struct tf_sched *s, double mean_task_seconds);
@@ -61,6 +66,20 @@ void tf_sched_on_release(struct tf_sched *s, int w, uint64_t n, bool shed);
 void tf_sched_on_requeue(struct tf_sched *s, uint64_t n, int failed_on);
 /* A retry that failed on `failed_on` was handed out (besides tf_sched_on_assign). */
 void tf_sched_on_retry_assigned(struct tf_sched *s, int failed_on);
+/* Worker w is gone for good (dead or unreachable): it is never again given work, asked to
+ * give tasks back or sent STOP, and counts as stopped (tf_sched_stopped, _worker_stopped) and
+ * no longer in tf_sched_workers_left. Its pending request is dropped, a steal from it is
+ * resolved (others stop waiting for its answer), and in the Process model its share of the
+ * new tasks goes to the others, by slots. Of the tasks it held (queued, running, or results
+ * not yet in: the master's ledger says which), `n_back` go back to the given-back pool for
+ * any worker, not as retries; the rest count as finished (the master recorded them as lost,
+ * not to run again). Later calls about w (results, releases, reports, requests) change
+ * nothing, as the master drops its late messages. Never tf_sched_on_assign to a lost worker.
+ * Without any worker left, nothing more is handed out: the master takes over or stops. */
+void tf_sched_on_worker_lost(struct tf_sched *s, int w, uint64_t n_back);
+bool tf_sched_worker_lost(const struct tf_sched *s, int w);
+/* Workers that may still be given work: neither sent STOP nor lost. */
+int tf_sched_workers_left(const struct tf_sched *s);
 /* Hand out nothing more (a stop signal, --max-failures, the walltime): each worker is sent
  * STOP once it holds no task. The master asks workers to give their queues back. */
 void tf_sched_stop_new(struct tf_sched *s);
@@ -100,9 +119,9 @@ bool tf_sched_next_action(struct tf_sched *s, struct tf_action *a);
 
 uint64_t tf_sched_unassigned(const struct tf_sched *s); /* new + given back, not yet handed out */
 bool tf_sched_finished(const struct tf_sched *s);       /* every task done */
-int tf_sched_stopped(const struct tf_sched *s);         /* workers sent STOP */
-bool tf_sched_worker_stopped(const struct tf_sched *s, int w);
-uint64_t tf_sched_steals(const struct tf_sched *s); /* steals started */
+int tf_sched_stopped(const struct tf_sched *s);         /* workers sent STOP, or lost */
+bool tf_sched_worker_stopped(const struct tf_sched *s, int w); /* sent STOP, or lost */
+uint64_t tf_sched_steals(const struct tf_sched *s);            /* steals started */
 
 /* ---- the worker's side: what a process with slots does on its own ---- */
 

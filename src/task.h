@@ -15,9 +15,16 @@ enum tf_task_status {
     TF_TASK_FAILED = 2,    /* exited with a non-zero code */
     TF_TASK_KILLED = 3,    /* terminated by a signal */
     TF_TASK_TIMED_OUT = 4, /* ran past its time limit */
+    /* was running on workers that died (2 by default) and is not started again: a task that
+     * kills its node must not take the allocation down one node at a time */
+    TF_TASK_LOST = 5,
 };
-#define TF_TASK_STATUS_COUNT 5
+#define TF_TASK_STATUS_COUNT 6
 const char *tf_task_status_name(int status); /* "NOT_RUN", "SUCCEEDED", ... */
+/* "S succeeded, F failed, K killed, T timed out, N not run", with ", L lost" before "not
+ * run" only when L > 0: the counts as every summary line (run, status, merge) prints them,
+ * so lines of runs that lost nothing read as they always have. */
+void tf_task_counts_text(const uint64_t counts[TF_TASK_STATUS_COUNT], char *buf, size_t n);
 
 struct tf_task {
     uint64_t id;         /* 0-based index among task lines */

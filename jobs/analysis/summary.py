@@ -33,7 +33,7 @@ def main():
         print("\nload per rank (tasks, busy seconds):\n" + load_.to_string())
         print("\nslowest tasks:\n" +
               ran.nlargest(5, "seconds")[["line", "seconds", "command"]].to_string())
-    bad = df[df["status"].isin(["FAILED", "KILLED", "TIMED_OUT"])]
+    bad = df[df["status"].isin(["FAILED", "KILLED", "TIMED_OUT", "LOST"])]
     for _, row in bad.head(5).iterrows():
         tail = row["stderr"].strip().splitlines()[-1:] or [""]
         print(f"\nline {row['line']}: {row['status']} (exit {row['exit_code']}, "

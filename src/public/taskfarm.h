@@ -170,6 +170,21 @@ TASKFARM_API int taskfarm_map_thread_safe(struct taskfarm_map *map);
 /* Compute threads per process, >= 1 (0: its share of its node's cores, the default). For a
  * function declared thread-safe; any other computes on one thread. */
 TASKFARM_API int taskfarm_map_threads(struct taskfarm_map *map, int threads);
+/* Ranks that die (only with Open MPI's recovery on: `mpirun --mca orte_enable_recovery 1`,
+ * i.e. OMPI_MCA_orte_enable_recovery=1 in the ranks' environment; without it a rank's death
+ * ends the MPI job). Every rank but 0 sends a heartbeat when quiet for timeout/4; rank 0
+ * declares a rank it has not heard from for `timeout` seconds lost (default 5), logs one
+ * line naming it and its host, tells it to leave, and hands the batches it held to the
+ * others. An item that was running on `lost_after` ranks that were lost (default 2) is
+ * recorded failed with code and signal -1 (TASKFARM_ITEM_LOST) and not computed again, so an
+ * item that kills its process cannot take down every node. A rank told it was lost returns
+ * TASKFARM_EMPI. timeout in [0.5, 86400], lost_after in 1..1000. */
+#define TASKFARM_ITEM_LOST (-1)
+TASKFARM_API int taskfarm_map_worker_loss(struct taskfarm_map *map, double timeout, int lost_after);
+/* Nonzero once a rank of the job was lost (or this rank was declared lost): from then on the
+ * program must not enter an MPI collective or call MPI_Finalize itself (they would wait for
+ * the dead rank for ever); taskfarm_finalize then skips MPI_Finalize. */
+TASKFARM_API int taskfarm_workers_lost(void);
 /* Free text recorded in the result file (the command line, a plugin name). */
 TASKFARM_API int taskfarm_map_describe(struct taskfarm_map *map, const char *key,
                                        const char *value);

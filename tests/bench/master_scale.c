@@ -95,7 +95,7 @@ int main(int argc, char **argv)
         tf_sched_on_report(s, a.worker, 0, received[a.worker]);
         tf_sched_on_request(s, a.worker, 1);
     }
-    uint64_t counts[5] = {0, info.ntasks, 0, 0, 0};
+    uint64_t counts[TF_TASK_STATUS_COUNT] = {0, info.ntasks};
     if (!tf_sched_finished(s) || tf_h5out_close(h5, tf_now(), counts) != TF_OK)
         return fprintf(stderr, "run did not finish\n"), 1;
     double secs = tf_monotonic() - t0;

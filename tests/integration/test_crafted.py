@@ -20,7 +20,9 @@ import harness
 TIMEOUT = 20  # seconds per command: every reader must bound its work by what the file holds
 TASKS = b"echo a\nexit 3\nkill -9 $$\nsleep 3\necho b; echo err >&2\n"
 SWEEP = ["--template", "echo {a} {b}", "--grid", "a=1..3", "--grid", "b=x,y"]
-STATUS_NAMES = {"NOT_RUN": 0, "SUCCEEDED": 1, "FAILED": 2, "KILLED": 3, "TIMED_OUT": 4}
+STATUS_NAMES = {"NOT_RUN": 0, "SUCCEEDED": 1, "FAILED": 2, "KILLED": 3, "TIMED_OUT": 4,
+                "LOST": 5}
+OLD_NAMES = {k: v for k, v in STATUS_NAMES.items() if k != "LOST"}  # formats 2 and 3
 
 
 def sha(path):
@@ -146,7 +148,34 @@ def none_ran(f):
     f["tasks/rank"][...] = -1
 
 
+def old_enum(f, extra=None):
+    """/tasks/status as taskfarm wrote it before format 4: the 5-member enum, values kept
+    (extra: raw values written over them, as no taskfarm wrote)."""
+    v = f["tasks/status"][()]
+    dt = h5py.enum_dtype(OLD_NAMES, "i1")
+    del f["tasks/status"]
+    d = f.create_dataset("tasks/status", shape=v.shape, dtype=dt, chunks=v.shape,
+                         maxshape=(None,))
+    d[...] = v
+    if extra is not None:
+        d.id.write(h5py.h5s.ALL, h5py.h5s.ALL, np.array(extra, "i1"),
+                   mtype=h5py.h5t.NATIVE_INT8)
+    if "tasks_lost" in f.attrs:
+        del f.attrs["tasks_lost"]
+
+
+def format3(f):
+    old_enum(f)
+    f.attrs["format_version"] = np.int64(3)
+
+
+def format3_lost(f):
+    old_enum(f, [1, 5, 3, 4, 1])
+    f.attrs["format_version"] = np.int64(3)
+
+
 def format2(f):
+    old_enum(f)
     del f["tasks/slot"]
     for a in ("nslots", "slots_per_rank"):
         if a in f.attrs:
@@ -180,6 +209,17 @@ VARIANTS = [
     # name, base, mutation, {command: (exit, fragment of the error line)}
     ("normal", "base", None, VALID),
     ("format 2", "base", format2, VALID),
+    ("format 3", "base", format3, VALID),
+    ("LOST rows at format 4", "base", raw_status([1, 5, 5, 3, 1]), VALID),
+    ("LOST enum at format 3", "base", set_attr("format_version", np.int64(3)),
+     refuse("/tasks/status is not of the type taskfarm writes (the status enum of formats 2 "
+            "and 3")),
+    ("LOST value at format 3", "base", format3_lost,
+     refuse("/tasks/status row 1 holds 5, which is no status (0 to 4)")),
+    ("status 6 at format 4", "base", raw_status([1, 6, 1, 1, 1]),
+     refuse("/tasks/status row 1 holds 6, which is no status (0 to 5)")),
+    ("format 4 enum without LOST", "base", old_enum,
+     refuse("/tasks/status is not of the type taskfarm writes (the status enum of format 4")),
     ("sweep", "sweep", None, {"status": (0, None), "export": (0, None), "report": (0, None)}),
     ("C1 end inf", "base", times(1.0, np.inf), VALID),
     ("C1 start -1e308 end 1e308", "base", times(-1e308, 1e308), VALID),
@@ -332,6 +372,20 @@ def commands(r, tasks, quick, path, i, base):
     }
 
 
+def upgraded(c, name, old, resumed):
+    """A resumed file of format 2 or 3 is format 4: the 6-member enum, its values kept."""
+    with h5py.File(old, "r") as f:
+        before = f["tasks/status"][()]
+    with h5py.File(resumed, "r") as f:
+        c.eq(f"{name}: resumed: format 4", int(f.attrs["format_version"]), 4)
+        c.eq(f"{name}: resumed: the enum with LOST",
+             h5py.check_enum_dtype(f["tasks/status"].dtype), STATUS_NAMES)
+        c.eq(f"{name}: resumed: statuses kept", list(f["tasks/status"][()]), list(before))
+        c.eq(f"{name}: resumed: no temporary column left", sorted(f["tasks"]).count(
+            "status.format4"), 0)
+        c.true(f"{name}: resumed: a slot column", "slot" in f["tasks"])
+
+
 def variants(r, tasks, quick, bases):
     c = r.c
     for i, (name, base, mutate, want) in enumerate(VARIANTS):
@@ -348,6 +402,12 @@ def variants(r, tasks, quick, bases):
             if cmd == "resume":
                 shutil.copy(path, guard[0])
             rc, out, err = r.expect(f"{name}: {cmd}", argv, code, needle, guard)
+            if name in ("format 2", "format 3") and cmd == "resume" and rc == 1:
+                upgraded(c, name, path, guard[0])
+            if name == "LOST rows at format 4" and cmd == "status":
+                c.true(f"{name}: counted ({out!r})", "2 lost, 0 not run" in out)
+            if name == "LOST rows at format 4" and cmd == "export":
+                c.eq(f"{name}: exported by name", out.count(",LOST,"), 2)
             if name.startswith("C4") and cmd == "export":
                 c.true(f"{name}: the long name exported", "X" * 200 in out)
             if name.startswith("C1 ") and cmd == "report" and rc == 0:

@@ -7,6 +7,7 @@ import io
 import json
 import math
 import os
+import shutil
 import subprocess
 
 import h5py
@@ -88,6 +89,20 @@ def main():
     r = export("-o", dest, "--tsv")
     c.eq("-o existing: exit", r.returncode, 2)
     c.true(f"-o existing: says so ({r.stderr})", "x.csv" in r.stderr)
+    # LOST (format 4), as the master records a task whose workers died: exported by name
+    lost = os.path.join(wd, "lost.h5")
+    shutil.copy(out, lost)
+    with h5py.File(lost, "r+") as f:
+        c.eq("the enum has LOST=5", h5py.check_enum_dtype(f["tasks/status"].dtype)["LOST"], 5)
+        f["tasks/status"][2] = 5
+    r = subprocess.run([args.taskfarm, "export", lost], capture_output=True, text=True)
+    c.eq(f"lost: exit ({r.stderr})", r.returncode, 0)
+    got = [row["status"] for row in csv.DictReader(io.StringIO(r.stdout))]
+    c.eq("lost: the status column by name", got, [ref["status"][0], ref["status"][1], "LOST",
+                                                  ref["status"][3]])
+    r = subprocess.run([args.taskfarm, "export", lost, "--json-lines"], capture_output=True,
+                       text=True)
+    c.eq("lost: json", [json.loads(line)["status"] for line in r.stdout.splitlines()][2], "LOST")
     for argv, word in ((["export", os.path.join(wd, "nope.h5")], "nope.h5"),
                        (["export", out, "--xml"], "'--xml'"), (["export"], "taskfarm export RESULTS.h5")):
         r = subprocess.run([args.taskfarm, *argv], capture_output=True, text=True)

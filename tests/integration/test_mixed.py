@@ -93,7 +93,7 @@ def main():
     for col, arr in cols.items():
         c.eq(f"length of column {col}", len(arr), n)
     c.eq("status enum names", names, {"NOT_RUN": 0, "SUCCEEDED": 1, "FAILED": 2, "KILLED": 3,
-                                      "TIMED_OUT": 4})
+                                      "TIMED_OUT": 4, "LOST": 5})
     host = socket.gethostname()
     for i, exp in enumerate(want):
         for key, col in (("command", "command"), ("line", "line"), ("status", "status"),

@@ -11,9 +11,42 @@ import socket
 import subprocess
 import sys
 
+import h5py
+
 import harness
 
 MARKER = (0x12, 0x34, 0x56)
+
+
+LOST = "#795548"
+
+
+def lost_report(args, c, wd, real):
+    """LOST (format 4): a copy of the real file with two tasks that ran made LOST, as the
+    master records a task whose workers died: drawn in their own colour, in the legend."""
+    lost = os.path.join(wd, "lost.h5")
+    shutil.copy(real, lost)
+    with h5py.File(lost, "r+") as f:
+        st = f["tasks/status"][()]
+        ran = [i for i in range(len(st)) if st[i] == 1][:2]
+        for i in ran:
+            f["tasks/status"][i] = 5
+    rep = os.path.join(wd, "lost.html")
+    r = subprocess.run([args.taskfarm, "report", lost, "-o", rep], capture_output=True, text=True)
+    c.eq(f"lost: report exit ({r.stderr})", r.returncode, 0)
+    with open(rep) as f:
+        html = f.read()
+    c.eq("lost: two bars in LOST's colour, and its square in the legend",
+         html.count(f'fill="{LOST}"/>'), 3)
+    c.true("lost: its colour is no other status's",
+           all(col != LOST for col in ("#bdbdbd", "#2e7d32", "#c62828", "#6a1b9a", "#ef6c00")))
+    legend = re.findall(r'fill="(#[0-9a-f]{6})"/><text[^>]*>([A-Z_]+) (\d+)<', html)
+    c.eq("lost: the legend, every status with its colour and count", legend,
+         [("#2e7d32", "SUCCEEDED", "34"), ("#c62828", "FAILED", "3"), ("#6a1b9a", "KILLED", "0"),
+          ("#ef6c00", "TIMED_OUT", "1"), (LOST, "LOST", "2"), ("#bdbdbd", "NOT_RUN", "0")])
+    xs = [float(x) for x in re.findall(r'<rect x="([0-9.]+)"[^>]*width="12" height="12"', html)]
+    c.true(f"lost: the legend fits the 1200 px width ({xs})", len(xs) == 6 and max(xs) + 140 < 1200)
+    return rep
 
 
 def main():
@@ -44,6 +77,8 @@ def main():
     c.true("report: legend counts", "FAILED 3<" in html and "TIMED_OUT 1<" in html and "SUCCEEDED 36<" in html)
     c.true("report: self-contained (no external reference)",
            re.search(r"(src|href)=|url\(|@import|<script", html) is None)
+    c.true("report: the legend has LOST, at 0", ">LOST 0<" in html)
+    lost_html = lost_report(args, c, wd, out)
     svg = os.path.join(wd, "r.svg")
     r = subprocess.run([args.taskfarm, "report", out, "-o", svg], capture_output=True, text=True)
     with open(svg) as f:
@@ -84,6 +119,17 @@ def main():
         c.eq("the picture has six lanes", runs, 6)
         red = sum(1 for p in img.getdata() if p[0] > 170 and p[1] < 70 and p[2] < 70)
         c.true(f"failed tasks show in red ({red} pixels)", red > 50)
+    lost_png = os.path.join(wd, "lost.png")
+    subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                    "--window-size=1200,900", f"--screenshot={lost_png}", "file://" + lost_html],
+                   capture_output=True, text=True, timeout=120, cwd=wd)
+    if os.path.exists(lost_png):
+        img = Image.open(lost_png).convert("RGB")
+        brown = sum(1 for p in img.getdata() if all(abs(a - b) < 20 for a, b in
+                                                     zip(p, (0x79, 0x55, 0x48))))
+        c.true(f"lost tasks show in brown ({brown} pixels)", brown > 20)
+    else:
+        c.true("chromium rendered the lost report", False)
     c.finish()
 
 

@@ -8,7 +8,38 @@ import signal
 import subprocess
 import time
 
+import h5py
+
 import harness
+
+
+def lost_status(args, c, wd, real):
+    """LOST (format 4): a copy of a real run's file with its killed task made LOST, as the
+    master records a task whose workers died, is counted as lost and exits 1 like a failure."""
+    with h5py.File(real, "r") as f:
+        enum = h5py.check_enum_dtype(f["tasks/status"].dtype)
+        c.eq("a new file: format 4", int(f.attrs["format_version"]), 4)
+        c.eq("a new file: LOST=5 in its status enum", enum.get("LOST"), 5)
+        c.eq("a new file: tasks_lost counted", int(f.attrs["tasks_lost"]), 0)
+    lost = os.path.join(wd, "lost.h5")
+    shutil.copy(real, lost)
+    with h5py.File(lost, "r+") as f:
+        f["tasks/status"][3] = 5
+        f["tasks/attempts"][3] = 2
+    r = subprocess.run([args.taskfarm, "status", lost], capture_output=True, text=True)
+    c.eq(f"lost: exit 1, as for a failure ({r.stderr})", r.returncode, 1)
+    first = r.stdout.splitlines()[0] if r.stdout else ""
+    c.true(f"lost: counts ({first})",
+           first.endswith("lost.h5: 4 tasks: 2 succeeded, 1 failed, 0 killed, 0 timed out, "
+                          "1 lost, 0 not run"))
+    c.true(f"lost: the lost task among those that did not succeed ({r.stdout})",
+           "task 3 (line 4) LOST after 2 starts (its workers died)" in r.stdout)
+    with h5py.File(lost, "r+") as f:
+        f["tasks/status"][...] = [1, 1, 1, 5]
+    r = subprocess.run([args.taskfarm, "status", lost], capture_output=True, text=True)
+    c.eq(f"only a lost task left undone: exit 1 ({r.stdout})", r.returncode, 1)
+    c.true(f"... counted ({r.stdout})", "3 succeeded, 0 failed, 0 killed, 0 timed out, 1 lost, "
+                                        "0 not run" in r.stdout)
 
 
 def main():
@@ -39,6 +70,7 @@ def main():
            any("task 1 (line 2) FAILED exit 3" in d for d in details) and
            any("task 3 (line 4) KILLED signal 9" in d for d in details))
     c.true(f"mixed: slowest tasks ({details})", details[-1].startswith("  slowest: task "))
+    lost_status(args, c, wd, os.path.join(wd, "mixed.h5"))
     harness.run(args, 2, "run", ok, "-o", os.path.join(wd, "ok.h5"))
     rc, out, _ = status(os.path.join(wd, "ok.h5"))
     c.eq(f"all succeeded: exit ({out})", rc, 0)

@@ -57,10 +57,20 @@ def netns_mounted():
         return False
 
 
+def zombie(pid):
+    """pid has exited and waits for its parent to reap it (or is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except OSError:
+        return True
+
+
 class Cluster:
-    def __init__(self, cpus=8, nodes=1):
+    def __init__(self, cpus=8, nodes=1, conf=""):
         self.cpus = cpus
         self.nnodes = nodes
+        self.extra_conf = conf  # more slurm.conf lines (e.g. SlurmdTimeout=...)
         tag = f"{os.getpid() % 100000}"
         if nodes == 1:
             self.nodes = ["localhost"]  # resolves everywhere (PMIx stalls on names that do not)
@@ -202,7 +212,7 @@ SchedulerParameters=batch_sched_delay=0
 MinJobAge=4
 EnforcePartLimits=ALL
 TmpFS={d}/tmp/%n
-{nodes}PartitionName=main Nodes={",".join(self.nodes)} Default=YES MaxTime=INFINITE State=UP
+{self.extra_conf}{nodes}PartitionName=main Nodes={",".join(self.nodes)} Default=YES MaxTime=INFINITE State=UP
 """
         self.conf = os.path.join(d, "slurm.conf")
         with open(self.conf, "w") as f:
@@ -302,6 +312,35 @@ TmpFS={d}/tmp/%n
         """What `#SBATCH --signal=B:TERM@margin` does before the time limit."""
         subprocess.run(self.client(["scancel", "--batch", f"--signal={sig}", job]), env=self.env,
                        check=True)
+
+    def node_pids(self, k):
+        """Every process of node k (k > 0 on a namespace cluster): those in its network
+        namespace - its slurmd, the job's step daemons, mpirun's orted, the ranks, their tasks."""
+        if self.netns[k] is None:
+            raise ValueError("node_pids needs a node of its own (nodes > 1)")
+        out = subprocess.run(["ip", "netns", "pids", self.netns[k]], capture_output=True,
+                             text=True).stdout
+        return [int(p) for p in out.split() if p.isdigit() and int(p) != os.getpid()]
+
+    def kill_node(self, k, timeout=5):
+        """What a node that dies does: SIGKILL to every process of node k at once, again until
+        none is left (a process may fork meanwhile). Returns the pids killed."""
+        killed = []
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            pids = [p for p in self.node_pids(k) if p not in killed]
+            if not pids and not any(os.path.exists(f"/proc/{p}") and not zombie(p)
+                                    for p in killed):
+                return killed
+            for p in pids:
+                try:
+                    os.kill(p, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            killed += pids
+            time.sleep(0.05)
+        raise RuntimeError(f"node {self.nodes[k]}: processes left after SIGKILL: "
+                           f"{self.node_pids(k)}")
 
     # ---- tear-down ---------------------------------------------------------------------
     def stop(self):

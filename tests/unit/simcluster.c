@@ -1,8 +1,10 @@
 /* simcluster.c - the simulated cluster of simcluster.h: a discrete-event simulation whose
  * workers follow the agent's rules (tf_sched_want, tf_sched_should_shed, ...) and whose
- * master follows master.c, both through the real scheduler.
+ * master follows master.c, both through the real scheduler, with the real ledger.
  */
 #include "simcluster.h"
+
+#include "ledger.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -12,16 +14,17 @@
 #define TICK            0.1 /* an agent with running tasks looks at the time this often */
 #define DEFAULT_LATENCY 0.0005
 
-enum ev_kind { EV_TASK_END, EV_TO_MASTER, EV_TO_WORKER, EV_TICK };
-enum msg_kind { M_REQUEST, M_RESULTS, M_RELEASE, M_SHED, W_ASSIGN, W_STEAL, W_STOP };
+enum ev_kind { EV_TASK_END, EV_TO_MASTER, EV_TO_WORKER, EV_TICK, EV_KILL };
+enum msg_kind { M_REQUEST, M_RESULTS, M_RELEASE, M_SHED, M_LOST, W_ASSIGN, W_STEAL, W_STOP };
 
 struct event {
     double t;
     enum ev_kind kind;
     enum msg_kind msg;
     int w, slot;
-    uint64_t n;  /* done count, steal count */
-    double busy; /* seconds of the done tasks */
+    uint64_t n;     /* steal count */
+    uint64_t *done; /* RESULTS / REQUEST: ids of the finished tasks */
+    uint64_t ndone;
     uint64_t queued, received;
     int want;      /* REQUEST: slots; STEAL: the thief's slots */
     uint64_t *ids; /* ASSIGN / RELEASE payload */
@@ -35,9 +38,10 @@ struct sim_worker {
     uint64_t *queue; /* ring of task ids */
     uint64_t head, len, cap;
     bool requested, stopped, tick_pending;
-    uint64_t unreported, received;
-    double unreported_busy, oldest_unreported, busy_total;
+    uint64_t unreported, received, *udone, capdone; /* udone: ids of unreported results */
+    double oldest_unreported, busy_total;
     uint64_t ndone;
+    bool dead, zombie;
 };
 
 struct sim {
@@ -50,7 +54,9 @@ struct sim {
     size_t nheap, capheap;
     uint64_t *pool; /* given-back ids at the master (a ring) */
     uint64_t pool_head, pool_len;
-    unsigned char *runs; /* times each task ran */
+    unsigned char *runs;     /* times each task ran */
+    unsigned char *recorded; /* 0 not yet, 1 its result accepted, 2 recorded lost */
+    struct tf_ledger *ledger;
     struct sim_result *r;
 };
 
@@ -131,16 +137,16 @@ static void to_master(struct sim *S, double t, enum msg_kind k, int w, int want,
                       .kind = EV_TO_MASTER,
                       .msg = k,
                       .w = w,
-                      .n = results ? W->unreported : 0,
-                      .busy = results ? W->unreported_busy : 0,
                       .queued = W->len,
                       .received = W->received,
                       .want = want,
                       .ids = ids,
                       .nids = nids};
-    if (results) {
+    if (results && W->unreported > 0) {
+        e.done = malloc(W->unreported * sizeof *e.done);
+        memcpy(e.done, W->udone, W->unreported * sizeof *e.done);
+        e.ndone = W->unreported;
         W->unreported = 0;
-        W->unreported_busy = 0;
     }
     S->r->messages++;
     push(S, e);
@@ -162,10 +168,14 @@ static double newest_run(const struct sim_worker *W, double now)
 static void worker_step(struct sim *S, int w, double now)
 {
     struct sim_worker *W = &S->w[w];
+    if (W->dead)
+        return;
     for (int i = 0; i < W->slots && W->len > 0; i++) {
         if (W->running[i] >= 0)
             continue;
         uint64_t id = queue_pop(W);
+        if (S->recorded[id] && !W->zombie)
+            fail(S, "a task recorded done started again", id);
         W->running[i] = (int64_t)id;
         W->since[i] = now;
         W->busy++;
@@ -221,6 +231,8 @@ static void master_act(struct sim *S, double now)
                 e.ids[e.nids++] = S->next_stream++;
                 from_stream++;
             }
+            for (uint64_t i = 0; i < e.nids; i++)
+                tf_ledger_assigned(S->ledger, a.worker, &(struct tf_ledger_task){.id = e.ids[i]});
             if (e.nids == 0)
                 fail(S, "an empty ASSIGN", a.count);
             if (from_pool)
@@ -241,6 +253,66 @@ static void master_act(struct sim *S, double now)
     }
 }
 
+static void pool_push(struct sim *S, uint64_t id)
+{
+    S->pool[(S->pool_head + S->pool_len++) % (S->c->ntasks + 1)] = id;
+}
+
+/* The master notices that w is gone: what it held goes back, or is recorded lost. */
+static void master_lost(struct sim *S, int w)
+{
+    struct tf_ledger_task *held;
+    uint64_t back = 0;
+    size_t n = tf_ledger_take_lost(S->ledger, w, &held);
+    for (size_t i = 0; i < n; i++) {
+        uint64_t id = held[i].id;
+        if (S->c->max_losses > 0 && tf_ledger_losses(S->ledger, id) >= S->c->max_losses) {
+            S->recorded[id] = 2;
+            S->r->lost_tasks++;
+        } else {
+            pool_push(S, id);
+            back++;
+        }
+    }
+    free(held);
+    tf_sched_on_worker_lost(S->s, w, back);
+    S->r->workers_lost++;
+}
+
+/* Results through the ledger: only those outstanding at their sender count. */
+static uint64_t accept_results(struct sim *S, const struct event *e, double *busy)
+{
+    uint64_t n = 0;
+    *busy = 0;
+    for (uint64_t i = 0; i < e->ndone; i++) {
+        uint64_t id = e->done[i];
+        if (!tf_ledger_result(S->ledger, e->w, id)) {
+            S->r->late++;
+            continue;
+        }
+        if (S->recorded[id])
+            fail(S, "a result accepted twice", id);
+        S->recorded[id] = 1;
+        *busy += S->c->dur[id];
+        n++;
+    }
+    return n;
+}
+
+static uint64_t accept_released(struct sim *S, const struct event *e)
+{
+    uint64_t n = 0;
+    for (uint64_t i = 0; i < e->nids; i++) {
+        if (tf_ledger_released(S->ledger, e->w, e->ids[i])) {
+            pool_push(S, e->ids[i]);
+            n++;
+        } else {
+            S->r->late++;
+        }
+    }
+    return n;
+}
+
 static void on_master(struct sim *S, struct event *e)
 {
     if (S->master_free > e->t) { /* the master is busy: the message waits */
@@ -248,16 +320,21 @@ static void on_master(struct sim *S, struct event *e)
         push(S, *e);
         return;
     }
-    double cost = S->c->master_per_msg + S->c->master_per_task * (double)(e->n + e->nids);
+    double cost = S->c->master_per_msg + S->c->master_per_task * (double)(e->ndone + e->nids);
     S->r->master_busy += cost;
     S->master_free = e->t + cost;
-    uint64_t ring = S->c->ntasks + 1;
-    tf_sched_on_done(S->s, e->w, e->n, e->busy);
+    if (e->msg == M_LOST) {
+        master_lost(S, e->w);
+        master_act(S, S->master_free);
+        return;
+    }
+    double busy;
+    uint64_t n = accept_results(S, e, &busy);
+    free(e->done);
+    tf_sched_on_done(S->s, e->w, n, busy);
     tf_sched_on_report(S->s, e->w, e->queued, e->received);
     if (e->msg == M_RELEASE || e->msg == M_SHED) {
-        for (uint64_t i = 0; i < e->nids; i++)
-            S->pool[(S->pool_head + S->pool_len++) % ring] = e->ids[i];
-        tf_sched_on_release(S->s, e->w, e->nids, e->msg == M_SHED);
+        tf_sched_on_release(S->s, e->w, accept_released(S, e), e->msg == M_SHED);
         free(e->ids);
     }
     if (e->msg == M_REQUEST)
@@ -270,6 +347,10 @@ static void on_master(struct sim *S, struct event *e)
 static void on_worker(struct sim *S, struct event *e)
 {
     struct sim_worker *W = &S->w[e->w];
+    if (W->dead) { /* lost on the way */
+        free(e->ids);
+        return;
+    }
     if (e->msg == W_ASSIGN) {
         for (uint64_t i = 0; i < e->nids; i++)
             queue_push(W, e->ids[i]);
@@ -293,21 +374,52 @@ static void on_worker(struct sim *S, struct event *e)
 static void on_task_end(struct sim *S, struct event *e)
 {
     struct sim_worker *W = &S->w[e->w];
+    if (W->dead)
+        return; /* the task died with its worker */
     uint64_t id = (uint64_t)W->running[e->slot];
     double d = S->c->dur[id];
     if (S->runs[id] < 255)
         S->runs[id]++;
     W->running[e->slot] = -1;
     W->busy--;
+    if (W->unreported == W->capdone) {
+        W->capdone = W->capdone ? 2 * W->capdone : 64;
+        W->udone = realloc(W->udone, W->capdone * sizeof *W->udone);
+    }
+    W->udone[W->unreported] = id;
     if (W->unreported++ == 0)
         W->oldest_unreported = e->t;
-    W->unreported_busy += d;
     W->busy_total += d;
     W->ndone++;
     S->r->slot_busy += d;
-    if (e->t > S->r->makespan)
+    if (e->t > S->r->makespan && !tf_sched_worker_lost(S->s, e->w)) /* not a zombie's */
         S->r->makespan = e->t;
     worker_step(S, e->w, e->t);
+}
+
+/* A worker dies (or is cut off, a zombie); the master notices `detect` seconds later. */
+static void on_kill(struct sim *S, const struct event *e)
+{
+    struct sim_worker *W = &S->w[e->w];
+    if (W->dead || W->zombie)
+        return;
+    if (e->n)
+        W->zombie = true;
+    else
+        W->dead = true;
+    push(S,
+         (struct event){.t = e->t + S->c->detect, .kind = EV_TO_MASTER, .msg = M_LOST, .w = e->w});
+}
+
+static void setup_kills(struct sim *S)
+{
+    const struct sim_config *c = S->c;
+    for (int i = 0; i < c->nkills; i++)
+        push(S,
+             (struct event){
+                 .t = c->kills[i].t, .kind = EV_KILL, .w = c->kills[i].w, .n = c->kills[i].zombie});
+    if (c->nkills > 0 && !c->stop_idle_early)
+        tf_sched_expect_losses(S->s);
 }
 
 static void setup_workers(struct sim *S)
@@ -326,19 +438,35 @@ static void setup_workers(struct sim *S)
     }
 }
 
+/* Every task recorded exactly once (the ledger's guarantee), having run at least once; run
+ * exactly once when no worker was lost. Tasks are left unrecorded only when no worker was
+ * left to run them, and then they are exactly those the scheduler still has to hand out. */
 static void check_end(struct sim *S)
 {
     const struct sim_config *c = S->c;
-    for (uint64_t i = 0; i < c->ntasks; i++)
-        if (S->runs[i] != 1)
-            fail(S, S->runs[i] ? "a task ran more than once" : "a task never ran", i);
-    if (tf_sched_stopped(S->s) != c->nworkers)
-        fail(S, "workers not stopped", (uint64_t)(c->nworkers - tf_sched_stopped(S->s)));
-    if (!tf_sched_finished(S->s) || tf_sched_unassigned(S->s) != 0)
+    struct sim_result *r = S->r;
+    for (uint64_t i = 0; i < c->ntasks; i++) {
+        if (S->runs[i] > 1 && c->nkills == 0)
+            fail(S, "a task ran more than once", i);
+        r->reruns += S->runs[i] > 1 ? S->runs[i] - 1u : 0;
+        if (S->recorded[i] == 1 && S->runs[i] == 0)
+            fail(S, "a task recorded without running", i);
+        r->unfinished += S->recorded[i] == 0;
+    }
+    bool none_left = r->workers_lost == c->nworkers || c->stop_idle_early;
+    if (r->unfinished > 0 && !none_left)
+        fail(S, "a task never recorded", r->unfinished);
+    if (r->unfinished != tf_sched_unassigned(S->s))
         fail(S, "tasks left at the end", tf_sched_unassigned(S->s));
+    if (r->unfinished == 0 && !tf_sched_finished(S->s))
+        fail(S, "the scheduler did not see every task finish", 0);
+    if (tf_sched_stopped(S->s) != c->nworkers || tf_sched_workers_left(S->s) != 0)
+        fail(S, "workers not stopped", (uint64_t)(c->nworkers - tf_sched_stopped(S->s)));
     for (int w = 0; w < c->nworkers; w++)
-        if (!S->w[w].stopped)
+        if (!S->w[w].stopped && !tf_sched_worker_lost(S->s, w))
             fail(S, "a worker never stopped", (uint64_t)w);
+    if (tf_ledger_total(S->ledger) != 0)
+        fail(S, "tasks still outstanding in the ledger", tf_ledger_total(S->ledger));
 }
 
 void sim_run(const struct sim_config *c, struct sim_result *r)
@@ -351,13 +479,18 @@ void sim_run(const struct sim_config *c, struct sim_result *r)
         tf_sched_disable_stealing(S.s);
     S.pool = malloc((c->ntasks + 1) * sizeof *S.pool); /* a task is given back once at a time */
     S.runs = calloc(c->ntasks + 1, 1);
+    S.recorded = calloc(c->ntasks + 1, 1);
+    S.ledger = tf_ledger_new(c->nworkers);
     setup_workers(&S);
+    setup_kills(&S);
     master_act(&S, 0);
     while (S.nheap > 0) {
         struct event e = pop(&S);
         if (e.kind == EV_TICK) { /* an agent with running tasks looks at the time */
             S.w[e.w].tick_pending = false;
             worker_step(&S, e.w, e.t);
+        } else if (e.kind == EV_KILL) {
+            on_kill(&S, &e);
         } else if (e.kind == EV_TASK_END) {
             on_task_end(&S, &e);
         } else if (e.kind == EV_TO_MASTER) {
@@ -373,7 +506,10 @@ void sim_run(const struct sim_config *c, struct sim_result *r)
         free(S.w[w].queue);
         free(S.w[w].running);
         free(S.w[w].since);
+        free(S.w[w].udone);
     }
+    tf_ledger_free(S.ledger);
+    free(S.recorded);
     free(S.w);
     free(S.pool);
     free(S.runs);

@@ -1,7 +1,10 @@
 /* test_h5out.c - result file round trip: rows written out of order read back in place,
  * unwritten rows read as "not run", and an existing file is never overwritten by accident;
- * what the readers' validation refuses (issue 14), crafted through the writer's own API.
+ * what the readers' validation refuses (issue 14), crafted through the writer's own API;
+ * LOST rows (format 4) and files of format 3 (read as they are, upgraded by a resume),
+ * crafted with HDF5 itself.
  */
+#include <hdf5.h>
 #include <math.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -59,7 +62,7 @@ START_TEST(round_trip_out_of_order)
                               .out_truncated = i % 2 == 0};
         ck_assert_int_eq(tf_h5out_put_result(h, &r, i % 2 ? "nodeA" : "nodeB"), TF_OK);
     }
-    uint64_t counts[5] = {1, 2, 3, 4, 5};
+    uint64_t counts[TF_TASK_STATUS_COUNT] = {1, 2, 3, 4, 5, 6};
     ck_assert_int_eq(tf_h5out_close(h, 2.0, counts), TF_OK);
 
     struct tf_result *rows = calloc(10000, sizeof *rows);
@@ -110,7 +113,7 @@ START_TEST(existing_file_refused_without_overwrite)
     ck_assert_int_eq(stat(path, &st), 0);
     ck_assert_int_eq(st.st_size, 8); /* untouched */
     ck_assert_int_eq(tf_h5out_create(path, true, &m, &h, err, sizeof err), TF_OK);
-    uint64_t counts[5] = {1, 0, 0, 0, 0};
+    uint64_t counts[TF_TASK_STATUS_COUNT] = {1};
     ck_assert_int_eq(tf_h5out_close(h, 2.0, counts), TF_OK);
     unlink(path);
     free(path);
@@ -124,7 +127,7 @@ START_TEST(zero_tasks_is_a_valid_file)
     struct tf_h5out *h;
     char err[512];
     ck_assert_int_eq(tf_h5out_create(path, false, &m, &h, err, sizeof err), TF_OK);
-    uint64_t counts[5] = {0};
+    uint64_t counts[TF_TASK_STATUS_COUNT] = {0};
     ck_assert_int_eq(tf_h5out_close(h, 2.0, counts), TF_OK);
     ck_assert_int_eq(tf_h5out_read_rows(path, 0, 0, NULL, NULL), TF_OK);
     unlink(path);
@@ -143,7 +146,7 @@ static char *file_with(const char *name, void (*fn)(struct tf_h5out *h))
     ck_assert_int_eq(tf_h5out_create(path, false, &m, &h, err, sizeof err), TF_OK);
     if (fn)
         fn(h);
-    uint64_t counts[5];
+    uint64_t counts[TF_TASK_STATUS_COUNT];
     ck_assert_int_eq(tf_h5out_close(h, 2.0, counts), TF_OK);
     return path;
 }
@@ -232,6 +235,220 @@ START_TEST(fifo_refused_not_waited_on)
 }
 END_TEST
 
+/* The 3-task file of the LOST tests: task 0 succeeded, task 1 failed, task 2 not run. */
+static void two_results(struct tf_h5out *h)
+{
+    for (uint64_t i = 0; i < 2; i++) {
+        struct tf_result r = {.id = i,
+                              .status = i == 0 ? TF_TASK_SUCCEEDED : TF_TASK_FAILED,
+                              .exit_code = (int32_t)i,
+                              .rank = 1,
+                              .slot = 0,
+                              .attempts = 1,
+                              .start = 10.0,
+                              .end = 11.0};
+        ck_assert_int_eq(tf_h5out_put_result(h, &r, "n1"), TF_OK);
+    }
+}
+
+/* What the master stores for a task whose second worker died under it. */
+static struct tf_result lost_row(uint64_t id)
+{
+    return (struct tf_result){.id = id,
+                              .status = TF_TASK_LOST,
+                              .exit_code = -1,
+                              .rank = 2,
+                              .slot = 1,
+                              .attempts = 2,
+                              .start = 20.0,
+                              .end = 25.0,
+                              .max_rss = -1};
+}
+
+static int64_t attr_i64(const char *path, const char *name)
+{
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    int64_t v = -99;
+    hid_t a = H5Aopen(f, name, H5P_DEFAULT);
+    ck_assert_int_ge(a, 0);
+    ck_assert_int_ge(H5Aread(a, H5T_NATIVE_INT64, &v), 0);
+    H5Aclose(a);
+    H5Fclose(f);
+    return v;
+}
+
+/* Members of /tasks/status's enum; whether name has a link in /tasks. */
+static int status_members(const char *path, const char *name, bool *has)
+{
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    hid_t d = H5Dopen2(f, "tasks/status", H5P_DEFAULT), t = H5Dget_type(d);
+    int n = H5Tget_nmembers(t);
+    char where[64];
+    snprintf(where, sizeof where, "tasks/%s", name);
+    *has = H5Lexists(f, where, H5P_DEFAULT) > 0;
+    H5Tclose(t);
+    H5Dclose(d);
+    H5Fclose(f);
+    return n;
+}
+
+START_TEST(a_lost_row_round_trips)
+{
+    char *path = file_with("lost.h5", two_results);
+    struct tf_h5out *h;
+    char err[1024];
+    struct tf_run_meta m = meta(3);
+    ck_assert_int_eq(tf_h5out_open(path, &m, &h, err, sizeof err), TF_OK);
+    struct tf_result r = lost_row(2);
+    ck_assert_int_eq(tf_h5out_put_result(h, &r, "n2"), TF_OK);
+    uint64_t counts[TF_TASK_STATUS_COUNT];
+    ck_assert_int_eq(tf_h5out_close(h, 30.0, counts), TF_OK);
+    ck_assert_uint_eq(counts[TF_TASK_LOST], 1);
+    ck_assert_uint_eq(counts[TF_TASK_SUCCEEDED], 1);
+    ck_assert_uint_eq(counts[TF_TASK_FAILED], 1);
+    ck_assert_uint_eq(counts[TF_TASK_NOT_RUN], 0);
+    ck_assert_int_eq(attr_i64(path, "tasks_lost"), 1);
+    ck_assert_int_eq(attr_i64(path, "format_version"), 4);
+
+    struct tf_result rows[3];
+    ck_assert_int_eq(tf_h5out_read_rows(path, 0, 3, rows, NULL), TF_OK);
+    ck_assert_int_eq(rows[2].status, TF_TASK_LOST);
+    ck_assert_int_eq(rows[2].attempts, 2);
+    ck_assert_int_eq(rows[2].rank, 2);
+    ck_assert_str_eq(rows[2].host, "n2");
+    ck_assert(rows[2].start == 20.0 && rows[2].end == 25.0);
+    ck_assert_int_eq(rows[1].status, TF_TASK_FAILED);
+    for (int i = 0; i < 3; i++)
+        tf_result_fini(&rows[i]);
+
+    struct tf_h5out_info info;
+    ck_assert_int_eq(tf_h5out_inspect(path, &info, err, sizeof err), TF_OK);
+    ck_assert_int_eq(info.format_version, 4);
+    struct tf_h5out_summary sum;
+    ck_assert_int_eq(tf_h5out_summary(path, &sum, err, sizeof err), TF_OK);
+    ck_assert_uint_eq(sum.counts[TF_TASK_LOST], 1);
+    ck_assert_int_eq(sum.nfailed, 2); /* did not succeed: the failed and the lost one */
+    ck_assert_int_eq(sum.failed[1].status, TF_TASK_LOST);
+    tf_h5out_summary_fini(&sum);
+    bool closed = false;
+    ck_assert_int_eq(tf_h5out_count(path, counts, &closed, err, sizeof err), TF_OK);
+    ck_assert(closed);
+    ck_assert_uint_eq(counts[TF_TASK_LOST], 1);
+    ck_assert_str_eq(tf_task_status_name(TF_TASK_LOST), "LOST");
+    ck_assert_str_eq(tf_task_status_name(TF_TASK_STATUS_COUNT), "UNKNOWN");
+    unlink(path);
+    free(path);
+}
+END_TEST
+
+/* The file at path made what a taskfarm of format 3 wrote: /tasks/status with the 5-member
+ * enum (values kept; `extra` written raw into row 2 when >= 0), format_version 3, no
+ * tasks_lost. */
+static void make_format3(const char *path, int extra)
+{
+    hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    ck_assert_int_ge(f, 0);
+    int8_t v[3];
+    hid_t d = H5Dopen2(f, "tasks/status", H5P_DEFAULT), raw = H5Dget_type(d);
+    ck_assert_int_ge(H5Dread(d, raw, H5S_ALL, H5S_ALL, H5P_DEFAULT, v), 0);
+    H5Tclose(raw);
+    H5Dclose(d);
+    ck_assert_int_ge(H5Ldelete(f, "tasks/status", H5P_DEFAULT), 0);
+    hid_t t = H5Tenum_create(H5T_NATIVE_INT8);
+    for (int8_t k = 0; k <= TF_TASK_TIMED_OUT; k++)
+        H5Tenum_insert(t, tf_task_status_name(k), &k);
+    hsize_t n = 3, chunk = 3, max = H5S_UNLIMITED;
+    hid_t space = H5Screate_simple(1, &n, &max), dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_chunk(dcpl, 1, &chunk);
+    d = H5Dcreate2(f, "tasks/status", t, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    ck_assert_int_ge(d, 0);
+    if (extra >= 0)
+        v[2] = (int8_t)extra;
+    ck_assert_int_ge(H5Dwrite(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, v), 0); /* raw: no conversion */
+    H5Dclose(d);
+    H5Pclose(dcpl);
+    H5Sclose(space);
+    H5Tclose(t);
+    int64_t three = 3;
+    hid_t a = H5Aopen(f, "format_version", H5P_DEFAULT);
+    ck_assert_int_ge(H5Awrite(a, H5T_NATIVE_INT64, &three), 0);
+    H5Aclose(a);
+    if (H5Aexists(f, "tasks_lost") > 0)
+        H5Adelete(f, "tasks_lost");
+    H5Fclose(f);
+}
+
+START_TEST(a_format3_file_is_read_and_upgraded_by_a_resume)
+{
+    char *path = file_with("f3.h5", two_results);
+    make_format3(path, -1);
+    bool has = true;
+    ck_assert_int_eq(status_members(path, "status", &has), 5);
+    char err[1024];
+    struct tf_h5out_info info;
+    ck_assert_int_eq(tf_h5out_inspect(path, &info, err, sizeof err), TF_OK);
+    ck_assert_int_eq(info.format_version, 3);
+    struct tf_result rows[3];
+    ck_assert_int_eq(tf_h5out_read_rows(path, 0, 3, rows, NULL), TF_OK);
+    ck_assert_int_eq(rows[0].status, TF_TASK_SUCCEEDED);
+    ck_assert_int_eq(rows[1].status, TF_TASK_FAILED);
+    ck_assert_int_eq(rows[2].status, TF_TASK_NOT_RUN);
+    for (int i = 0; i < 3; i++)
+        tf_result_fini(&rows[i]);
+    struct tf_h5out_summary sum;
+    ck_assert_int_eq(tf_h5out_summary(path, &sum, err, sizeof err), TF_OK);
+    ck_assert_uint_eq(sum.counts[TF_TASK_SUCCEEDED], 1);
+    ck_assert_uint_eq(sum.counts[TF_TASK_FAILED], 1);
+    ck_assert_uint_eq(sum.counts[TF_TASK_NOT_RUN], 1);
+    tf_h5out_summary_fini(&sum);
+
+    /* a resume makes it format 4, keeps what it held, and can store LOST */
+    struct tf_h5out *h;
+    struct tf_run_meta m = meta(3);
+    ck_assert_int_eq(tf_h5out_open(path, &m, &h, err, sizeof err), TF_OK);
+    struct tf_result r = lost_row(2);
+    ck_assert_int_eq(tf_h5out_put_result(h, &r, NULL), TF_OK);
+    uint64_t counts[TF_TASK_STATUS_COUNT];
+    ck_assert_int_eq(tf_h5out_close(h, 30.0, counts), TF_OK);
+    ck_assert_uint_eq(counts[TF_TASK_LOST], 1);
+    ck_assert_int_eq(attr_i64(path, "format_version"), 4);
+    ck_assert_int_eq(status_members(path, "status.format4", &has), 6);
+    ck_assert(!has); /* the temporary name is gone */
+    ck_assert_int_eq(tf_h5out_inspect(path, &info, err, sizeof err), TF_OK);
+    ck_assert_int_eq(tf_h5out_read_rows(path, 0, 3, rows, NULL), TF_OK);
+    ck_assert_int_eq(rows[0].status, TF_TASK_SUCCEEDED);
+    ck_assert_int_eq(rows[1].status, TF_TASK_FAILED);
+    ck_assert_int_eq(rows[2].status, TF_TASK_LOST);
+    for (int i = 0; i < 3; i++)
+        tf_result_fini(&rows[i]);
+    unlink(path);
+    free(path);
+}
+END_TEST
+
+START_TEST(statuses_outside_the_files_format_refused)
+{
+    /* LOST (5) in a file of format 3, whose enum has no 5 */
+    char *path = file_with("f3bad.h5", two_results);
+    make_format3(path, TF_TASK_LOST);
+    refused(path, "/tasks/status row 2 holds 5, which is no status (0 to 4)");
+    unlink(path);
+    free(path);
+    /* the 6-member enum in a file that says format 3 */
+    path = file_with("f3enum.h5", two_results);
+    hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    int64_t three = 3;
+    hid_t a = H5Aopen(f, "format_version", H5P_DEFAULT);
+    ck_assert_int_ge(H5Awrite(a, H5T_NATIVE_INT64, &three), 0);
+    H5Aclose(a);
+    H5Fclose(f);
+    refused(path, "/tasks/status is not of the type taskfarm writes (the status enum of formats "
+                  "2 and 3");
+    unlink(path);
+    free(path);
+}
+END_TEST
+
 START_TEST(dangling_symlink_output_said_plainly)
 {
     char *path = tf_test_path("dangling.h5");
@@ -260,6 +477,9 @@ static Suite *h5out_suite(void)
     tcase_add_test(tc, malformed_files_refused);
     tcase_add_test(tc, fifo_refused_not_waited_on);
     tcase_add_test(tc, dangling_symlink_output_said_plainly);
+    tcase_add_test(tc, a_lost_row_round_trips);
+    tcase_add_test(tc, a_format3_file_is_read_and_upgraded_by_a_resume);
+    tcase_add_test(tc, statuses_outside_the_files_format_refused);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -39,6 +39,7 @@ struct seen {
     int n;
     uint64_t ids[64];
     char out[64][32];
+    int status[64];
     char host[32];
 };
 
@@ -47,6 +48,7 @@ static void collect(const struct tf_result *r, void *arg)
     struct seen *s = arg;
     ck_assert_int_lt(s->n, 64);
     s->ids[s->n] = r->id;
+    s->status[s->n] = r->status;
     snprintf(s->out[s->n], sizeof s->out[0], "%s", r->out);
     snprintf(s->host, sizeof s->host, "%s", r->host);
     ck_assert_uint_eq(r->line, r->id + 1);
@@ -368,6 +370,12 @@ START_TEST(records_that_cannot_be_are_refused)
     r.status = 77;
     refused(&r, "n", "status 77");
     r = result(2, "x");
+    r.status = TF_TASK_STATUS_COUNT; /* 6: one past LOST */
+    refused(&r, "n", "status 6 for task 2, which is no task status");
+    r = result(2, "x");
+    r.status = -1;
+    refused(&r, "n", "status -1");
+    r = result(2, "x");
     r.attempts = -3;
     refused(&r, "n", "-3 attempts");
     r = result(2, "x");
@@ -381,6 +389,26 @@ START_TEST(records_that_cannot_be_are_refused)
     refused(&r, "n", "stderr that is not valid UTF-8");
     r = result(2, "x");
     refused(&r, "no\xc3(de", "host name that is not valid UTF-8");
+}
+END_TEST
+
+/* LOST (5) is an outcome a journal records and replays like any other. */
+START_TEST(a_lost_task_is_replayed)
+{
+    struct tf_result r = result(2, "x");
+    r.status = TF_TASK_LOST;
+    char *path = journal_of(&r, "n");
+    char err[512];
+    struct tf_journal_header h;
+    struct tf_journal *j = NULL;
+    struct seen s = {0};
+    ck_assert_int_eq(tf_journal_check(path, &h, err, sizeof err), TF_OK);
+    ck_assert_int_eq(tf_journal_open(path, &h, collect, &s, &j, err, sizeof err), TF_OK);
+    ck_assert_int_eq(s.n, 2);
+    ck_assert_uint_eq(s.ids[1], 2);
+    ck_assert_int_eq(s.status[1], TF_TASK_LOST);
+    ck_assert_int_eq(tf_journal_close(j, true), TF_OK);
+    free(path);
 }
 END_TEST
 
@@ -460,6 +488,7 @@ static Suite *journal_suite(void)
     tcase_add_test(tc, a_damaged_frame_is_skipped_and_a_torn_tail_still_cut);
     tcase_add_test(tc, the_last_record_of_a_task_counts_once);
     tcase_add_test(tc, records_that_cannot_be_are_refused);
+    tcase_add_test(tc, a_lost_task_is_replayed);
     tcase_add_test(tc, no_journal_through_a_symlink_or_a_special_file);
     tcase_add_test(tc, a_journal_published_under_its_name);
     suite_add_tcase(s, tc);

@@ -159,6 +159,79 @@ START_TEST(stop_and_bad_worker)
 }
 END_TEST
 
+/* Issue 15: ranges given back when a worker is lost go out again, each item exactly once
+ * over the whole map; plain ones first in normal batches, suspects one item at a time and
+ * only to a worker that may take one; with only suspects left and none allowed, nothing. */
+START_TEST(given_back_ranges)
+{
+    enum { N = 5000 };
+    unsigned char *counts = calloc(N, 1);
+    struct tf_mapsched *s = tf_mapsched_new(3, 3, 0.05, 1u << 20);
+    tf_mapsched_add(s, 0, N);
+    uint64_t lo, n;
+    unsigned losses;
+    /* Three batches handed out; the worker holding the 2nd and 3rd "dies": the 2nd was
+     * running (suspect), the 3rd only queued (plain). */
+    uint64_t b[3][2];
+    for (int k = 0; k < 3; k++) {
+        ck_assert(tf_mapsched_next_ex(s, 0, true, &lo, &n, &losses));
+        ck_assert_uint_eq(losses, 0);
+        b[k][0] = lo;
+        b[k][1] = n;
+    }
+    for (uint64_t i = b[0][0]; i < b[0][0] + b[0][1]; i++)
+        counts[i]++;
+    uint64_t left = tf_mapsched_left(s);
+    tf_mapsched_give_back(s, b[1][0], b[1][1], 1);
+    tf_mapsched_give_back(s, b[2][0], b[2][1], 0);
+    ck_assert_uint_eq(tf_mapsched_left(s), left + b[1][1] + b[2][1]);
+    ck_assert_uint_eq(tf_mapsched_returned(s), b[1][1] + b[2][1]);
+    /* The plain one comes first, whole or in pieces, with no loss. */
+    ck_assert(tf_mapsched_next_ex(s, 1, false, &lo, &n, &losses));
+    ck_assert_uint_eq(lo, b[2][0]);
+    ck_assert_uint_eq(losses, 0);
+    for (uint64_t i = lo; i < lo + n; i++)
+        counts[i]++;
+    while (tf_mapsched_returned(s) > b[1][1]) {
+        ck_assert(tf_mapsched_next_ex(s, 1, false, &lo, &n, &losses));
+        ck_assert_uint_eq(losses, 0);
+        for (uint64_t i = lo; i < lo + n; i++)
+            counts[i]++;
+    }
+    /* Then suspects, one item each, to workers that may take one; the others get new items. */
+    ck_assert(tf_mapsched_next_ex(s, 2, false, &lo, &n, &losses));
+    ck_assert_uint_eq(losses, 0);
+    ck_assert_uint_ge(lo, b[2][0] + b[2][1]);
+    for (uint64_t i = lo; i < lo + n; i++)
+        counts[i]++;
+    for (uint64_t k = 0; k < b[1][1]; k++) {
+        ck_assert(tf_mapsched_next_ex(s, 2, true, &lo, &n, &losses));
+        ck_assert_uint_eq(n, 1);
+        ck_assert_uint_eq(losses, 1);
+        ck_assert(lo >= b[1][0] && lo < b[1][0] + b[1][1]);
+        counts[lo]++;
+    }
+    ck_assert_uint_eq(tf_mapsched_returned(s), 0);
+    /* A suspect given back again comes back with its count, and alone it is not handed to
+     * a worker that may not take it. */
+    while (tf_mapsched_next_ex(s, 0, true, &lo, &n, &losses))
+        for (uint64_t i = lo; i < lo + n; i++)
+            counts[i]++;
+    counts[b[1][0]]--;
+    tf_mapsched_give_back(s, b[1][0], 1, 2);
+    ck_assert(!tf_mapsched_next_ex(s, 0, false, &lo, &n, &losses));
+    ck_assert(tf_mapsched_next_ex(s, 0, true, &lo, &n, &losses));
+    ck_assert_uint_eq(lo, b[1][0]);
+    ck_assert_uint_eq(losses, 2);
+    counts[lo]++;
+    ck_assert_uint_eq(tf_mapsched_left(s), 0);
+    for (uint64_t i = 0; i < N; i++)
+        ck_assert_msg(counts[i] == 1, "item %llu came %d times", (unsigned long long)i, counts[i]);
+    tf_mapsched_free(s);
+    free(counts);
+}
+END_TEST
+
 static Suite *mapsched_suite(void)
 {
     Suite *s = suite_create("mapsched");
@@ -171,6 +244,7 @@ static Suite *mapsched_suite(void)
     tcase_add_test(tc, tail_shrinks);
     tcase_add_test(tc, resumed_ranges_only);
     tcase_add_test(tc, stop_and_bad_worker);
+    tcase_add_test(tc, given_back_ranges);
     suite_add_tcase(s, tc);
     return s;
 }

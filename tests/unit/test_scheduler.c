@@ -583,6 +583,317 @@ START_TEST(retries_of_two_workers_cross_over)
 }
 END_TEST
 
+/* ---- lost workers ----------------------------------------------------------------------- */
+
+static struct sim_result run_kills(enum tf_mode mode, const double *dur, uint64_t n, int p,
+                                   const int *slots_of, const struct sim_kill *kills, int nkills,
+                                   double detect)
+{
+    struct sim_config c = {.mode = mode,
+                           .dur = dur,
+                           .ntasks = n,
+                           .nworkers = p,
+                           .slots_of = slots_of,
+                           .no_stealing = no_stealing,
+                           .kills = kills,
+                           .nkills = nkills,
+                           .detect = detect};
+    struct sim_result r;
+    sim_run(&c, &r);
+    ck_assert_msg(r.ok, "%s", r.error);
+    ck_assert_int_eq(r.workers_lost, nkills);
+    ck_assert_uint_eq(r.unfinished, 0);
+    return r;
+}
+
+/* Kill k of 4 workers at fraction `at` of the ideal makespan; the yardstick is greedy list
+ * scheduling on the survivors alone from the start (a death later than 0 only helps). */
+static void check_kills(const char *name, enum tf_mode mode, const double *dur, uint64_t n,
+                        int slots, int k, double at, double detect, double min_eff)
+{
+    const int p = 4;
+    int slots_of[4] = {slots, slots, slots, slots};
+    double ideal = sim_greedy(dur, n, p * slots);
+    struct sim_kill kills[2] = {{at * ideal + 0.001, 1, false},
+                                {at * ideal * 1.2 + 0.002, 2, false}};
+    struct sim_result r = run_kills(mode, dur, n, p, slots_of, kills, k, detect);
+    double yard = sim_greedy(dur, n, (p - k) * slots);
+    double eff = yard / r.makespan;
+    printf("%-13s %-7s x%d %s kill %d at %.2f detect %.1f: makespan %7.2f s (all %6.2f, "
+           "survivors %6.2f) eff %.3f reruns %llu late %llu steals %llu\n",
+           name, tf_mode_name(mode), slots, no_stealing ? "no-steal" : "steal   ", k, at, detect,
+           r.makespan, ideal, yard, eff, (unsigned long long)r.reruns, (unsigned long long)r.late,
+           (unsigned long long)r.steals);
+    ck_assert_msg(eff >= min_eff, "%s: efficiency %.3f < %.3f", name, eff, min_eff);
+}
+
+static void kills_over_moments(const char *name, const double *dur, uint64_t n, double uniform_eff,
+                               double heavy_eff, bool heavy)
+{
+    static const double moments[] = {0.0, 0.3, 0.7, 0.95};
+    static const enum tf_mode modes[] = {TF_MODE_POOL, TF_MODE_PROCESS};
+    for (int st = 0; st < 2; st++) {
+        no_stealing = st == 1;
+        for (size_t m = 0; m < 2; m++)
+            for (int k = 1; k <= 2; k++)
+                for (size_t i = 0; i < sizeof moments / sizeof moments[0]; i++) {
+                    double eff = heavy ? heavy_eff : uniform_eff;
+                    if (no_stealing && modes[m] == TF_MODE_PROCESS)
+                        eff *= 0.8; /* shares are blocks; nothing rebalances them */
+                    check_kills(name, modes[m], dur, n, 1, k, moments[i], 0.0, eff);
+                    check_kills(name, modes[m], dur, n, 4, k, moments[i], 1.0, eff * 0.9);
+                }
+    }
+    no_stealing = false;
+}
+
+START_TEST(lost_workers_uniform)
+{
+    double *d = malloc(2000 * sizeof *d);
+    for (int i = 0; i < 2000; i++)
+        d[i] = 0.05;
+    kills_over_moments("uniform", d, 2000, 0.95, 0, false);
+    free(d);
+}
+END_TEST
+
+START_TEST(lost_workers_heavy_tailed)
+{
+    for (unsigned seed = 1; seed <= 2; seed++) {
+        double *d = heavy_tailed(400, seed);
+        kills_over_moments("heavy-tailed", d, 400, 0, 0.75, true);
+        free(d);
+    }
+}
+END_TEST
+
+/* All but one lost, at different moments; then the last one as well: nothing hangs, and what
+ * was not recorded is exactly what the scheduler has left to hand out. */
+START_TEST(all_but_one_then_all_lost)
+{
+    double *d = heavy_tailed(300, 4);
+    const struct sim_kill three[] = {{1.0, 0, false}, {2.5, 2, false}, {4.0, 3, false}};
+    struct sim_result r = run_kills(TF_MODE_POOL, d, 300, 4, NULL, three, 3, 0.5);
+    printf("3 of 4 lost: makespan %.2f s reruns %llu\n", r.makespan, (unsigned long long)r.reruns);
+    const struct sim_kill all[] = {
+        {1.0, 0, false}, {2.5, 2, false}, {4.0, 3, false}, {5.0, 1, false}};
+    for (int m = 0; m < 2; m++) {
+        struct sim_config c = {.mode = m ? TF_MODE_PROCESS : TF_MODE_POOL,
+                               .dur = d,
+                               .ntasks = 300,
+                               .nworkers = 4,
+                               .kills = all,
+                               .nkills = 4,
+                               .detect = 0.5};
+        sim_run(&c, &r);
+        ck_assert_msg(r.ok, "%s", r.error);
+        ck_assert_int_eq(r.workers_lost, 4);
+        ck_assert_uint_gt(r.unfinished, 0); /* the master takes over or stops */
+        ck_assert_uint_lt(r.unfinished, 300);
+    }
+    free(d);
+}
+END_TEST
+
+/* A worker only cut off (SIGSTOP, then SIGCONT): its results arrive after it was declared
+ * lost and are refused, so every task is recorded once, though some ran twice. */
+START_TEST(late_messages_of_a_cut_off_worker)
+{
+    double *d = malloc(400 * sizeof *d);
+    for (int i = 0; i < 400; i++)
+        d[i] = 0.2;
+    const int slots_of[4] = {4, 4, 4, 4};
+    const struct sim_kill cut[] = {{2.0, 1, true}};
+    struct sim_result r = run_kills(TF_MODE_POOL, d, 400, 4, slots_of, cut, 1, 0.3);
+    ck_assert_uint_gt(r.late, 0);
+    ck_assert_uint_gt(r.reruns, 0);
+    free(d);
+}
+END_TEST
+
+/* A task lost with max_losses workers is recorded lost, not run again: the scheduler counts
+ * it finished (settled) and the run ends. */
+START_TEST(tasks_recorded_lost_are_settled)
+{
+    double *d = malloc(200 * sizeof *d);
+    for (int i = 0; i < 200; i++)
+        d[i] = 0.1;
+    const int slots_of[4] = {2, 2, 2, 2};
+    const struct sim_kill kills[] = {{0.5, 0, false}, {1.0, 3, false}};
+    struct sim_config c = {.mode = TF_MODE_POOL,
+                           .dur = d,
+                           .ntasks = 200,
+                           .nworkers = 4,
+                           .slots_of = slots_of,
+                           .kills = kills,
+                           .nkills = 2,
+                           .detect = 0.2,
+                           .max_losses = 1};
+    struct sim_result r;
+    sim_run(&c, &r);
+    ck_assert_msg(r.ok, "%s", r.error);
+    ck_assert_uint_gt(r.lost_tasks, 0);
+    ck_assert_uint_eq(r.unfinished, 0);
+    free(d);
+}
+END_TEST
+
+/* Why tf_sched_expect_losses: a worker dies late holding its long task while the others,
+ * idle, were already stopped; without it nobody is left to run that task. */
+START_TEST(idle_workers_wait_for_a_late_death)
+{
+    double d[40];
+    for (int i = 0; i < 40; i++)
+        d[i] = 1.0;
+    d[30] = 30.0; /* the first task of worker 3's share */
+    const struct sim_kill late[] = {{20.0, 3, false}};
+    struct sim_result r = run_kills(TF_MODE_PROCESS, d, 40, 4, NULL, late, 1, 1.0);
+    ck_assert_double_gt(r.makespan, 20.0 + 1.0 + 30.0 - 0.01); /* run again after the death */
+    ck_assert_double_lt(r.makespan, 20.0 + 1.0 + 30.0 + 0.1);
+    struct sim_config c = {.mode = TF_MODE_PROCESS,
+                           .dur = d,
+                           .ntasks = 40,
+                           .nworkers = 4,
+                           .kills = late,
+                           .nkills = 1,
+                           .detect = 1.0,
+                           .stop_idle_early = true};
+    sim_run(&c, &r);
+    ck_assert_msg(r.ok, "%s", r.error);
+    ck_assert_uint_eq(r.unfinished, 1);
+}
+END_TEST
+
+/* Steals in flight: the victim dies before answering (the thief gets its tasks from what the
+ * victim held), or the thief dies (the victim's answer goes to whoever asks next). */
+START_TEST(steal_in_flight_with_a_lost_victim)
+{
+    uint64_t got[2];
+    struct tf_sched *s = two_started(TF_MODE_PROCESS, 3 + 3, got); /* 1 running, 2 queued each */
+    struct tf_action a;
+    tf_sched_on_done(s, 0, got[0], 3.0);
+    tf_sched_on_report(s, 0, 0, got[0]);
+    tf_sched_on_request(s, 0, 1);
+    ck_assert(tf_sched_next_action(s, &a) && a.kind == TF_ACT_STEAL && a.victim == 1);
+    ck_assert(!tf_sched_next_action(s, &a)); /* waits for the answer */
+    tf_sched_on_worker_lost(s, 1, 3);        /* ... which never comes */
+    ck_assert(tf_sched_worker_lost(s, 1) && tf_sched_worker_stopped(s, 1));
+    ck_assert_int_eq(tf_sched_workers_left(s), 1);
+    ck_assert_int_eq(tf_sched_stopped(s), 1);
+    ck_assert_uint_eq(tf_sched_unassigned(s), 3);
+    ck_assert(tf_sched_next_action(s, &a) && a.kind == TF_ACT_ASSIGN && a.worker == 0);
+    ck_assert(a.from_returned);
+    ck_assert_uint_eq(a.count, 3);
+    tf_sched_on_assign(s, 0, 3, false);
+    /* the dead worker's late result and release change nothing */
+    tf_sched_on_done(s, 1, 1, 1.0);
+    tf_sched_on_release(s, 1, 1, false);
+    tf_sched_on_request(s, 1, 1);
+    ck_assert(!tf_sched_next_action(s, &a));
+    ck_assert(!tf_sched_finished(s));
+    tf_sched_on_done(s, 0, 3, 3.0);
+    tf_sched_on_report(s, 0, 0, got[0] + 3);
+    tf_sched_on_request(s, 0, 1);
+    ck_assert(tf_sched_finished(s));
+    ck_assert(tf_sched_next_action(s, &a) && a.kind == TF_ACT_STOP && a.worker == 0);
+    ck_assert_int_eq(tf_sched_stopped(s), 2);
+    ck_assert_int_eq(tf_sched_workers_left(s), 0);
+    ck_assert_double_eq_tol(tf_sched_mean(s), 1.0, 1e-12); /* late results did not count */
+    tf_sched_free(s);
+}
+END_TEST
+
+START_TEST(steal_in_flight_with_a_lost_thief)
+{
+    struct tf_sched *s = tf_sched_new(TF_MODE_PROCESS, 9, 3, NULL, NULL);
+    struct tf_action a;
+    for (int w = 0; w < 3; w++)
+        tf_sched_on_request(s, w, 1);
+    for (int i = 0; i < 3; i++) {
+        ck_assert(tf_sched_next_action(s, &a) && a.kind == TF_ACT_ASSIGN && a.count == 3);
+        tf_sched_on_assign(s, a.worker, 3, true);
+        tf_sched_on_report(s, a.worker, 2, 3);
+    }
+    tf_sched_on_done(s, 0, 3, 3.0);
+    tf_sched_on_report(s, 0, 0, 3);
+    tf_sched_on_request(s, 0, 1);
+    ck_assert(tf_sched_next_action(s, &a) && a.kind == TF_ACT_STEAL && a.worker == 0);
+    int victim = a.victim;
+    tf_sched_on_worker_lost(s, 0, 0); /* the thief dies; it held nothing */
+    ck_assert(!tf_sched_next_action(s, &a));
+    tf_sched_on_release(s, victim, 1, false); /* the answer still comes */
+    ck_assert_uint_eq(tf_sched_unassigned(s), 1);
+    int other = 3 - victim;
+    tf_sched_on_done(s, other, 3, 3.0);
+    tf_sched_on_report(s, other, 0, 3);
+    tf_sched_on_request(s, other, 1);
+    ck_assert(tf_sched_next_action(s, &a) && a.kind == TF_ACT_ASSIGN && a.worker == other);
+    ck_assert_uint_eq(a.count, 1);
+    tf_sched_free(s);
+}
+END_TEST
+
+/* Process model: a worker lost before its share was sent; the others take it, by slots. */
+START_TEST(process_share_of_a_lost_worker)
+{
+    const int slots_of[4] = {1, 1, 2, 4};
+    struct tf_sched *s = tf_sched_new(TF_MODE_PROCESS, 80, 4, NULL, slots_of);
+    struct tf_action a;
+    uint64_t got[4] = {0};
+    for (int w = 0; w < 3; w++)
+        tf_sched_on_request(s, w, slots_of[w]);
+    while (tf_sched_next_action(s, &a)) {
+        ck_assert_int_eq(a.kind, TF_ACT_ASSIGN);
+        tf_sched_on_assign(s, a.worker, a.count, true);
+        got[a.worker] += a.count;
+    }
+    ck_assert_uint_eq(got[0] + got[1] + got[2], 40); /* worker 3's 40 not sent */
+    tf_sched_on_worker_lost(s, 3, 0);
+    for (int w = 0; w < 3; w++) {
+        tf_sched_on_done(s, w, got[w], 1.0);
+        tf_sched_on_report(s, w, 0, got[w]);
+        tf_sched_on_request(s, w, slots_of[w]);
+    }
+    uint64_t more[4] = {0};
+    while (tf_sched_next_action(s, &a) && a.kind == TF_ACT_ASSIGN) {
+        tf_sched_on_assign(s, a.worker, a.count, true);
+        more[a.worker] += a.count;
+    }
+    ck_assert_uint_eq(more[0], 10);
+    ck_assert_uint_eq(more[1], 10);
+    ck_assert_uint_eq(more[2], 20);
+    ck_assert_uint_eq(more[3], 0);
+    ck_assert_uint_eq(tf_sched_unassigned(s), 0);
+    tf_sched_free(s);
+}
+END_TEST
+
+/* The only worker is lost: nothing to hand out to, nothing waited for, no STOP for it. */
+START_TEST(last_worker_lost)
+{
+    struct tf_sched *s = tf_sched_new(TF_MODE_POOL, 10, 1, NULL, NULL);
+    tf_sched_expect_losses(s);
+    struct tf_action a;
+    tf_sched_on_request(s, 0, 1);
+    ck_assert(tf_sched_next_action(s, &a) && a.kind == TF_ACT_ASSIGN);
+    tf_sched_on_assign(s, 0, a.count, true);
+    uint64_t held = a.count;
+    tf_sched_on_done(s, 0, 1, 0.5);
+    tf_sched_on_request(s, 0, 1); /* pending when it dies */
+    tf_sched_on_worker_lost(s, 0, held - 2);
+    tf_sched_on_worker_lost(s, 0, 99); /* twice: no effect */
+    ck_assert_int_eq(tf_sched_workers_left(s), 0);
+    ck_assert_int_eq(tf_sched_stopped(s), 1);
+    ck_assert(!tf_sched_next_action(s, &a));
+    ck_assert(!tf_sched_finished(s));
+    /* new ones, and those it held but one recorded lost, are left for the master */
+    ck_assert_uint_eq(tf_sched_unassigned(s), 10 - 1 - 1);
+    tf_sched_on_worker_lost(s, -1, 0); /* no such worker */
+    ck_assert(!tf_sched_worker_lost(s, 5));
+    tf_sched_free(s);
+}
+END_TEST
+
 static Suite *scheduler_suite(void)
 {
     Suite *s = suite_create("scheduler");
@@ -610,6 +921,16 @@ static Suite *scheduler_suite(void)
     tcase_add_test(tc, retry_waits_while_its_worker_can_steal);
     tcase_add_test(tc, retry_runs_on_its_worker_rather_than_wait);
     tcase_add_test(tc, retries_of_two_workers_cross_over);
+    tcase_add_test(tc, lost_workers_uniform);
+    tcase_add_test(tc, lost_workers_heavy_tailed);
+    tcase_add_test(tc, all_but_one_then_all_lost);
+    tcase_add_test(tc, late_messages_of_a_cut_off_worker);
+    tcase_add_test(tc, tasks_recorded_lost_are_settled);
+    tcase_add_test(tc, idle_workers_wait_for_a_late_death);
+    tcase_add_test(tc, steal_in_flight_with_a_lost_victim);
+    tcase_add_test(tc, steal_in_flight_with_a_lost_thief);
+    tcase_add_test(tc, process_share_of_a_lost_worker);
+    tcase_add_test(tc, last_worker_lost);
     suite_add_tcase(s, tc);
     return s;
 }
