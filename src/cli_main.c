@@ -232,7 +232,7 @@ int taskfarm_cli_main(int argc, char **argv)
     int code = cfg.plugin_lib ? tf_plugin_run(&cfg) : tf_farm_run(&cfg);
     /* A rank that dies now would hold the others in MPI_Finalize for ever; the files are
      * closed, so they may go without it. */
-    if (launched_rank >= 0 && tf_comm_recovery_on())
+    if (launched_rank >= 0 && tf_comm_recovery_on() && tf_comm_rank() >= 0) /* not parked */
         tf_comm_watchdog(FINALIZE_LIMIT, code);
     tf_comm_finalize();
     tf_config_fini(&cfg);

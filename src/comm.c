@@ -27,6 +27,14 @@
 static MPI_Comm farm_comm = MPI_COMM_NULL;
 /* After tf_comm_keep_only: every rank of the job, where the idle ones wait for the end. */
 static MPI_Comm outer_comm = MPI_COMM_NULL;
+/* On the master, after tf_comm_keep_only: which ranks of outer_comm took no part. */
+static bool *parked;
+static int outer_size;
+/* The master's word to those, on outer_comm, when a rank died: leave without the barrier. */
+#define TAG_LEAVE 101
+/* After a death, a send whose receiver is gone never completes: waiting for every send
+ * stops after this long, and the rest are let go. */
+#define SEND_WAIT_AFTER_DEATH 5.0
 static int my_rank, my_size;
 static bool solo, started;
 static bool we_initialized; /* MPI_Finalize is ours to call only when MPI_Init was */
@@ -177,6 +185,52 @@ void tf_comm_init_solo(void)
     my_size = 1;
 }
 
+/* A rank that took no part waits for the end: the barrier of every rank, or the master's
+ * word that a rank died (then false: leave without MPI_Finalize). */
+static bool wait_parked(void)
+{
+    MPI_Request req;
+    if (MPI_Ibarrier(outer_comm, &req) != MPI_SUCCESS)
+        return true;
+    struct backoff b = backoff_start();
+    for (;;) {
+        int done = 0, told = 0;
+        MPI_Test(&req, &done, MPI_STATUS_IGNORE);
+        if (done)
+            return true;
+        MPI_Iprobe(0, TAG_LEAVE, outer_comm, &told, MPI_STATUS_IGNORE);
+        if (told) {
+            char c;
+            MPI_Recv(&c, 1, MPI_BYTE, 0, TAG_LEAVE, outer_comm, MPI_STATUS_IGNORE);
+            return false; /* the barrier never ends (Open MPI refuses to free it): left */
+        }
+        backoff_pause(&b, backoff_waited(&b));
+    }
+}
+
+/* The master, leaving without collectives: the ranks that took no part go too. */
+static void release_parked(void)
+{
+    if (parked == NULL || outer_comm == MPI_COMM_NULL)
+        return;
+    static const char bye = 0;
+    MPI_Request *reqs = tf_xcalloc((size_t)outer_size, sizeof *reqs);
+    int n = 0;
+    for (int r = 1; r < outer_size; r++)
+        if (parked[r] &&
+            MPI_Isend(&bye, 1, MPI_BYTE, r, TAG_LEAVE, outer_comm, &reqs[n]) == MPI_SUCCESS)
+            n++;
+    double until = tf_monotonic() + SEND_WAIT_AFTER_DEATH;
+    int all = 0;
+    while (!all && tf_monotonic() < until) {
+        MPI_Testall(n, reqs, &all, MPI_STATUSES_IGNORE);
+        nap(1000 * 1000);
+    }
+    free(reqs);
+    free(parked);
+    parked = NULL;
+}
+
 void tf_comm_finalize(void)
 {
     if (!started)
@@ -198,16 +252,20 @@ void tf_comm_finalize(void)
     if (no_collectives) {
         /* A peer is gone: a barrier, MPI_Comm_free or MPI_Finalize would wait for it for
          * ever (measured with Open MPI 4.1: Finalize hangs in its fence). The files are
-         * durable by now; the process ends without them. */
+         * durable by now; the process ends without them, and so do the ranks that took no
+         * part, which wait for the end in a barrier. */
+        release_parked();
         started = false;
         return;
     }
     /* Ranks that finish first wait here for the rest: sleeping, not spinning. */
     MPI_Comm *comms[] = {&farm_comm, &outer_comm};
-    /* Under recovery the ranks that took no part left at once (a death would have kept them
-     * in this barrier for ever): nobody waits for them. */
-    int ncomms = tf_comm_recovery_on() ? 1 : 2;
-    for (int i = 0; i < ncomms; i++)
+    if (farm_comm == MPI_COMM_NULL && outer_comm != MPI_COMM_NULL) { /* took no part */
+        if (!wait_parked())
+            return; /* a rank died: the master said to go without MPI_Finalize */
+        MPI_Comm_free(&outer_comm);
+    }
+    for (int i = 0; i < 2; i++)
         if (*comms[i] != MPI_COMM_NULL) {
             MPI_Request req;
             if (MPI_Ibarrier(*comms[i], &req) == MPI_SUCCESS)
@@ -337,10 +395,6 @@ int tf_comm_take_unresponsive(void)
     return r;
 }
 
-/* After a death, a send whose receiver is gone never completes: waiting for every send
- * stops after this long, and the rest are let go. */
-#define SEND_WAIT_AFTER_DEATH 5.0
-
 static void abandon_sends(void)
 {
     for (size_t i = 0; i < nsends; i++)
@@ -447,6 +501,19 @@ void tf_comm_keep_only(bool keep)
 {
     if (solo || outer_comm != MPI_COMM_NULL)
         return;
+    /* The master learns who takes no part, to release them should a rank die. */
+    int mine = keep, *all = tf_xcalloc((size_t)my_size, sizeof *all);
+    MPI_Request req;
+    if (MPI_Iallgather(&mine, 1, MPI_INT, all, 1, MPI_INT, farm_comm, &req) != MPI_SUCCESS ||
+        wait_lazily(&req) != MPI_SUCCESS)
+        tf_comm_abort(TF_EXIT_INTERNAL);
+    if (my_rank == 0) {
+        outer_size = my_size;
+        parked = tf_xcalloc((size_t)my_size, sizeof *parked);
+        for (int r = 0; r < my_size; r++)
+            parked[r] = !all[r];
+    }
+    free(all);
     MPI_Comm kept = MPI_COMM_NULL;
     if (MPI_Comm_split(farm_comm, keep ? 0 : MPI_UNDEFINED, my_rank, &kept) != MPI_SUCCESS)
         tf_comm_abort(TF_EXIT_INTERNAL);

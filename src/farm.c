@@ -781,8 +781,6 @@ int tf_farm_run(const struct tf_config *cfg)
 {
     struct tf_layout lay;
     int taken = take_slots(cfg, &lay);
-    if (taken < 0 && tf_comm_recovery_on())
-        tf_comm_skip_collectives(); /* a death would keep it parked in a barrier for ever */
     if (taken != 0)
         return taken < 0 ? 0 : taken;
     int rank = tf_comm_rank();

@@ -864,6 +864,38 @@ if "6" in args.parts:
     ck.true("ranks without a slot: no finalize watchdog",
             "leaving without it" not in stderr_of(p))
     print(f"ranks without a slot: {took6:.1f} s", flush=True)
+    # And a worker killed while such ranks wait: rank 0 must release them (they wait in a
+    # barrier the dead rank never enters). --cores-per-task 1: ranks 0 and 1 run tasks.
+    tasks6b = os.path.join(d6, "t2.tasks")
+    with open(tasks6b, "w") as f:
+        f.write("sleep 0.2\n" * 60)
+    out6b = os.path.join(d6, "out2.h5")
+    err6b = open(os.path.join(d6, "stderr2"), "w+")
+    t0 = time.monotonic()
+    p = subprocess.Popen([args.mpiexec, "--oversubscribe", "--mca", "orte_enable_recovery", "1",
+                          "-n", "4", args.taskfarm, "run", tasks6b, "-o", out6b,
+                          "--cores-per-task", "1", "--worker-timeout", "2"],
+                         stdout=subprocess.DEVNULL, stderr=err6b, env=env, start_new_session=True)
+    p.err_path = err6b.name
+    err6b.close()
+    victim = None
+    while victim is None and time.monotonic() - t0 < 20 and p.poll() is None:
+        victim = rank_pids(tasks6b).get(1)
+        time.sleep(0.05)
+    time.sleep(1.0)
+    if victim:
+        os.kill(victim, signal.SIGKILL)
+    ck.true("ranks without a slot, a worker killed: rank 1 was found", victim is not None)
+    ended = finish(p, tasks6b, t0 + 60, "ranks without a slot, a worker killed")
+    took6b = time.monotonic() - t0
+    code6b, text6b = status_exit(out6b)
+    e6b = stderr_of(p)
+    ck.eq(f"ranks without a slot, a worker killed: status exit ({text6b[-300:]!r})", code6b, 0)
+    ck.true(f"ranks without a slot, a worker killed: ended within 30 s ({took6b:.1f} s; "
+            f"stderr {e6b[-400:]!r})", ended and took6b < 30)
+    ck.true(f"ranks without a slot, a worker killed: no watchdog, no MPI error ({e6b[-400:]!r})",
+            "leaving without it" not in e6b and "MPI_ERR" not in e6b)
+    print(f"ranks without a slot, a worker killed: {took6b:.1f} s", flush=True)
 
 print("\n".join(summary))
 print(f"kill loop {t_loop:.0f} s; whole file {time.monotonic() - t_begin:.0f} s")
